@@ -1,0 +1,501 @@
+//! One supervised broker connection: the task that owns rumqttc's event loop,
+//! its state machine, and the calls PHP makes on it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, NetworkOptions, Outgoing, Packet,
+    QoS,
+};
+use tokio::runtime::Handle;
+use tokio::sync::Notify;
+
+use super::backoff::Backoff;
+use super::config::Config;
+use super::error::Error;
+use super::outbox::{Message, Outbox, Receipt};
+use super::topic::validate_topic;
+
+/// Messages handed to rumqttc at once; also its packet id range.
+const WINDOW: usize = 1024;
+/// How long `close()` waits for the DISCONNECT to be written.
+const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    Connecting,
+    Connected,
+    Reconnecting,
+    Failed,
+    Closed,
+}
+
+impl ConnectionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Connected => "connected",
+            ConnectionState::Reconnecting => "reconnecting",
+            ConnectionState::Failed => "failed",
+            ConnectionState::Closed => "closed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub name: String,
+    pub state: ConnectionState,
+    pub client_id: String,
+    pub host: String,
+    pub port: u16,
+    pub reconnects: u64,
+    pub queued: usize,
+    pub in_flight: usize,
+    pub published: u64,
+    pub acknowledged: u64,
+    pub last_error: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub connected_since: Option<f64>,
+}
+
+/// What the PHP thread and the event loop task share, behind one lock.
+struct Link {
+    state: ConnectionState,
+    outbox: Outbox,
+    closing: bool,
+    task_done: bool,
+    reconnects: u64,
+    last_error: Option<String>,
+    connected_since: Option<SystemTime>,
+}
+
+pub struct Connection {
+    pub name: String,
+    pub config: Config,
+    pub client_id: String,
+    /// The process that opened it; a forked child must not touch it.
+    pub pid: u32,
+    requests: AsyncClient,
+    link: Mutex<Link>,
+    /// Signalled when the outbox empties and when the state ends.
+    changed: Condvar,
+    close_requested: Notify,
+}
+
+impl Connection {
+    /// Opens the connection in the background: never waits for the network.
+    pub fn open(
+        name: &str,
+        config: Config,
+        pid: u32,
+        runtime: &Handle,
+        carried: Vec<Message>,
+    ) -> Arc<Connection> {
+        let client_id = config
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("mqttb-{pid}-{:08x}", fastrand::u32(..)));
+        let (requests, mut eventloop) =
+            AsyncClient::new(mqtt_options(&config, &client_id), WINDOW + 1);
+        eventloop.set_network_options(network_options(&config));
+        let connection = Arc::new(Connection {
+            name: name.to_string(),
+            client_id,
+            pid,
+            requests,
+            link: Mutex::new(Link {
+                state: ConnectionState::Connecting,
+                outbox: Outbox::with_messages(config.max_queue, WINDOW, carried),
+                closing: false,
+                task_done: false,
+                reconnects: 0,
+                last_error: None,
+                connected_since: None,
+            }),
+            changed: Condvar::new(),
+            close_requested: Notify::new(),
+            config,
+        });
+        runtime.spawn(connection.clone().run(eventloop));
+        connection
+    }
+
+    /// Queues a publish and returns at once. `topic` is without the prefix.
+    pub fn publish(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        qos: Option<i64>,
+        retain: Option<bool>,
+    ) -> Result<(), Error> {
+        self.enqueue(topic, payload, qos, retain, None)
+    }
+
+    /// Returns once the broker acknowledged the message (written, for QoS 0).
+    /// Past the timeout the message stays queued and is still delivered.
+    pub fn publish_sync(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        qos: Option<i64>,
+        retain: Option<bool>,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        let (receipt, outcome) = crossbeam_channel::bounded(1);
+        self.enqueue(topic, payload, qos, retain, Some(receipt))?;
+        match outcome.recv_timeout(timeout) {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout(format!(
+                "the broker did not acknowledge the publish to \"{topic}\" within {:.3} s on connection \"{}\"; it stays queued ({})",
+                timeout.as_secs_f64(),
+                self.name,
+                self.describe_state(),
+            ))),
+        }
+    }
+
+    fn enqueue(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        qos: Option<i64>,
+        retain: Option<bool>,
+        receipt: Option<Receipt>,
+    ) -> Result<(), Error> {
+        validate_topic(topic).map_err(|e| Error::invalid_topic("argument #1 ($topic)", e))?;
+        let qos = match qos.unwrap_or(i64::from(self.config.qos)) {
+            0 => QoS::AtMostOnce,
+            1 => QoS::AtLeastOnce,
+            2 => QoS::ExactlyOnce,
+            other => {
+                return Err(Error::InvalidArgument {
+                    argument: "argument #3 ($qos)",
+                    problem: format!("must be 0, 1 or 2, got {other}"),
+                })
+            }
+        };
+        let full_topic = format!("{}{topic}", self.config.prefix);
+        validate_topic(&full_topic).map_err(|e| {
+            Error::invalid_topic("argument #1 ($topic) with the connection's prefix", e)
+        })?;
+
+        let mut link = self.link.lock();
+        self.ensure_usable(&link)?;
+        let retain = retain.unwrap_or(self.config.retain);
+        link.outbox
+            .push(
+                full_topic,
+                Bytes::copy_from_slice(payload),
+                qos,
+                retain,
+                receipt,
+            )
+            .map_err(|_| Error::QueueFull {
+                name: self.name.clone(),
+                capacity: self.config.max_queue,
+            })?;
+        self.pump(&mut link);
+        Ok(())
+    }
+
+    /// Waits until nothing is queued or in flight. False when the deadline
+    /// passed, or the connection ended, first.
+    pub fn flush_until(&self, deadline: Instant) -> bool {
+        let mut link = self.link.lock();
+        loop {
+            if link.outbox.is_empty() {
+                return true;
+            }
+            if link.task_done {
+                return false;
+            }
+            if self.changed.wait_until(&mut link, deadline).timed_out() {
+                return link.outbox.is_empty();
+            }
+        }
+    }
+
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.flush_until(Instant::now() + timeout)
+    }
+
+    /// Flushes until `deadline`, says DISCONNECT and stops the task. What
+    /// could not be delivered stays counted in `status()`.
+    pub fn close_by(&self, deadline: Instant) {
+        self.flush_until(deadline);
+        let mut link = self.link.lock();
+        link.closing = true;
+        self.close_requested.notify_one();
+        let stop_deadline = Instant::now() + DISCONNECT_TIMEOUT * 2;
+        while !link.task_done {
+            if self
+                .changed
+                .wait_until(&mut link, stop_deadline)
+                .timed_out()
+            {
+                break;
+            }
+        }
+        link.state = ConnectionState::Closed;
+        link.outbox.fail_receipts(&self.closed_error());
+    }
+
+    pub fn close(&self) {
+        self.close_by(Instant::now() + self.config.flush_timeout);
+    }
+
+    /// Closed or failed for good: a registry replaces it on next use.
+    pub fn is_finished(&self) -> bool {
+        let link = self.link.lock();
+        link.closing || link.task_done
+    }
+
+    pub fn take_unacknowledged(&self) -> Vec<Message> {
+        self.link.lock().outbox.take_unacknowledged()
+    }
+
+    pub fn status(&self) -> Status {
+        let link = self.link.lock();
+        Status {
+            name: self.name.clone(),
+            state: link.state,
+            client_id: self.client_id.clone(),
+            host: self.config.host.clone(),
+            port: self.config.port,
+            reconnects: link.reconnects,
+            queued: link.outbox.queued_len(),
+            in_flight: link.outbox.in_flight_len(),
+            published: link.outbox.published(),
+            acknowledged: link.outbox.acknowledged(),
+            last_error: link.last_error.clone(),
+            connected_since: link
+                .connected_since
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_secs_f64()),
+        }
+    }
+
+    fn ensure_usable(&self, link: &Link) -> Result<(), Error> {
+        if link.closing || link.state == ConnectionState::Closed {
+            return Err(self.closed_error());
+        }
+        if link.state == ConnectionState::Failed {
+            return Err(self.failed_error(link));
+        }
+        Ok(())
+    }
+
+    fn closed_error(&self) -> Error {
+        Error::Connection(format!("connection \"{}\" is closed", self.name))
+    }
+
+    fn failed_error(&self, link: &Link) -> Error {
+        Error::Connection(format!(
+            "connection \"{}\" to {}:{} failed for good after {} attempts: {}",
+            self.name,
+            self.config.host,
+            self.config.port,
+            self.config.reconnect.max_retries + 1,
+            link.last_error.as_deref().unwrap_or("unknown error"),
+        ))
+    }
+
+    fn describe_state(&self) -> String {
+        let link = self.link.lock();
+        match &link.last_error {
+            Some(error) if link.state != ConnectionState::Connected => {
+                format!("state {}, last error: {error}", link.state.as_str())
+            }
+            _ => format!("state {}", link.state.as_str()),
+        }
+    }
+
+    /// Hands queued messages to rumqttc, only while connected: whatever sits
+    /// in its channel when the connection breaks must be ours to re-send.
+    fn pump(&self, link: &mut MutexGuard<'_, Link>) {
+        if link.state != ConnectionState::Connected {
+            return;
+        }
+        let requests = &self.requests;
+        link.outbox.pump(|m| {
+            requests
+                .try_publish(m.topic.as_str(), m.qos, m.retain, m.payload.to_vec())
+                .is_ok()
+        });
+    }
+
+    // ---- the event loop task ----
+
+    async fn run(self: Arc<Self>, mut eventloop: EventLoop) {
+        let reconnect = &self.config.reconnect;
+        let mut backoff = Backoff::new(reconnect.initial_delay, reconnect.max_delay);
+        loop {
+            let connected = self.link.lock().state == ConnectionState::Connected;
+            let polled = tokio::select! {
+                biased;
+                _ = self.close_requested.notified() => break,
+                polled = poll(&mut eventloop, connected, self.config.connect_timeout) => polled,
+            };
+            match polled {
+                Ok(Event::Incoming(Packet::ConnAck(connack))) => {
+                    backoff.reset();
+                    self.connected(&mut eventloop, connack.session_present);
+                }
+                Ok(event) => self.handle(event),
+                Err(error) => {
+                    let attempts = backoff.attempts();
+                    let retries = reconnect.max_retries;
+                    let gave_up = retries != 0 && attempts >= retries;
+                    self.lost(&mut eventloop, error, gave_up);
+                    if gave_up {
+                        break;
+                    }
+                    let delay = backoff.next_delay();
+                    tokio::select! {
+                        biased;
+                        _ = self.close_requested.notified() => break,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+        self.disconnect(&mut eventloop).await;
+        let mut link = self.link.lock();
+        link.task_done = true;
+        self.changed.notify_all();
+    }
+
+    fn connected(&self, eventloop: &mut EventLoop, session_present: bool) {
+        let mut link = self.link.lock();
+        // rumqttc's copy of the last session's pending requests: ours replaces it.
+        eventloop.pending.clear();
+        eventloop
+            .pending
+            .extend(link.outbox.resume(session_present));
+        if link.state == ConnectionState::Reconnecting {
+            link.reconnects += 1;
+        }
+        link.state = ConnectionState::Connected;
+        link.connected_since = Some(SystemTime::now());
+        self.pump(&mut link);
+    }
+
+    fn handle(&self, event: Event) {
+        let mut link = self.link.lock();
+        apply(&mut link.outbox, event);
+        self.pump(&mut link);
+        if link.outbox.is_empty() {
+            self.changed.notify_all();
+        }
+    }
+
+    fn lost(&self, eventloop: &mut EventLoop, error: ConnectionError, gave_up: bool) {
+        let mut link = self.link.lock();
+        // Events rumqttc produced before the failure still tell what was written and acknowledged.
+        for event in eventloop.state.events.drain(..) {
+            apply(&mut link.outbox, event);
+        }
+        // Drain its channel and its copies: the outbox re-sends everything itself.
+        eventloop.clean();
+        eventloop.pending.clear();
+        eventloop.state.collision = None;
+        link.outbox.connection_lost();
+        link.last_error = Some(describe(&error));
+        link.connected_since = None;
+        link.state = if gave_up {
+            ConnectionState::Failed
+        } else if link.state == ConnectionState::Connecting {
+            ConnectionState::Connecting
+        } else {
+            ConnectionState::Reconnecting
+        };
+        if gave_up {
+            let error = self.failed_error(&link);
+            link.outbox.fail_receipts(&error);
+        }
+        self.changed.notify_all();
+    }
+
+    async fn disconnect(&self, eventloop: &mut EventLoop) {
+        if self.link.lock().state != ConnectionState::Connected
+            || self.requests.try_disconnect().is_err()
+        {
+            return;
+        }
+        let written = async {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                    Ok(event) => self.handle(event),
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, written).await;
+    }
+}
+
+/// One step of rumqttc's event loop; while connecting, bounded by our own
+/// connect timeout (rumqttc's counts in whole seconds).
+async fn poll(
+    eventloop: &mut EventLoop,
+    connected: bool,
+    connect_timeout: Duration,
+) -> Result<Event, ConnectionError> {
+    if connected {
+        return eventloop.poll().await;
+    }
+    match tokio::time::timeout(connect_timeout, eventloop.poll()).await {
+        Ok(polled) => polled,
+        Err(_) => Err(ConnectionError::NetworkTimeout),
+    }
+}
+
+fn apply(outbox: &mut Outbox, event: Event) {
+    match event {
+        Event::Outgoing(Outgoing::Publish(pkid)) => outbox.outgoing_publish(pkid),
+        Event::Outgoing(Outgoing::AwaitAck(_)) => outbox.outgoing_await_ack(),
+        Event::Incoming(Packet::PubAck(ack)) => outbox.incoming_ack(ack.pkid),
+        Event::Incoming(Packet::PubRec(rec)) => outbox.incoming_pubrec(rec.pkid),
+        Event::Incoming(Packet::PubComp(comp)) => outbox.incoming_ack(comp.pkid),
+        _ => {}
+    }
+}
+
+fn describe(error: &ConnectionError) -> String {
+    match error {
+        ConnectionError::NetworkTimeout => "timed out connecting to the broker".to_string(),
+        ConnectionError::ConnectionRefused(code) => {
+            format!("the broker refused the connection: {code:?}")
+        }
+        ConnectionError::Io(io) => format!("network error: {io}"),
+        ConnectionError::MqttState(state) => format!("protocol error: {state}"),
+        other => other.to_string(),
+    }
+}
+
+fn mqtt_options(config: &Config, client_id: &str) -> MqttOptions {
+    let mut options = MqttOptions::new(client_id, config.host.as_str(), config.port);
+    options
+        .set_keep_alive(config.keep_alive)
+        .set_clean_session(config.clean_session)
+        .set_max_packet_size(config.max_packet_size, config.max_packet_size)
+        .set_inflight(WINDOW as u16);
+    if let Some(username) = &config.username {
+        options.set_credentials(
+            username.as_str(),
+            config.password.clone().unwrap_or_default(),
+        );
+    }
+    options
+}
+
+fn network_options(config: &Config) -> NetworkOptions {
+    let mut network = NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    network.set_connection_timeout(config.connect_timeout.as_secs_f64().ceil().max(1.0) as u64);
+    network
+}

@@ -1,0 +1,10 @@
+//! The pure Rust core: no PHP type anywhere, unit-tested with `cargo test`.
+
+pub mod backoff;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod outbox;
+pub mod registry;
+pub mod runtime;
+pub mod topic;

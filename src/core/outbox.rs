@@ -1,0 +1,531 @@
+//! Every publish of one connection from `publish()` until the broker
+//! acknowledged it: a state machine that never does I/O.
+//!
+//! rumqttc assigns packet ids itself and has no per-publish acknowledgement,
+//! so the outbox follows the event loop's own events. Messages are handed to
+//! rumqttc's request channel in order (`handed`); rumqttc takes them in that
+//! order and reports each with `Outgoing::Publish(pkid)` (or
+//! `Outgoing::AwaitAck(pkid)` when the id is still taken and it holds the
+//! message back). From there the message waits under its packet id until
+//! PUBACK or PUBCOMP. The outbox keeps its own copy of every message until the
+//! end, because rumqttc forgets its pending queue when the broker has no
+//! session for us.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+use crossbeam_channel::Sender;
+use rumqttc::{PubRel, Publish, QoS, Request};
+
+use super::error::Error;
+
+/// Where a `publishSync()` learns how its message ended.
+pub type Receipt = Sender<Result<(), Error>>;
+
+#[derive(Debug)]
+pub struct Message {
+    pub id: u64,
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: QoS,
+    pub retain: bool,
+    pub receipt: Option<Receipt>,
+}
+
+impl Message {
+    fn finish(mut self, result: Result<(), Error>) {
+        if let Some(receipt) = self.receipt.take() {
+            // The caller may have timed out and gone: nobody to tell then.
+            let _ = receipt.try_send(result);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct InFlight {
+    message: Message,
+    /// QoS 2: PUBREC arrived, PUBREL sent, waiting for PUBCOMP.
+    released: bool,
+}
+
+#[derive(Debug)]
+pub struct OutboxFull;
+
+#[derive(Debug)]
+pub struct Outbox {
+    capacity: usize,
+    window: usize,
+    next_id: u64,
+    queued: VecDeque<Message>,
+    handed: VecDeque<Message>,
+    held_back: Option<Message>,
+    in_flight: HashMap<u16, InFlight>,
+    /// Re-sent publishes put in front of the event loop after a reconnect
+    /// whose `Outgoing::Publish` has not been seen yet: they already sit in
+    /// `in_flight` under their packet id.
+    resends_unseen: usize,
+    published: u64,
+    acknowledged: u64,
+}
+
+impl Outbox {
+    /// `capacity`: messages not yet acknowledged that the outbox accepts.
+    /// `window`: messages handed to the event loop at once.
+    pub fn new(capacity: usize, window: usize) -> Self {
+        Outbox {
+            capacity,
+            window,
+            next_id: 0,
+            queued: VecDeque::new(),
+            handed: VecDeque::new(),
+            held_back: None,
+            in_flight: HashMap::new(),
+            resends_unseen: 0,
+            published: 0,
+            acknowledged: 0,
+        }
+    }
+
+    pub fn push(
+        &mut self,
+        topic: String,
+        payload: Bytes,
+        qos: QoS,
+        retain: bool,
+        receipt: Option<Receipt>,
+    ) -> Result<(), OutboxFull> {
+        if self.len() >= self.capacity {
+            return Err(OutboxFull);
+        }
+        self.next_id += 1;
+        self.queued.push_back(Message {
+            id: self.next_id,
+            topic,
+            payload,
+            qos,
+            retain,
+            receipt,
+        });
+        Ok(())
+    }
+
+    /// Hands queued messages to `send` while the window has room. `send`
+    /// returns false when it could not take the message; it stays queued.
+    pub fn pump(&mut self, mut send: impl FnMut(&Message) -> bool) {
+        while self.handed_and_in_flight() < self.window {
+            let Some(message) = self.queued.front() else {
+                break;
+            };
+            if !send(message) {
+                break;
+            }
+            if let Some(message) = self.queued.pop_front() {
+                self.handed.push_back(message);
+            }
+        }
+    }
+
+    pub fn outgoing_publish(&mut self, pkid: u16) {
+        if pkid != 0 && self.resends_unseen > 0 {
+            self.resends_unseen -= 1;
+            return;
+        }
+        let message = match self.held_back.take() {
+            Some(message) => message,
+            None => match self.handed.pop_front() {
+                Some(message) => message,
+                None => return,
+            },
+        };
+        self.published += 1;
+        if message.qos == QoS::AtMostOnce {
+            message.finish(Ok(()));
+        } else {
+            self.in_flight.insert(
+                pkid,
+                InFlight {
+                    message,
+                    released: false,
+                },
+            );
+        }
+    }
+
+    /// rumqttc holds the next message back until `pkid` is acknowledged.
+    pub fn outgoing_await_ack(&mut self) {
+        self.held_back = self.handed.pop_front();
+    }
+
+    /// PUBACK (QoS 1) or PUBCOMP (QoS 2).
+    pub fn incoming_ack(&mut self, pkid: u16) {
+        if let Some(in_flight) = self.in_flight.remove(&pkid) {
+            self.acknowledged += 1;
+            in_flight.message.finish(Ok(()));
+        }
+    }
+
+    pub fn incoming_pubrec(&mut self, pkid: u16) {
+        if let Some(in_flight) = self.in_flight.get_mut(&pkid) {
+            in_flight.released = true;
+        }
+    }
+
+    /// The connection broke: what rumqttc had not taken yet is queued again,
+    /// in its original order, in front of everything newer.
+    pub fn connection_lost(&mut self) {
+        while let Some(message) = self.handed.pop_back() {
+            self.queued.push_front(message);
+        }
+        if let Some(message) = self.held_back.take() {
+            self.queued.push_front(message);
+        }
+        self.resends_unseen = 0;
+    }
+
+    /// The requests that finish what was in flight when the last connection
+    /// broke, oldest first. With the session kept by the broker, a QoS 2
+    /// message already received continues with PUBREL; everything else is
+    /// published again under its packet id with the DUP flag.
+    pub fn resume(&mut self, session_present: bool) -> Vec<Request> {
+        let mut in_flight: Vec<(&u16, &InFlight)> = self.in_flight.iter().collect();
+        in_flight.sort_by_key(|(_, f)| f.message.id);
+        let mut resends = 0;
+        let requests = in_flight
+            .into_iter()
+            .map(|(&pkid, f)| {
+                if f.released && session_present {
+                    Request::PubRel(PubRel::new(pkid))
+                } else {
+                    resends += 1;
+                    let m = &f.message;
+                    let mut publish = Publish::from_bytes(&m.topic, m.qos, m.payload.clone());
+                    publish.retain = m.retain;
+                    publish.pkid = pkid;
+                    publish.dup = true;
+                    Request::Publish(publish)
+                }
+            })
+            .collect();
+        for f in self.in_flight.values_mut() {
+            if !session_present {
+                f.released = false;
+            }
+        }
+        self.resends_unseen = resends;
+        requests
+    }
+
+    /// Tells every waiting `publishSync()` that its message will not be
+    /// acknowledged; the messages themselves stay and are counted.
+    pub fn fail_receipts(&mut self, error: &Error) {
+        let messages = self
+            .queued
+            .iter_mut()
+            .chain(self.handed.iter_mut())
+            .chain(self.held_back.iter_mut())
+            .chain(self.in_flight.values_mut().map(|f| &mut f.message));
+        for message in messages {
+            if let Some(receipt) = message.receipt.take() {
+                let _ = receipt.try_send(Err(error.clone()));
+            }
+        }
+    }
+
+    /// Every message not acknowledged yet, oldest first, to be carried over
+    /// to a connection that replaces this one.
+    pub fn take_unacknowledged(&mut self) -> Vec<Message> {
+        self.connection_lost();
+        let mut messages: Vec<Message> = self.in_flight.drain().map(|(_, f)| f.message).collect();
+        messages.extend(self.queued.drain(..));
+        messages.sort_by_key(|m| m.id);
+        messages
+    }
+
+    /// A fresh outbox that starts with messages carried over from the
+    /// connection it replaces.
+    pub fn with_messages(capacity: usize, window: usize, messages: Vec<Message>) -> Self {
+        let mut outbox = Outbox::new(capacity, window);
+        for mut message in messages {
+            outbox.next_id += 1;
+            message.id = outbox.next_id;
+            outbox.queued.push_back(message);
+        }
+        outbox
+    }
+
+    pub fn len(&self) -> usize {
+        self.queued_len() + self.in_flight.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Accepted and not yet written to the broker.
+    pub fn queued_len(&self) -> usize {
+        self.queued.len() + self.handed.len() + usize::from(self.held_back.is_some())
+    }
+
+    /// Written, waiting for the broker's acknowledgement.
+    pub fn in_flight_len(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    pub fn published(&self) -> u64 {
+        self.published
+    }
+
+    pub fn acknowledged(&self) -> u64 {
+        self.acknowledged
+    }
+
+    fn handed_and_in_flight(&self) -> usize {
+        self.handed.len() + usize::from(self.held_back.is_some()) + self.in_flight.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossbeam_channel::{bounded, Receiver};
+
+    fn outbox() -> Outbox {
+        Outbox::new(100, 10)
+    }
+
+    fn push(outbox: &mut Outbox, topic: &str, qos: QoS) {
+        outbox
+            .push(topic.into(), Bytes::from_static(b"x"), qos, false, None)
+            .unwrap();
+    }
+
+    fn push_with_receipt(
+        outbox: &mut Outbox,
+        topic: &str,
+        qos: QoS,
+    ) -> Receiver<Result<(), Error>> {
+        let (tx, rx) = bounded(1);
+        outbox
+            .push(topic.into(), Bytes::from_static(b"x"), qos, false, Some(tx))
+            .unwrap();
+        rx
+    }
+
+    fn hand_all(outbox: &mut Outbox) -> Vec<String> {
+        let mut sent = Vec::new();
+        outbox.pump(|m| {
+            sent.push(m.topic.clone());
+            true
+        });
+        sent
+    }
+
+    #[test]
+    fn push_beyond_capacity_is_refused() {
+        let mut outbox = Outbox::new(2, 10);
+        push(&mut outbox, "a", QoS::AtLeastOnce);
+        push(&mut outbox, "b", QoS::AtLeastOnce);
+        assert!(outbox
+            .push("c".into(), Bytes::new(), QoS::AtMostOnce, false, None)
+            .is_err());
+        assert_eq!(outbox.queued_len(), 2);
+    }
+
+    #[test]
+    fn pump_hands_messages_in_order_up_to_the_window() {
+        let mut outbox = Outbox::new(100, 3);
+        for topic in ["a", "b", "c", "d"] {
+            push(&mut outbox, topic, QoS::AtLeastOnce);
+        }
+        assert_eq!(hand_all(&mut outbox), ["a", "b", "c"]);
+        assert_eq!(hand_all(&mut outbox), Vec::<String>::new());
+        outbox.outgoing_publish(1);
+        outbox.incoming_ack(1);
+        assert_eq!(hand_all(&mut outbox), ["d"]);
+    }
+
+    #[test]
+    fn refused_send_keeps_the_message_queued() {
+        let mut outbox = outbox();
+        push(&mut outbox, "a", QoS::AtLeastOnce);
+        outbox.pump(|_| false);
+        assert_eq!(outbox.queued_len(), 1);
+        assert_eq!(hand_all(&mut outbox), ["a"]);
+    }
+
+    #[test]
+    fn incoming_puback_should_finish_the_publish_with_that_packet_id() {
+        let mut outbox = outbox();
+        let first = push_with_receipt(&mut outbox, "a", QoS::AtLeastOnce);
+        let second = push_with_receipt(&mut outbox, "b", QoS::AtLeastOnce);
+        hand_all(&mut outbox);
+        outbox.outgoing_publish(7);
+        outbox.outgoing_publish(8);
+        assert_eq!(outbox.in_flight_len(), 2);
+
+        outbox.incoming_ack(8);
+        assert_eq!(second.try_recv(), Ok(Ok(())));
+        assert!(first.try_recv().is_err());
+        assert_eq!(outbox.acknowledged(), 1);
+        assert_eq!(outbox.len(), 1);
+    }
+
+    #[test]
+    fn qos0_publish_is_finished_once_written() {
+        let mut outbox = outbox();
+        let receipt = push_with_receipt(&mut outbox, "a", QoS::AtMostOnce);
+        hand_all(&mut outbox);
+        outbox.outgoing_publish(0);
+        assert_eq!(receipt.try_recv(), Ok(Ok(())));
+        assert!(outbox.is_empty());
+        assert_eq!(outbox.published(), 1);
+    }
+
+    #[test]
+    fn reused_packet_id_maps_to_the_newer_publish() {
+        let mut outbox = outbox();
+        let first = push_with_receipt(&mut outbox, "a", QoS::AtLeastOnce);
+        let second = push_with_receipt(&mut outbox, "b", QoS::AtLeastOnce);
+        hand_all(&mut outbox);
+        outbox.outgoing_publish(1);
+        outbox.incoming_ack(1);
+        outbox.outgoing_publish(1);
+        assert_eq!(first.try_recv(), Ok(Ok(())));
+        assert!(second.try_recv().is_err());
+        outbox.incoming_ack(1);
+        assert_eq!(second.try_recv(), Ok(Ok(())));
+    }
+
+    #[test]
+    fn held_back_publish_takes_its_packet_id_when_released() {
+        let mut outbox = outbox();
+        let first = push_with_receipt(&mut outbox, "a", QoS::AtLeastOnce);
+        let second = push_with_receipt(&mut outbox, "b", QoS::AtLeastOnce);
+        let third = push_with_receipt(&mut outbox, "c", QoS::AtLeastOnce);
+        hand_all(&mut outbox);
+        outbox.outgoing_publish(1);
+        outbox.outgoing_publish(2);
+        // rumqttc wrapped around to packet id 1 while it was still taken
+        outbox.outgoing_await_ack();
+        outbox.incoming_ack(1);
+        outbox.outgoing_publish(1);
+        assert_eq!(first.try_recv(), Ok(Ok(())));
+        outbox.incoming_ack(1);
+        assert_eq!(third.try_recv(), Ok(Ok(())));
+        assert!(second.try_recv().is_err());
+    }
+
+    #[test]
+    fn qos2_publish_is_finished_by_pubcomp_not_pubrec() {
+        let mut outbox = outbox();
+        let receipt = push_with_receipt(&mut outbox, "a", QoS::ExactlyOnce);
+        hand_all(&mut outbox);
+        outbox.outgoing_publish(3);
+        outbox.incoming_pubrec(3);
+        assert!(receipt.try_recv().is_err());
+        outbox.incoming_ack(3);
+        assert_eq!(receipt.try_recv(), Ok(Ok(())));
+    }
+
+    #[test]
+    fn lost_connection_queues_unwritten_messages_again_in_order() {
+        let mut outbox = outbox();
+        for topic in ["a", "b", "c", "d"] {
+            push(&mut outbox, topic, QoS::AtLeastOnce);
+        }
+        outbox.pump(|m| m.topic != "d");
+        outbox.outgoing_publish(1);
+        outbox.connection_lost();
+        assert_eq!(outbox.in_flight_len(), 1);
+        assert_eq!(outbox.queued_len(), 3);
+        assert_eq!(hand_all(&mut outbox), ["b", "c", "d"]);
+    }
+
+    #[test]
+    fn resume_without_session_republishes_everything_in_flight_with_dup() {
+        let mut outbox = outbox();
+        push(&mut outbox, "a", QoS::AtLeastOnce);
+        push(&mut outbox, "b", QoS::ExactlyOnce);
+        hand_all(&mut outbox);
+        outbox.outgoing_publish(5);
+        outbox.outgoing_publish(2);
+        outbox.incoming_pubrec(2);
+        outbox.connection_lost();
+
+        let requests = outbox.resume(false);
+        let topics: Vec<_> = requests
+            .iter()
+            .map(|r| match r {
+                Request::Publish(p) => {
+                    assert!(p.dup);
+                    (p.topic.clone(), p.pkid)
+                }
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(topics, [("a".to_string(), 5), ("b".to_string(), 2)]);
+    }
+
+    #[test]
+    fn resume_with_session_releases_received_qos2_instead_of_republishing() {
+        let mut outbox = outbox();
+        push(&mut outbox, "a", QoS::ExactlyOnce);
+        hand_all(&mut outbox);
+        outbox.outgoing_publish(4);
+        outbox.incoming_pubrec(4);
+        outbox.connection_lost();
+        assert!(matches!(
+            outbox.resume(true)[..],
+            [Request::PubRel(PubRel { pkid: 4, .. })]
+        ));
+    }
+
+    #[test]
+    fn resent_publishes_do_not_consume_newer_handed_messages() {
+        let mut outbox = outbox();
+        let old = push_with_receipt(&mut outbox, "old", QoS::AtLeastOnce);
+        hand_all(&mut outbox);
+        outbox.outgoing_publish(9);
+        outbox.connection_lost();
+        let new = push_with_receipt(&mut outbox, "new", QoS::AtLeastOnce);
+        let resent = outbox.resume(false);
+        assert_eq!(resent.len(), 1);
+        assert_eq!(hand_all(&mut outbox), ["new"]);
+
+        outbox.outgoing_publish(9); // the resend
+        outbox.outgoing_publish(1); // the new message
+        outbox.incoming_ack(1);
+        assert_eq!(new.try_recv(), Ok(Ok(())));
+        outbox.incoming_ack(9);
+        assert_eq!(old.try_recv(), Ok(Ok(())));
+        assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn failed_receipts_are_told_and_messages_stay_counted() {
+        let mut outbox = outbox();
+        let receipt = push_with_receipt(&mut outbox, "a", QoS::AtLeastOnce);
+        outbox.fail_receipts(&Error::Connection("gone".into()));
+        assert_eq!(
+            receipt.try_recv(),
+            Ok(Err(Error::Connection("gone".into())))
+        );
+        assert_eq!(outbox.queued_len(), 1);
+    }
+
+    #[test]
+    fn unacknowledged_messages_are_carried_over_oldest_first() {
+        let mut outbox = outbox();
+        for topic in ["a", "b", "c"] {
+            push(&mut outbox, topic, QoS::AtLeastOnce);
+        }
+        outbox.pump(|m| m.topic != "c");
+        outbox.outgoing_publish(1);
+        let carried = outbox.take_unacknowledged();
+        assert!(outbox.is_empty());
+
+        let mut next = Outbox::with_messages(100, 10, carried);
+        push(&mut next, "z", QoS::AtLeastOnce);
+        assert_eq!(hand_all(&mut next), ["a", "b", "c", "z"]);
+    }
+}

@@ -1,0 +1,95 @@
+//! The exception classes, and the one place where core errors become them.
+//!
+//! They are plain PHP classes without a Rust object behind them, so they
+//! construct, serialize and behave exactly like `\RuntimeException`.
+
+use ext_php_rs::args::ArgInfoTables;
+use ext_php_rs::builders::ClassBuilder;
+use ext_php_rs::exception::PhpException;
+use ext_php_rs::zend::{ce, ClassEntry};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use crate::core::error::Error;
+
+#[derive(Clone, Copy)]
+enum Class {
+    /// Base of every exception the extension throws, except `\ValueError` for bad arguments.
+    Mqtt,
+    /// An option is unknown, has the wrong type or is out of range.
+    Config,
+    /// The connection failed for good, or was closed.
+    Connection,
+    /// The broker did not acknowledge in time.
+    Timeout,
+    /// The outbox already holds `max_queue` messages.
+    QueueFull,
+}
+
+const NAMES: [&str; 5] = [
+    "Mqtt\\MqttException",
+    "Mqtt\\ConfigException",
+    "Mqtt\\ConnectionException",
+    "Mqtt\\TimeoutException",
+    "Mqtt\\QueueFullException",
+];
+
+/// Set once in module startup, read-only afterwards.
+static ENTRIES: [AtomicPtr<ClassEntry>; 5] = [const { AtomicPtr::new(ptr::null_mut()) }; 5];
+
+fn entry(class: Class) -> &'static ClassEntry {
+    let entry = ENTRIES[class as usize].load(Ordering::Acquire);
+    // SAFETY: registered class entries live as long as the process.
+    unsafe { entry.as_ref() }.unwrap_or_else(ce::exception)
+}
+
+extern "C" {
+    /// SPL's `\RuntimeException`, exported by PHP itself. The class table
+    /// cannot be searched by name yet during module startup.
+    static spl_ce_RuntimeException: *mut ClassEntry;
+}
+
+fn runtime_exception() -> &'static ClassEntry {
+    // SAFETY: SPL is built into PHP and registers its classes before any
+    // extension loaded with `extension=` starts.
+    unsafe { spl_ce_RuntimeException.as_ref() }.unwrap_or_else(ce::exception)
+}
+
+fn mqtt_exception() -> &'static ClassEntry {
+    entry(Class::Mqtt)
+}
+
+fn store<const I: usize>(class: &'static mut ClassEntry, _: ArgInfoTables) {
+    ENTRIES[I].store(class, Ordering::Release);
+}
+
+/// Registers the classes; runs in module startup.
+pub fn register() -> ext_php_rs::error::Result<()> {
+    ClassBuilder::new(NAMES[0])
+        .extends((runtime_exception, "\\RuntimeException"))
+        .registration(store::<0>)
+        .register()?;
+    let children: [fn(&'static mut ClassEntry, ArgInfoTables); 4] =
+        [store::<1>, store::<2>, store::<3>, store::<4>];
+    for (name, store) in NAMES[1..].iter().zip(children) {
+        ClassBuilder::new(*name)
+            .extends((mqtt_exception, "\\Mqtt\\MqttException"))
+            .registration(store)
+            .register()?;
+    }
+    Ok(())
+}
+
+impl From<Error> for PhpException {
+    fn from(error: Error) -> Self {
+        let message = error.to_string();
+        let class = match error {
+            Error::InvalidArgument { .. } => return PhpException::new(message, 0, ce::value_error()),
+            Error::Config(_) => Class::Config,
+            Error::QueueFull { .. } => Class::QueueFull,
+            Error::Timeout(_) => Class::Timeout,
+            Error::Connection(_) => Class::Connection,
+        };
+        PhpException::new(message, 0, entry(class))
+    }
+}

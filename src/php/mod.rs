@@ -1,0 +1,5 @@
+//! The binding layer: the only code that sees PHP values and classes.
+
+pub mod client;
+pub mod exceptions;
+mod options;
