@@ -43,6 +43,9 @@ pub struct Config {
     pub retain: bool,
     /// Outbox capacity, in messages.
     pub max_queue: usize,
+    /// QoS 1/2 messages written and not yet acknowledged, at once: brokers
+    /// disconnect clients that exceed their own limit.
+    pub max_inflight: u16,
     /// In bytes, for incoming and outgoing packets.
     pub max_packet_size: usize,
     pub flush_timeout: Duration,
@@ -72,6 +75,7 @@ impl Default for Config {
             qos: 0,
             retain: false,
             max_queue: 10_000,
+            max_inflight: 20,
             max_packet_size: 8 * 1024 * 1024,
             flush_timeout: Duration::from_secs(5),
             reconnect: Reconnect::default(),
@@ -94,6 +98,7 @@ impl fmt::Debug for Config {
             .field("qos", &self.qos)
             .field("retain", &self.retain)
             .field("max_queue", &self.max_queue)
+            .field("max_inflight", &self.max_inflight)
             .field("max_packet_size", &self.max_packet_size)
             .field("flush_timeout", &self.flush_timeout)
             .field("reconnect", &self.reconnect)
@@ -155,6 +160,7 @@ const OPTIONS: &[&str] = &[
     "qos",
     "retain",
     "max_queue",
+    "max_inflight",
     "max_packet_size",
     "flush_timeout",
     "reconnect",
@@ -211,6 +217,14 @@ impl Config {
                         value,
                         1..=usize::MAX,
                         "must be an integer of at least 1",
+                    )?;
+                }
+                "max_inflight" => {
+                    config.max_inflight = integer(
+                        path,
+                        value,
+                        1..=u16::MAX,
+                        "must be an integer between 1 and 65535",
                     )?;
                 }
                 "max_packet_size" => {
@@ -631,6 +645,7 @@ mod tests {
         assert_eq!(config.qos, 0);
         assert!(!config.retain);
         assert_eq!(config.max_queue, 10_000);
+        assert_eq!(config.max_inflight, 20);
         assert_eq!(config.max_packet_size, 8 * 1024 * 1024);
         assert_eq!(config.flush_timeout, Duration::from_secs(5));
         assert_eq!(config.reconnect.initial_delay, Duration::from_millis(100));
@@ -681,6 +696,7 @@ mod tests {
             ("qos", Value::Int(1)),
             ("retain", Value::Bool(true)),
             ("max_queue", Value::Int(50)),
+            ("max_inflight", Value::Int(100)),
             ("max_packet_size", Value::Int(4096)),
             ("flush_timeout", Value::Int(0)),
             (
@@ -708,6 +724,7 @@ mod tests {
                 qos: 1,
                 retain: true,
                 max_queue: 50,
+                max_inflight: 100,
                 max_packet_size: 4096,
                 flush_timeout: Duration::ZERO,
                 reconnect: Reconnect {
@@ -1086,6 +1103,7 @@ mod tests {
             ("qos", str("high"), "option \"qos\" must be 0, 1 or 2, got \"high\""),
             ("retain", Value::List(vec![]), "option \"retain\" must be a boolean, got list"),
             ("max_queue", Value::Null, "option \"max_queue\" must be an integer of at least 1, got null"),
+            ("max_inflight", Value::Int(0), "option \"max_inflight\" must be an integer between 1 and 65535, got 0"),
             (
                 "max_packet_size",
                 str("8MB"),

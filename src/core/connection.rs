@@ -19,8 +19,8 @@ use super::error::Error;
 use super::outbox::{Message, Outbox, Receipt};
 use super::topic::validate_topic;
 
-/// Messages handed to rumqttc at once; also its packet id range.
-const WINDOW: usize = 1024;
+/// Room in rumqttc's request channel beyond the publishes in flight.
+const CHANNEL_HEADROOM: usize = 1024;
 /// How long `close()` waits for the DISCONNECT to be written.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -99,8 +99,8 @@ impl Connection {
             .client_id
             .clone()
             .unwrap_or_else(|| format!("mqttb-{pid}-{:08x}", fastrand::u32(..)));
-        let (requests, mut eventloop) =
-            AsyncClient::new(mqtt_options(&config, &client_id), WINDOW + 1);
+        let capacity = usize::from(config.max_inflight) + CHANNEL_HEADROOM;
+        let (requests, mut eventloop) = AsyncClient::new(mqtt_options(&config, &client_id), capacity);
         eventloop.set_network_options(network_options(&config));
         let connection = Arc::new(Connection {
             name: name.to_string(),
@@ -109,7 +109,7 @@ impl Connection {
             requests,
             link: Mutex::new(Link {
                 state: ConnectionState::Connecting,
-                outbox: Outbox::with_messages(config.max_queue, WINDOW, carried),
+                outbox: Outbox::with_messages(config.max_queue, usize::from(config.max_inflight), carried),
                 closing: false,
                 task_done: false,
                 reconnects: 0,
@@ -483,7 +483,7 @@ fn mqtt_options(config: &Config, client_id: &str) -> MqttOptions {
         .set_keep_alive(config.keep_alive)
         .set_clean_session(config.clean_session)
         .set_max_packet_size(config.max_packet_size, config.max_packet_size)
-        .set_inflight(WINDOW as u16);
+        .set_inflight(config.max_inflight);
     if let Some(username) = &config.username {
         options.set_credentials(
             username.as_str(),
