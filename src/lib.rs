@@ -25,6 +25,7 @@ unsafe extern "C" fn module_shutdown(_type: i32, _module_number: i32) -> i32 {
 #[php_module]
 pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
     module
+        .name("mqtt_broadcast")
         .startup_function(module_startup)
         .class::<Client>()
         .shutdown_function(module_shutdown)
