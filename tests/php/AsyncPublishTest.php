@@ -1,0 +1,90 @@
+<?php
+
+declare(strict_types=1);
+
+namespace MqttBroadcast\Tests;
+
+use MqttBroadcast\Tests\Support\MqttTestCase;
+
+/** publish() enqueues and returns; the background runtime delivers every message. */
+final class AsyncPublishTest extends MqttTestCase
+{
+    private const COUNT = 10_000;
+
+    public function testTenThousandQos1MessagesArriveByteForByteAfterFlush(): void
+    {
+        $topic = $this->topic('bulk');
+        $listener = $this->listen($topic);
+        $client = $this->client($this->options(['max_queue' => self::COUNT]));
+
+        $expected = [];
+        for ($i = 0; $i < self::COUNT; $i++) {
+            $client->publish($topic, "msg-$i", 1);
+            $expected[] = "msg-$i";
+        }
+        $this->assertTrue($client->flush(10), 'flush(10) returned false: ' . json_encode($client->status()));
+
+        $status = $client->status();
+        $this->assertSame(self::COUNT, $status['published']);
+        $this->assertSame(self::COUNT, $status['acknowledged']);
+        $this->assertSame(0, $status['queued']);
+        $this->assertSame(0, $status['in_flight']);
+
+        $listener->waitFor(self::COUNT, 60);
+        $listener->sync();
+        $messages = $listener->messages();
+        $this->assertSame([$topic], array_values(array_unique(array_column($messages, 0))));
+        $this->assertSameMultiset($expected, array_column($messages, 1), 'every payload exactly once');
+    }
+
+    /** Brokers disconnect a client with more unacknowledged QoS 2 messages than they allow (Mosquitto: 20). */
+    public function testPipelinedQos2StaysWithinTheBrokersInflightLimit(): void
+    {
+        $topic = $this->topic('qos2');
+        $listener = $this->listen($topic, null, 2);
+        $client = $this->client($this->options());
+
+        $expected = [];
+        for ($i = 0; $i < 500; $i++) {
+            $client->publish($topic, "q2-$i", 2);
+            $expected[] = "q2-$i";
+        }
+        $this->assertTrue($client->flush(10), 'flush(10) returned false: ' . json_encode($client->status()));
+        $status = $client->status();
+        $this->assertSame(0, $status['reconnects'], 'the broker dropped the connection: ' . $status['last_error']);
+        $this->assertSame(500, $status['acknowledged']);
+
+        $listener->waitFor(500);
+        $listener->sync();
+        $this->assertSameMultiset($expected, $listener->payloads(), 'every payload exactly once');
+    }
+
+    public function testStatusDescribesTheConnection(): void
+    {
+        $topic = $this->topic('status');
+        $listener = $this->listen($topic);
+        $options = $this->options();
+        $client = $this->client($options, 'status-' . $this->uniq());
+        $client->publishSync($topic, 'hello', 1);
+        $listener->waitFor(1);
+
+        $status = $client->status();
+        $this->assertEqualsCanonicalizing(
+            ['name', 'state', 'connected', 'reconnects', 'queued', 'in_flight', 'published', 'acknowledged',
+             'last_error', 'connected_since', 'client_id', 'host', 'port'],
+            array_keys($status)
+        );
+        $this->assertSame('status-' . $this->uniq(), $status['name']);
+        $this->assertSame('connected', $status['state']);
+        $this->assertTrue($status['connected']);
+        $this->assertSame(0, $status['reconnects']);
+        $this->assertSame($options['client_id'], $status['client_id']);
+        $this->assertSame($options['host'], $status['host']);
+        $this->assertSame($options['port'], $status['port']);
+        $this->assertIsFloat($status['connected_since']);
+        $this->assertEqualsWithDelta(microtime(true), $status['connected_since'], 600, 'a unix timestamp');
+        $this->assertSame(1, $status['published']);
+        $this->assertSame(1, $status['acknowledged']);
+        $this->assertSame(1, $this->broker()->connectionCount($options['client_id']));
+    }
+}
