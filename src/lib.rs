@@ -6,6 +6,8 @@ mod php;
 use ext_php_rs::prelude::*;
 
 use php::client::Client;
+use php::message::Message;
+use php::subscriber::Subscriber;
 
 /// Module startup: registers classes only. No thread, no runtime: PHP-FPM
 /// forks its workers after this.
@@ -28,5 +30,7 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
         .name("mqtt_broadcast")
         .startup_function(module_startup)
         .class::<Client>()
+        .class::<Subscriber>()
+        .class::<Message>()
         .shutdown_function(module_shutdown)
 }

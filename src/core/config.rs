@@ -314,6 +314,45 @@ impl Reconnect {
     }
 }
 
+/// Options of a subscriber, as opposed to those of its connections.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriberConfig {
+    /// Received messages waiting for PHP; when full, the connections stop reading.
+    pub max_inbox: usize,
+}
+
+const SUBSCRIBER_OPTIONS: &[&str] = &["max_inbox"];
+
+impl Default for SubscriberConfig {
+    fn default() -> Self {
+        SubscriberConfig { max_inbox: 1000 }
+    }
+}
+
+impl SubscriberConfig {
+    pub fn from_value(options: &Value) -> Result<SubscriberConfig, ConfigError> {
+        let entries = entries(options).ok_or_else(|| ConfigError::NotOptions {
+            got: describe(options),
+        })?;
+        let mut config = SubscriberConfig::default();
+        for (key, value) in entries {
+            match key.as_str() {
+                "max_inbox" => {
+                    config.max_inbox =
+                        integer(key, value, 1..=1_000_000, "must be an integer between 1 and 1000000")?;
+                }
+                _ => {
+                    return Err(ConfigError::UnknownOption {
+                        path: key.clone(),
+                        suggestion: nearest(key, SUBSCRIBER_OPTIONS.iter().map(|n| (*n, (*n).to_owned()))),
+                    })
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
 /// An empty PHP array arrives as an empty list, and means "no options".
 fn entries(options: &Value) -> Option<&[(String, Value)]> {
     match options {
@@ -1361,6 +1400,21 @@ mod tests {
     fn first_bad_option_in_the_given_order_is_reported() {
         assert!(
             error(&[("qos", Value::Int(9)), ("port", Value::Int(0))]).starts_with("option \"qos\"")
+        );
+    }
+
+    #[test]
+    fn subscriber_options_are_validated_like_connection_options() {
+        let parse = |pairs: &[(&str, Value)]| SubscriberConfig::from_value(&map(pairs));
+        assert_eq!(parse(&[]).unwrap().max_inbox, 1000);
+        assert_eq!(parse(&[("max_inbox", str("50"))]).unwrap().max_inbox, 50);
+        assert_eq!(
+            parse(&[("max_inbox", Value::Int(0))]).unwrap_err().to_string(),
+            "option \"max_inbox\" must be an integer between 1 and 1000000, got 0"
+        );
+        assert_eq!(
+            parse(&[("max_inbx", Value::Int(5))]).unwrap_err().to_string(),
+            "unknown option \"max_inbx\" (did you mean \"max_inbox\"?)"
         );
     }
 }

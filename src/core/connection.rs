@@ -1,14 +1,14 @@
 //! One supervised broker connection: the task that owns rumqttc's event loop,
 //! its state machine, and the calls PHP makes on it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use rumqttc::{
     AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, NetworkOptions, Outgoing, Packet,
-    QoS,
+    Publish, QoS, Request, Subscribe,
 };
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
@@ -16,8 +16,10 @@ use tokio::sync::Notify;
 use super::backoff::Backoff;
 use super::config::Config;
 use super::error::Error;
+use super::inbox::{Delivery, Inbox, PendingAck};
 use super::outbox::{Message, Outbox, Receipt};
-use super::topic::validate_topic;
+use super::subscriptions::{SubscriptionState, Subscriptions};
+use super::topic::{validate_filter, validate_topic};
 
 /// Room in rumqttc's request channel beyond the publishes in flight.
 const CHANNEL_HEADROOM: usize = 1024;
@@ -66,6 +68,10 @@ pub struct Status {
 struct Link {
     state: ConnectionState,
     outbox: Outbox,
+    subscriptions: Subscriptions,
+    /// Counts connections made: acknowledgements of received messages are
+    /// only valid on the connection that received them.
+    session: u64,
     closing: bool,
     task_done: bool,
     reconnects: u64,
@@ -79,6 +85,9 @@ pub struct Connection {
     pub client_id: String,
     /// The process that opened it; a forked child must not touch it.
     pub pid: u32,
+    /// For acknowledgements that outlive a delivery's trip through PHP.
+    me: Weak<Connection>,
+    broker: Arc<str>,
     requests: AsyncClient,
     link: Mutex<Link>,
     /// Signalled when the outbox empties and when the state ends.
@@ -102,14 +111,18 @@ impl Connection {
         let capacity = usize::from(config.max_inflight) + CHANNEL_HEADROOM;
         let (requests, mut eventloop) = AsyncClient::new(mqtt_options(&config, &client_id), capacity);
         eventloop.set_network_options(network_options(&config));
-        let connection = Arc::new(Connection {
+        let connection = Arc::new_cyclic(|me| Connection {
+            me: me.clone(),
             name: name.to_string(),
+            broker: Arc::from(name),
             client_id,
             pid,
             requests,
             link: Mutex::new(Link {
                 state: ConnectionState::Connecting,
                 outbox: Outbox::with_messages(config.max_queue, usize::from(config.max_inflight), carried),
+                subscriptions: Subscriptions::default(),
+                session: 0,
                 closing: false,
                 task_done: false,
                 reconnects: 0,
@@ -258,6 +271,90 @@ impl Connection {
         self.link.lock().outbox.take_unacknowledged()
     }
 
+    /// Subscribes `inbox` to `filter` (without the prefix). Returns the id
+    /// to wait on; the subscription is restored after every reconnect.
+    pub fn subscribe(&self, inbox: &Arc<Inbox>, filter: &str, qos: QoS) -> Result<u64, Error> {
+        validate_filter(filter).map_err(|e| Error::invalid_topic("argument #1 ($filter)", e))?;
+        let filter = self.with_prefix(filter);
+        validate_filter(&filter)
+            .map_err(|e| Error::invalid_topic("argument #1 ($filter) with the connection's prefix", e))?;
+        let mut link = self.link.lock();
+        self.ensure_usable(&link)?;
+        let (id, filter, qos) = link.subscriptions.add(inbox, filter, qos);
+        if link.state == ConnectionState::Connected && self.requests.try_subscribe(filter, qos).is_ok() {
+            link.subscriptions.sent(id);
+        }
+        Ok(id)
+    }
+
+    /// Waits for the broker's SUBACK while connected; a subscription made
+    /// while disconnected is sent on connect, nothing to wait for now.
+    pub fn await_subscription(&self, id: u64, filter: &str, deadline: Instant) -> Result<(), Error> {
+        let mut link = self.link.lock();
+        loop {
+            match link.subscriptions.state(id) {
+                None | Some(SubscriptionState::Confirmed) => return Ok(()),
+                Some(SubscriptionState::Refused) => {
+                    return Err(Error::Refused(format!(
+                        "the broker of connection \"{}\" refused the subscription to \"{filter}\" (not authorized, or an invalid filter for it)",
+                        self.name
+                    )))
+                }
+                Some(SubscriptionState::Pending) if link.state != ConnectionState::Connected => return Ok(()),
+                Some(SubscriptionState::Pending) => {}
+            }
+            if self.changed.wait_until(&mut link, deadline).timed_out() {
+                return Err(Error::Timeout(format!(
+                    "the broker of connection \"{}\" did not confirm the subscription to \"{filter}\" in time; it stays and is retried after a reconnect",
+                    self.name
+                )));
+            }
+        }
+    }
+
+    pub fn unsubscribe(&self, inbox: &Inbox, filter: &str) -> Result<(), Error> {
+        validate_filter(filter).map_err(|e| Error::invalid_topic("argument #1 ($filter)", e))?;
+        let filter = self.with_prefix(filter);
+        let mut link = self.link.lock();
+        if let Some(filter) = link.subscriptions.remove(inbox.id, &filter) {
+            self.send_unsubscribe(&link, filter);
+        }
+        Ok(())
+    }
+
+    /// A subscriber went away: its filters no other subscriber holds are unsubscribed.
+    pub fn forget_inbox(&self, inbox: &Inbox) {
+        let mut link = self.link.lock();
+        for filter in link.subscriptions.remove_inbox(inbox.id) {
+            self.send_unsubscribe(&link, filter);
+        }
+    }
+
+    fn send_unsubscribe(&self, link: &Link, filter: String) {
+        if link.state == ConnectionState::Connected {
+            let _ = self.requests.try_unsubscribe(filter);
+        }
+    }
+
+    /// `$share/{group}/` stays in front of the prefix.
+    fn with_prefix(&self, filter: &str) -> String {
+        let prefix = &self.config.prefix;
+        match shared_group(filter) {
+            Some((head, rest)) => format!("{head}{prefix}{rest}"),
+            None => format!("{prefix}{filter}"),
+        }
+    }
+
+    /// Sends the acknowledgement of a received message, if it is still due on this connection.
+    pub(crate) fn acknowledge(&self, session: u64, pkid: u16, qos: QoS) {
+        let link = self.link.lock();
+        if link.session == session && link.state == ConnectionState::Connected {
+            let mut publish = Publish::new("", qos, Vec::new());
+            publish.pkid = pkid;
+            let _ = self.requests.try_ack(&publish);
+        }
+    }
+
     pub fn status(&self) -> Status {
         let link = self.link.lock();
         Status {
@@ -345,12 +442,16 @@ impl Connection {
                     backoff.reset();
                     self.connected(&mut eventloop, connack.session_present);
                 }
-                Ok(event) => self.handle(event),
+                Ok(event) => {
+                    let deliveries = self.handle(event);
+                    deliver(deliveries).await;
+                }
                 Err(error) => {
                     let attempts = backoff.attempts();
                     let retries = reconnect.max_retries;
                     let gave_up = retries != 0 && attempts >= retries;
-                    self.lost(&mut eventloop, error, gave_up);
+                    let deliveries = self.lost(&mut eventloop, error, gave_up);
+                    deliver(deliveries).await;
                     if gave_up {
                         break;
                     }
@@ -373,9 +474,12 @@ impl Connection {
         let mut link = self.link.lock();
         // rumqttc's copy of the last session's pending requests: ours replaces it.
         eventloop.pending.clear();
-        eventloop
-            .pending
-            .extend(link.outbox.resume(session_present));
+        eventloop.pending.extend(link.outbox.resume(session_present));
+        for (id, filter, qos) in link.subscriptions.resume(session_present) {
+            eventloop.pending.push_back(Request::Subscribe(Subscribe::new(filter, qos)));
+            link.subscriptions.sent(id);
+        }
+        link.session += 1;
         if link.state == ConnectionState::Reconnecting {
             link.reconnects += 1;
         }
@@ -384,26 +488,93 @@ impl Connection {
         self.pump(&mut link);
     }
 
-    fn handle(&self, event: Event) {
+    fn handle(&self, event: Event) -> Vec<(Arc<Inbox>, Delivery)> {
         let mut link = self.link.lock();
-        apply(&mut link.outbox, event);
+        let deliveries = self.apply(&mut link, event);
         self.pump(&mut link);
         if link.outbox.is_empty() {
             self.changed.notify_all();
         }
+        deliveries
     }
 
-    fn lost(&self, eventloop: &mut EventLoop, error: ConnectionError, gave_up: bool) {
+    fn apply(&self, link: &mut Link, event: Event) -> Vec<(Arc<Inbox>, Delivery)> {
+        match event {
+            Event::Outgoing(Outgoing::Publish(pkid)) => link.outbox.outgoing_publish(pkid),
+            Event::Outgoing(Outgoing::AwaitAck(_)) => link.outbox.outgoing_await_ack(),
+            Event::Incoming(Packet::PubAck(ack)) => link.outbox.incoming_ack(ack.pkid),
+            Event::Incoming(Packet::PubRec(rec)) => link.outbox.incoming_pubrec(rec.pkid),
+            Event::Incoming(Packet::PubComp(comp)) => link.outbox.incoming_ack(comp.pkid),
+            Event::Outgoing(Outgoing::Subscribe(pkid)) => link.subscriptions.outgoing_subscribe(pkid),
+            Event::Incoming(Packet::SubAck(ack)) => {
+                link.subscriptions.incoming_suback(ack.pkid, &ack.return_codes);
+                self.changed.notify_all();
+            }
+            Event::Incoming(Packet::Publish(publish)) => return self.route(link, publish),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// A copy for every subscriber whose filter matches; the broker's
+    /// acknowledgement waits until all of them handled it.
+    fn route(&self, link: &Link, publish: Publish) -> Vec<(Arc<Inbox>, Delivery)> {
+        let inboxes = link.subscriptions.route(&publish.topic);
+        let ack = (publish.qos != QoS::AtMostOnce).then(|| {
+            Arc::new(PendingAck {
+                connection: self.me.clone(),
+                session: link.session,
+                pkid: publish.pkid,
+                qos: publish.qos,
+                holders: std::sync::atomic::AtomicUsize::new(inboxes.len()),
+            })
+        });
+        if inboxes.is_empty() {
+            // Nobody here wants it (a session's leftover subscription): done with it.
+            if publish.qos != QoS::AtMostOnce {
+                let _ = self.requests.try_ack(&publish);
+            }
+            return Vec::new();
+        }
+        let topic = publish.topic.strip_prefix(self.config.prefix.as_str()).unwrap_or(&publish.topic);
+        let received_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        inboxes
+            .into_iter()
+            .map(|inbox| {
+                let delivery = Delivery {
+                    topic: topic.to_string(),
+                    payload: publish.payload.clone(),
+                    broker: self.broker.clone(),
+                    qos: publish.qos,
+                    retain: publish.retain,
+                    duplicate: publish.dup,
+                    received_at,
+                    ack: ack.clone(),
+                };
+                (inbox, delivery)
+            })
+            .collect()
+    }
+
+    fn lost(
+        &self,
+        eventloop: &mut EventLoop,
+        error: ConnectionError,
+        gave_up: bool,
+    ) -> Vec<(Arc<Inbox>, Delivery)> {
         let mut link = self.link.lock();
-        // Events rumqttc produced before the failure still tell what was written and acknowledged.
-        for event in eventloop.state.events.drain(..) {
-            apply(&mut link.outbox, event);
+        // Events rumqttc produced before the failure still tell what was
+        // written, acknowledged and received.
+        let mut deliveries = Vec::new();
+        for event in eventloop.state.events.drain(..).collect::<Vec<_>>() {
+            deliveries.extend(self.apply(&mut link, event));
         }
         // Drain its channel and its copies: the outbox re-sends everything itself.
         eventloop.clean();
         eventloop.pending.clear();
         eventloop.state.collision = None;
         link.outbox.connection_lost();
+        link.subscriptions.connection_lost();
         link.last_error = Some(describe(&error));
         link.connected_since = None;
         link.state = if gave_up {
@@ -418,6 +589,7 @@ impl Connection {
             link.outbox.fail_receipts(&error);
         }
         self.changed.notify_all();
+        deliveries
     }
 
     async fn disconnect(&self, eventloop: &mut EventLoop) {
@@ -430,7 +602,7 @@ impl Connection {
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
-                    Ok(event) => self.handle(event),
+                    Ok(event) => deliver(self.handle(event)).await,
                 }
             }
         };
@@ -454,15 +626,19 @@ async fn poll(
     }
 }
 
-fn apply(outbox: &mut Outbox, event: Event) {
-    match event {
-        Event::Outgoing(Outgoing::Publish(pkid)) => outbox.outgoing_publish(pkid),
-        Event::Outgoing(Outgoing::AwaitAck(_)) => outbox.outgoing_await_ack(),
-        Event::Incoming(Packet::PubAck(ack)) => outbox.incoming_ack(ack.pkid),
-        Event::Incoming(Packet::PubRec(rec)) => outbox.incoming_pubrec(rec.pkid),
-        Event::Incoming(Packet::PubComp(comp)) => outbox.incoming_ack(comp.pkid),
-        _ => {}
+/// Outside the lock: a full inbox makes the connection wait here.
+async fn deliver(deliveries: Vec<(Arc<Inbox>, Delivery)>) {
+    for (inbox, delivery) in deliveries {
+        inbox.deliver(delivery).await;
     }
+}
+
+/// Splits `$share/{group}/{filter}` into its head and filter.
+fn shared_group(filter: &str) -> Option<(&str, &str)> {
+    let rest = filter.strip_prefix("$share/")?;
+    let group_end = rest.find('/')?;
+    let head_len = "$share/".len() + group_end + 1;
+    Some((&filter[..head_len], &filter[head_len..]))
 }
 
 fn describe(error: &ConnectionError) -> String {
@@ -483,7 +659,9 @@ fn mqtt_options(config: &Config, client_id: &str) -> MqttOptions {
         .set_keep_alive(config.keep_alive)
         .set_clean_session(config.clean_session)
         .set_max_packet_size(config.max_packet_size, config.max_packet_size)
-        .set_inflight(config.max_inflight);
+        .set_inflight(config.max_inflight)
+        // Received messages are acknowledged once PHP handled them.
+        .set_manual_acks(true);
     if let Some(username) = &config.username {
         options.set_credentials(
             username.as_str(),

@@ -21,6 +21,9 @@ pub enum Error {
     Timeout(String),
     #[error("{0}")]
     Connection(String),
+    /// The broker said no (a refused subscription).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl Error {

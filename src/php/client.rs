@@ -98,6 +98,14 @@ impl Client {
 }
 
 impl Client {
+    /// The connection of this process, for a subscriber.
+    pub(crate) fn live_connection(&self) -> Result<Arc<Connection>, Error> {
+        if self.connection.0.pid == current_pid() {
+            return Ok(Arc::clone(&self.connection.0));
+        }
+        registry::connect(&self.name, self.config.clone())
+    }
+
     /// The connection, rebuilt in a process forked after this handle was made.
     fn connection(&mut self) -> Result<&Arc<Connection>, Error> {
         if self.connection.0.pid != current_pid() {
@@ -130,7 +138,7 @@ fn invalid(argument: &'static str, problem: &str) -> Error {
     Error::InvalidArgument { argument, problem: problem.to_string() }
 }
 
-fn seconds(argument: &'static str, value: Option<f64>, default: Duration) -> Result<Duration, Error> {
+pub(crate) fn seconds(argument: &'static str, value: Option<f64>, default: Duration) -> Result<Duration, Error> {
     match value {
         None => Ok(default),
         Some(s) => Duration::try_from_secs_f64(s)

@@ -89,6 +89,7 @@ impl From<Error> for PhpException {
             Error::QueueFull { .. } => Class::QueueFull,
             Error::Timeout(_) => Class::Timeout,
             Error::Connection(_) => Class::Connection,
+            Error::Refused(_) => Class::Mqtt,
         };
         PhpException::new(message, 0, entry(class))
     }

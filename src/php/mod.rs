@@ -2,4 +2,6 @@
 
 pub mod client;
 pub mod exceptions;
+pub mod message;
 mod options;
+pub mod subscriber;

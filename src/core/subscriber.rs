@@ -1,0 +1,70 @@
+//! A subscriber: one inbox fed by one or more connections.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rumqttc::QoS;
+
+use super::config::SubscriberConfig;
+use super::connection::Connection;
+use super::error::Error;
+use super::inbox::{Delivery, Inbox};
+
+pub struct Subscriber {
+    connections: Vec<Arc<Connection>>,
+    inbox: Arc<Inbox>,
+}
+
+impl Subscriber {
+    pub fn new(connections: Vec<Arc<Connection>>, config: &SubscriberConfig) -> Subscriber {
+        Subscriber { connections, inbox: Inbox::new(config.max_inbox) }
+    }
+
+    /// Subscribes on every connection and waits, until `timeout`, for the
+    /// brokers that are connected to confirm.
+    pub fn subscribe(&self, filter: &str, qos: i64, timeout: Duration) -> Result<(), Error> {
+        let qos = match qos {
+            0 => QoS::AtMostOnce,
+            1 => QoS::AtLeastOnce,
+            2 => QoS::ExactlyOnce,
+            other => {
+                return Err(Error::InvalidArgument {
+                    argument: "argument #2 ($qos)",
+                    problem: format!("must be 0, 1 or 2, got {other}"),
+                })
+            }
+        };
+        let ids = self
+            .connections
+            .iter()
+            .map(|connection| connection.subscribe(&self.inbox, filter, qos))
+            .collect::<Result<Vec<u64>, Error>>()?;
+        let deadline = Instant::now() + timeout;
+        for (connection, id) in self.connections.iter().zip(ids) {
+            connection.await_subscription(id, filter, deadline)?;
+        }
+        Ok(())
+    }
+
+    pub fn unsubscribe(&self, filter: &str) -> Result<(), Error> {
+        self.connections.iter().try_for_each(|connection| connection.unsubscribe(&self.inbox, filter))
+    }
+
+    /// The next received message, or `None` after `timeout`.
+    pub fn receive(&self, timeout: Duration) -> Option<Delivery> {
+        self.inbox.receive(timeout)
+    }
+
+    /// Stops receiving: the subscriptions go, and messages still in the inbox
+    /// stay unacknowledged, so the broker delivers them again.
+    pub fn close(&self) {
+        for connection in &self.connections {
+            connection.forget_inbox(&self.inbox);
+        }
+    }
+
+    /// The longest a subscribe waits by default: the longest flush_timeout.
+    pub fn default_timeout(&self) -> Duration {
+        self.connections.iter().map(|c| c.config.flush_timeout).max().unwrap_or_default()
+    }
+}
