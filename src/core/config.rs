@@ -7,6 +7,7 @@
 use std::cmp::Reverse;
 use std::fmt;
 use std::ops::RangeInclusive;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use thiserror::Error;
@@ -50,6 +51,48 @@ pub struct Config {
     pub max_packet_size: usize,
     pub flush_timeout: Duration,
     pub reconnect: Reconnect,
+    pub tls: Option<Tls>,
+    pub will: Option<Will>,
+}
+
+/// TLS settings; `tls => true` is the default: the system's trusted CAs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tls {
+    /// CA certificates to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate and key, for mutual TLS.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub verify_peer: bool,
+    /// Accept a certificate no trusted CA signed.
+    pub allow_self_signed: bool,
+    /// The name the broker's certificate must be valid for, instead of the host.
+    pub server_name: Option<String>,
+    pub alpn: Vec<String>,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            verify_peer: true,
+            allow_self_signed: false,
+            server_name: None,
+            alpn: Vec::new(),
+        }
+    }
+}
+
+/// The message the broker publishes when this client goes away without DISCONNECT.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Will {
+    /// Without the connection's prefix.
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub qos: u8,
+    pub retain: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +122,8 @@ impl Default for Config {
             max_packet_size: 8 * 1024 * 1024,
             flush_timeout: Duration::from_secs(5),
             reconnect: Reconnect::default(),
+            tls: None,
+            will: None,
         }
     }
 }
@@ -133,6 +178,9 @@ pub enum ConfigError {
         rule: String,
         got: String,
     },
+    /// A value of the right type that cannot be used, such as a certificate file without a certificate.
+    #[error("option \"{path}\" {problem}")]
+    Unusable { path: String, problem: String },
     #[error("option \"{path}\" {rule}")]
     Conflict {
         path: &'static str,
@@ -164,7 +212,19 @@ const OPTIONS: &[&str] = &[
     "max_packet_size",
     "flush_timeout",
     "reconnect",
+    "tls",
+    "will",
 ];
+const TLS_OPTIONS: &[&str] = &[
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "verify_peer",
+    "allow_self_signed",
+    "server_name",
+    "alpn",
+];
+const WILL_OPTIONS: &[&str] = &["topic", "payload", "qos", "retain"];
 const RECONNECT_OPTIONS: &[&str] = &["initial_delay", "max_delay", "max_retries"];
 
 /// MQTT strings carry a two-byte length.
@@ -237,6 +297,8 @@ impl Config {
                 }
                 "flush_timeout" => config.flush_timeout = non_negative_seconds(path, value)?,
                 "reconnect" => config.reconnect = Reconnect::from_value(value)?,
+                "tls" => config.tls = tls(value)?,
+                "will" => config.will = Some(will(value)?),
                 _ => return Err(unknown_option(path)),
             }
         }
@@ -350,6 +412,100 @@ impl SubscriberConfig {
             }
         }
         Ok(config)
+    }
+}
+
+/// `true` (or a boolean string from env()) for the defaults, or a map.
+fn tls(value: &Value) -> Result<Option<Tls>, ConfigError> {
+    if !matches!(value, Value::Map(_)) {
+        let enabled = boolean("tls", value).map_err(|_| {
+            invalid("tls", "must be true, false or an array of TLS options", value)
+        })?;
+        return Ok(enabled.then(Tls::default));
+    }
+    let mut tls = Tls::default();
+    for (key, value) in entries(value).unwrap_or_default() {
+        let path = format!("tls.{key}");
+        match key.as_str() {
+            "ca_file" => tls.ca_file = Some(readable_file(&path, value)?),
+            "cert_file" => tls.cert_file = Some(readable_file(&path, value)?),
+            "key_file" => tls.key_file = Some(readable_file(&path, value)?),
+            "verify_peer" => tls.verify_peer = boolean(&path, value)?,
+            "allow_self_signed" => tls.allow_self_signed = boolean(&path, value)?,
+            "server_name" => match value {
+                Value::Str(name) if !name.is_empty() => tls.server_name = Some(name.clone()),
+                _ => return Err(invalid(&path, "must be a non-empty host name", value)),
+            },
+            "alpn" => tls.alpn = alpn(&path, value)?,
+            _ => return Err(unknown_nested_option("tls", TLS_OPTIONS, key)),
+        }
+    }
+    if tls.cert_file.is_some() != tls.key_file.is_some() {
+        return Err(ConfigError::Conflict {
+            path: if tls.cert_file.is_some() { "tls.cert_file" } else { "tls.key_file" },
+            rule: "needs both tls.cert_file and tls.key_file for a client certificate",
+        });
+    }
+    Ok(Some(tls))
+}
+
+fn readable_file(path: &str, value: &Value) -> Result<PathBuf, ConfigError> {
+    let Value::Str(file) = value else {
+        return Err(invalid(path, "must be the path of a PEM file", value));
+    };
+    match std::fs::File::open(file) {
+        Ok(_) if std::path::Path::new(file).is_file() => Ok(PathBuf::from(file)),
+        Ok(_) => Err(invalid(path, "must be the path of a PEM file, not a directory", value)),
+        Err(e) => Err(invalid(path, format!("must be a readable PEM file ({e})"), value)),
+    }
+}
+
+fn alpn(path: &str, value: &Value) -> Result<Vec<String>, ConfigError> {
+    let rule = "must be a list of protocol names";
+    match value {
+        Value::List(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::Str(name) if !name.is_empty() => Ok(name.clone()),
+                _ => Err(invalid(path, rule, value)),
+            })
+            .collect(),
+        _ => Err(invalid(path, rule, value)),
+    }
+}
+
+fn will(value: &Value) -> Result<Will, ConfigError> {
+    let entries = entries(value)
+        .ok_or_else(|| invalid("will", "must be an array with a topic and a payload", value))?;
+    let mut topic = None;
+    let mut will = Will { topic: String::new(), payload: Vec::new(), qos: 0, retain: false };
+    for (key, value) in entries {
+        let path = format!("will.{key}");
+        match key.as_str() {
+            "topic" => match value {
+                Value::Str(t) if super::topic::validate_topic(t).is_ok() => topic = Some(t.clone()),
+                _ => return Err(invalid(&path, "must be a topic without wildcards", value)),
+            },
+            "payload" => match value {
+                Value::Str(payload) => will.payload = payload.clone().into_bytes(),
+                _ => return Err(invalid(&path, "must be a string", value)),
+            },
+            "qos" => will.qos = integer(&path, value, 0..=2, "must be 0, 1 or 2")?,
+            "retain" => will.retain = boolean(&path, value)?,
+            _ => return Err(unknown_nested_option("will", WILL_OPTIONS, key)),
+        }
+    }
+    will.topic = topic.ok_or(ConfigError::Conflict {
+        path: "will.topic",
+        rule: "is required: the topic the broker publishes the will to",
+    })?;
+    Ok(will)
+}
+
+fn unknown_nested_option(parent: &str, options: &'static [&'static str], key: &str) -> ConfigError {
+    ConfigError::UnknownOption {
+        path: format!("{parent}.{key}"),
+        suggestion: nearest(key, options.iter().map(|name| (*name, format!("{parent}.{name}")))),
     }
 }
 
@@ -746,6 +902,8 @@ mod tests {
                     ("max_retries", Value::Int(3)),
                 ]),
             ),
+            ("tls", Value::Bool(true)),
+            ("will", map(&[("topic", str("status/worker-1")), ("payload", str("gone"))])),
         ])
         .unwrap();
         assert_eq!(
@@ -771,7 +929,69 @@ mod tests {
                     max_delay: Duration::from_secs(10),
                     max_retries: 3,
                 },
+                tls: Some(Tls::default()),
+                will: Some(Will {
+                    topic: "status/worker-1".to_owned(),
+                    payload: b"gone".to_vec(),
+                    qos: 0,
+                    retain: false,
+                }),
             }
+        );
+    }
+
+    #[test]
+    fn tls_is_a_switch_or_an_array_of_settings() {
+        assert_eq!(parse(&[("tls", str("false"))]).unwrap().tls, None);
+        let tls = parse(&[(
+            "tls",
+            map(&[
+                ("verify_peer", Value::Bool(false)),
+                ("server_name", str("broker.example")),
+                ("alpn", Value::List(vec![str("mqtt")])),
+            ]),
+        )])
+        .unwrap()
+        .tls
+        .unwrap();
+        assert!(!tls.verify_peer);
+        assert_eq!(tls.server_name.as_deref(), Some("broker.example"));
+        assert_eq!(tls.alpn, ["mqtt"]);
+    }
+
+    #[test]
+    fn tls_files_must_exist_and_come_in_pairs() {
+        assert_eq!(
+            error(&[("tls", map(&[("ca_file", str("/nonexistent/ca.pem"))]))]),
+            "option \"tls.ca_file\" must be a readable PEM file (No such file or directory (os error 2)), got \"/nonexistent/ca.pem\""
+        );
+        let file = std::env::temp_dir().join(format!("mqtt-broadcast-config-test-{}", std::process::id()));
+        std::fs::write(&file, "x").unwrap();
+        let path = str(file.to_str().unwrap());
+        assert_eq!(
+            error(&[("tls", map(&[("cert_file", path)]))]),
+            "option \"tls.cert_file\" needs both tls.cert_file and tls.key_file for a client certificate"
+        );
+        std::fs::remove_file(file).unwrap();
+        assert_eq!(
+            error(&[("tls", map(&[("verfy_peer", Value::Bool(true))]))]),
+            "unknown option \"tls.verfy_peer\" (did you mean \"tls.verify_peer\"?)"
+        );
+    }
+
+    #[test]
+    fn will_needs_a_topic_without_wildcards() {
+        assert_eq!(
+            error(&[("will", map(&[("payload", str("x"))]))]),
+            "option \"will.topic\" is required: the topic the broker publishes the will to"
+        );
+        assert_eq!(
+            error(&[("will", map(&[("topic", str("a/#"))]))]),
+            "option \"will.topic\" must be a topic without wildcards, got \"a/#\""
+        );
+        assert_eq!(
+            error(&[("will", map(&[("topic", str("a")), ("qos", Value::Int(3))]))]),
+            "option \"will.qos\" must be 0, 1 or 2, got 3"
         );
     }
 

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use rumqttc::{
-    AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, NetworkOptions, Outgoing, Packet,
-    Publish, QoS, Request, Subscribe,
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, MqttOptions,
+    NetworkOptions, Outgoing, Packet, Publish, QoS, Request, Subscribe, TlsConfiguration, Transport,
 };
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
@@ -19,10 +19,14 @@ use super::error::Error;
 use super::inbox::{Delivery, Inbox, PendingAck};
 use super::outbox::{Message, Outbox, Receipt};
 use super::subscriptions::{SubscriptionState, Subscriptions};
+use super::tls;
 use super::topic::{validate_filter, validate_topic};
 
 /// Room in rumqttc's request channel beyond the publishes in flight.
 const CHANNEL_HEADROOM: usize = 1024;
+/// A persistent session's messages kept for a subscriber yet to come; the
+/// broker keeps the rest until the next connection.
+const MAX_UNROUTED: usize = 1000;
 /// How long `close()` waits for the DISCONNECT to be written.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -76,6 +80,10 @@ struct Link {
     task_done: bool,
     reconnects: u64,
     last_error: Option<String>,
+    /// Why the broker or the TLS handshake refused the last attempt.
+    refusal: Option<String>,
+    /// A persistent session's messages that arrived before any subscriber wanted them.
+    unrouted: Vec<Publish>,
     connected_since: Option<SystemTime>,
 }
 
@@ -100,6 +108,7 @@ impl Connection {
     pub fn open(
         name: &str,
         config: Config,
+        tls: Option<Arc<rustls::ClientConfig>>,
         pid: u32,
         runtime: &Handle,
         carried: Vec<Message>,
@@ -109,7 +118,7 @@ impl Connection {
             .clone()
             .unwrap_or_else(|| format!("mqttb-{pid}-{:08x}", fastrand::u32(..)));
         let capacity = usize::from(config.max_inflight) + CHANNEL_HEADROOM;
-        let (requests, mut eventloop) = AsyncClient::new(mqtt_options(&config, &client_id), capacity);
+        let (requests, mut eventloop) = AsyncClient::new(mqtt_options(&config, &client_id, tls), capacity);
         eventloop.set_network_options(network_options(&config));
         let connection = Arc::new_cyclic(|me| Connection {
             me: me.clone(),
@@ -127,6 +136,8 @@ impl Connection {
                 task_done: false,
                 reconnects: 0,
                 last_error: None,
+                refusal: None,
+                unrouted: Vec::new(),
                 connected_since: None,
             }),
             changed: Condvar::new(),
@@ -199,6 +210,10 @@ impl Connection {
         let mut link = self.link.lock();
         self.ensure_usable(&link)?;
         let retain = retain.unwrap_or(self.config.retain);
+        if let (Some(reason), Some(receipt)) = (&link.refusal, &receipt) {
+            // Refused: waiting would only end in a timeout.
+            let _ = receipt.try_send(Err(self.refused_error(reason)));
+        }
         link.outbox
             .push(
                 full_topic,
@@ -284,11 +299,13 @@ impl Connection {
         if link.state == ConnectionState::Connected && self.requests.try_subscribe(filter, qos).is_ok() {
             link.subscriptions.sent(id);
         }
+        self.deliver_unrouted(&mut link, inbox);
         Ok(id)
     }
 
-    /// Waits for the broker's SUBACK while connected; a subscription made
-    /// while disconnected is sent on connect, nothing to wait for now.
+    /// Waits for the broker's SUBACK, through the first connection attempt;
+    /// while the broker is unreachable the subscription is made on connect,
+    /// nothing to wait for now.
     pub fn await_subscription(&self, id: u64, filter: &str, deadline: Instant) -> Result<(), Error> {
         let mut link = self.link.lock();
         loop {
@@ -300,7 +317,12 @@ impl Connection {
                         self.name
                     )))
                 }
-                Some(SubscriptionState::Pending) if link.state != ConnectionState::Connected => return Ok(()),
+                // The broker is unreachable: it is subscribed to on connect.
+                Some(SubscriptionState::Pending)
+                    if link.state != ConnectionState::Connected && link.last_error.is_some() =>
+                {
+                    return Ok(())
+                }
                 Some(SubscriptionState::Pending) => {}
             }
             if self.changed.wait_until(&mut link, deadline).timed_out() {
@@ -319,17 +341,24 @@ impl Connection {
         if let Some(filter) = link.subscriptions.remove(inbox.id, &filter) {
             self.send_unsubscribe(&link, filter);
         }
+        self.release_unrouted(&mut link);
         Ok(())
     }
 
-    /// A subscriber went away: its filters no other subscriber holds are unsubscribed.
-    pub fn forget_inbox(&self, inbox: &Inbox) {
+    /// A subscriber went away; its filters no other subscriber holds are
+    /// unsubscribed, unless `keep_session`: a persistent session then keeps
+    /// them on the broker, which holds the messages for the next process.
+    pub fn forget_inbox(&self, inbox: &Inbox, keep_session: bool) {
         let mut link = self.link.lock();
-        for filter in link.subscriptions.remove_inbox(inbox.id) {
+        let released = link.subscriptions.remove_inbox(inbox.id);
+        if keep_session && !self.config.clean_session {
+            return;
+        }
+        for filter in released {
             self.send_unsubscribe(&link, filter);
         }
+        self.release_unrouted(&mut link);
     }
-
     fn send_unsubscribe(&self, link: &Link, filter: String) {
         if link.state == ConnectionState::Connected {
             let _ = self.requests.try_unsubscribe(filter);
@@ -398,6 +427,13 @@ impl Connection {
             self.config.port,
             self.config.reconnect.max_retries + 1,
             link.last_error.as_deref().unwrap_or("unknown error"),
+        ))
+    }
+
+    fn refused_error(&self, reason: &str) -> Error {
+        Error::Connection(format!(
+            "connection \"{}\" to {}:{} cannot be established: {reason}; the message stays queued and is sent once it can",
+            self.name, self.config.host, self.config.port
         ))
     }
 
@@ -484,6 +520,7 @@ impl Connection {
             link.reconnects += 1;
         }
         link.state = ConnectionState::Connected;
+        link.refusal = None;
         link.connected_since = Some(SystemTime::now());
         self.pump(&mut link);
     }
@@ -518,24 +555,43 @@ impl Connection {
 
     /// A copy for every subscriber whose filter matches; the broker's
     /// acknowledgement waits until all of them handled it.
-    fn route(&self, link: &Link, publish: Publish) -> Vec<(Arc<Inbox>, Delivery)> {
+    fn route(&self, link: &mut Link, publish: Publish) -> Vec<(Arc<Inbox>, Delivery)> {
         let inboxes = link.subscriptions.route(&publish.topic);
+        if inboxes.is_empty() {
+            self.unrouted(link, publish);
+            return Vec::new();
+        }
+        self.deliveries(link.session, &publish, inboxes)
+    }
+
+    /// Nobody here wants it yet. A persistent session's broker sends what it
+    /// kept right after CONNACK, usually before the application subscribed:
+    /// those wait, unacknowledged, for a subscriber. With a clean session it
+    /// is a leftover of an earlier subscriber.
+    fn unrouted(&self, link: &mut Link, publish: Publish) {
+        if publish.qos == QoS::AtMostOnce {
+            return;
+        }
+        if self.config.clean_session {
+            let _ = self.requests.try_ack(&publish);
+        } else if link.unrouted.len() < MAX_UNROUTED {
+            link.unrouted.push(publish);
+        }
+        // Beyond that the broker has them and sends them again on the next connection.
+    }
+
+    /// A copy for every subscriber whose filter matches; the broker's
+    /// acknowledgement waits until all of them handled it.
+    fn deliveries(&self, session: u64, publish: &Publish, inboxes: Vec<Arc<Inbox>>) -> Vec<(Arc<Inbox>, Delivery)> {
         let ack = (publish.qos != QoS::AtMostOnce).then(|| {
             Arc::new(PendingAck {
                 connection: self.me.clone(),
-                session: link.session,
+                session,
                 pkid: publish.pkid,
                 qos: publish.qos,
                 holders: std::sync::atomic::AtomicUsize::new(inboxes.len()),
             })
         });
-        if inboxes.is_empty() {
-            // Nobody here wants it (a session's leftover subscription): done with it.
-            if publish.qos != QoS::AtMostOnce {
-                let _ = self.requests.try_ack(&publish);
-            }
-            return Vec::new();
-        }
         let topic = publish.topic.strip_prefix(self.config.prefix.as_str()).unwrap_or(&publish.topic);
         let received_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         inboxes
@@ -554,6 +610,37 @@ impl Connection {
                 (inbox, delivery)
             })
             .collect()
+    }
+
+    /// Messages waiting for a subscription that is gone now: acknowledged, or
+    /// they would hold the broker's window for this client for good.
+    fn release_unrouted(&self, link: &mut Link) {
+        let subscriptions = &link.subscriptions;
+        let (gone, wanted): (Vec<Publish>, Vec<Publish>) = std::mem::take(&mut link.unrouted)
+            .into_iter()
+            .partition(|publish| subscriptions.route(&publish.topic).is_empty() && !subscriptions.is_empty());
+        link.unrouted = wanted;
+        for publish in gone {
+            let _ = self.requests.try_ack(&publish);
+        }
+    }
+
+    /// Hands the session's waiting messages to a subscriber that now wants
+    /// them, as far as its inbox has room.
+    fn deliver_unrouted(&self, link: &mut Link, inbox: &Arc<Inbox>) {
+        let waiting = std::mem::take(&mut link.unrouted);
+        for publish in waiting {
+            if !link.subscriptions.route(&publish.topic).iter().any(|i| i.id == inbox.id) {
+                link.unrouted.push(publish);
+                continue;
+            }
+            let deliveries = self.deliveries(link.session, &publish, vec![inbox.clone()]);
+            for (_, delivery) in deliveries {
+                if !inbox.try_deliver(delivery) {
+                    link.unrouted.push(publish.clone());
+                }
+            }
+        }
     }
 
     fn lost(
@@ -575,7 +662,14 @@ impl Connection {
         eventloop.state.collision = None;
         link.outbox.connection_lost();
         link.subscriptions.connection_lost();
-        link.last_error = Some(describe(&error));
+        // Unacknowledged, so the broker sends them again on the next connection.
+        link.unrouted.clear();
+        let (reason, refused) = describe(&error);
+        if refused {
+            link.outbox.fail_receipts(&self.refused_error(&reason));
+        }
+        link.refusal = refused.then(|| reason.clone());
+        link.last_error = Some(reason);
         link.connected_since = None;
         link.state = if gave_up {
             ConnectionState::Failed
@@ -641,19 +735,37 @@ fn shared_group(filter: &str) -> Option<(&str, &str)> {
     Some((&filter[..head_len], &filter[head_len..]))
 }
 
-fn describe(error: &ConnectionError) -> String {
+/// Why a connection attempt failed, and whether it was refused: by the
+/// broker (credentials, authorization) or in the TLS handshake. Retrying goes
+/// on, but a refusal is not something waiting fixes, so a waiting
+/// `publishSync()` is told at once instead of timing out.
+fn describe(error: &ConnectionError) -> (String, bool) {
+    if let Some(tls) = tls::describe_failure(error) {
+        return (tls, true);
+    }
     match error {
-        ConnectionError::NetworkTimeout => "timed out connecting to the broker".to_string(),
         ConnectionError::ConnectionRefused(code) => {
-            format!("the broker refused the connection: {code:?}")
+            (format!("the broker refused the connection: {}", refusal(code)), true)
         }
-        ConnectionError::Io(io) => format!("network error: {io}"),
-        ConnectionError::MqttState(state) => format!("protocol error: {state}"),
-        other => other.to_string(),
+        ConnectionError::NetworkTimeout => ("timed out connecting to the broker".to_string(), false),
+        ConnectionError::Io(io) => (format!("network error: {io}"), false),
+        ConnectionError::MqttState(state) => (format!("protocol error: {state}"), false),
+        other => (other.to_string(), false),
     }
 }
 
-fn mqtt_options(config: &Config, client_id: &str) -> MqttOptions {
+fn refusal(code: &ConnectReturnCode) -> &'static str {
+    match code {
+        ConnectReturnCode::Success => "success",
+        ConnectReturnCode::RefusedProtocolVersion => "unacceptable protocol version",
+        ConnectReturnCode::BadClientId => "identifier rejected (client id)",
+        ConnectReturnCode::ServiceUnavailable => "server unavailable",
+        ConnectReturnCode::BadUserNamePassword => "bad user name or password",
+        ConnectReturnCode::NotAuthorized => "not authorized",
+    }
+}
+
+fn mqtt_options(config: &Config, client_id: &str, tls: Option<Arc<rustls::ClientConfig>>) -> MqttOptions {
     let mut options = MqttOptions::new(client_id, config.host.as_str(), config.port);
     options
         .set_keep_alive(config.keep_alive)
@@ -667,6 +779,14 @@ fn mqtt_options(config: &Config, client_id: &str) -> MqttOptions {
             username.as_str(),
             config.password.clone().unwrap_or_default(),
         );
+    }
+    if let Some(tls) = tls {
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+    }
+    if let Some(will) = &config.will {
+        let qos = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce][usize::from(will.qos.min(2))];
+        let topic = format!("{}{}", config.prefix, will.topic);
+        options.set_last_will(LastWill::new(topic, will.payload.clone(), qos, will.retain));
     }
     options
 }

@@ -115,6 +115,11 @@ impl Inbox {
         }
     }
 
+    /// Delivers only if there is room; false leaves the delivery undelivered.
+    pub fn try_deliver(&self, delivery: Delivery) -> bool {
+        self.sender.try_send(delivery).is_ok()
+    }
+
     pub fn receive(&self, timeout: Duration) -> Option<Delivery> {
         match self.receiver.recv_timeout(timeout) {
             Ok(delivery) => {

@@ -10,4 +10,5 @@ pub mod registry;
 pub mod runtime;
 pub mod subscriber;
 pub mod subscriptions;
+pub mod tls;
 pub mod topic;

@@ -12,6 +12,7 @@ use super::config::Config;
 use super::connection::Connection;
 use super::error::Error;
 use super::runtime::{self, current_pid};
+use super::tls;
 
 struct Process {
     pid: u32,
@@ -26,13 +27,14 @@ static PROCESS: Mutex<Option<Process>> = Mutex::new(None);
 /// it could not deliver moves to its replacement.
 pub fn connect(name: &str, config: Config) -> Result<Arc<Connection>, Error> {
     with_process(|process| {
-        let carried = match process.connections.remove(name) {
-            Some(existing) if existing.config == config && !existing.is_finished() => {
-                process
-                    .connections
-                    .insert(name.to_string(), existing.clone());
-                return existing;
+        if let Some(existing) = process.connections.get(name) {
+            if existing.config == config && !existing.is_finished() {
+                return Ok(existing.clone());
             }
+        }
+        // Everything that can fail comes before the old connection is touched.
+        let tls = config.tls.as_ref().map(tls::client_config).transpose()?;
+        let carried = match process.connections.remove(name) {
             Some(existing) => {
                 existing.close();
                 existing.take_unacknowledged()
@@ -40,12 +42,10 @@ pub fn connect(name: &str, config: Config) -> Result<Arc<Connection>, Error> {
             None => Vec::new(),
         };
         let connection =
-            Connection::open(name, config, process.pid, process.runtime.handle(), carried);
-        process
-            .connections
-            .insert(name.to_string(), connection.clone());
-        connection
-    })
+            Connection::open(name, config, tls, process.pid, process.runtime.handle(), carried);
+        process.connections.insert(name.to_string(), connection.clone());
+        Ok(connection)
+    })?
 }
 
 /// Closes a connection and lets the next `connect` of its name start afresh.

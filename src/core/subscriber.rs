@@ -55,11 +55,12 @@ impl Subscriber {
         self.inbox.receive(timeout)
     }
 
-    /// Stops receiving: the subscriptions go, and messages still in the inbox
-    /// stay unacknowledged, so the broker delivers them again.
-    pub fn close(&self) {
+    /// Stops receiving: messages still in the inbox stay unacknowledged, so
+    /// the broker delivers them again. The subscriptions go, except that a
+    /// persistent session keeps them on the broker when `keep_session`.
+    pub fn close(&self, keep_session: bool) {
         for connection in &self.connections {
-            connection.forget_inbox(&self.inbox);
+            connection.forget_inbox(&self.inbox, keep_session);
         }
     }
 

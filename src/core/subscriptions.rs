@@ -153,6 +153,10 @@ impl Subscriptions {
         inboxes
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     fn highest_qos(&self, filter: &str) -> Option<QoS> {
         self.entries.iter().filter(|e| e.filter == filter).map(|e| e.qos).max_by_key(|q| *q as u8)
     }

@@ -21,6 +21,9 @@ use super::client::{seconds, Client};
 use super::message::Message;
 use super::options;
 
+/// Set in PHP's executor flags once the request or script is shutting down.
+const EG_FLAGS_IN_SHUTDOWN: u8 = 1 << 0;
+
 /// PHP's async signal handlers (pcntl) run at least this often while waiting.
 const WAKE_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -154,7 +157,11 @@ impl Subscriber {
 impl Drop for Subscriber {
     fn drop(&mut self) {
         if self.pid == current_pid() {
-            self.core.close();
+            // Freed because the request or script ends, rather than dropped
+            // by the application: a persistent session keeps its subscriptions
+            // for the next process.
+            let ending = ExecutorGlobals::get().flags & EG_FLAGS_IN_SHUTDOWN != 0;
+            self.core.close(ending);
             // SAFETY: dropped exactly once, here.
             unsafe { ManuallyDrop::drop(&mut self.core) };
         }
