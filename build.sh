@@ -17,7 +17,7 @@ PHP_VERSION=8.2
 DEPS=(
     php$PHP_VERSION-cli php$PHP_VERSION-dev php$PHP_VERSION-fpm libfcgi-bin
     php-sqlite3 php-mbstring php-laravel-framework phpunit
-    libclang-dev clang
+    libclang-dev clang make gcc git
     mosquitto mosquitto-clients
     openssl procps util-linux
 )
