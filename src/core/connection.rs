@@ -27,6 +27,10 @@ const CHANNEL_HEADROOM: usize = 1024;
 /// A persistent session's messages kept for a subscriber yet to come; the
 /// broker keeps the rest until the next connection.
 const MAX_UNROUTED: usize = 1000;
+/// How long such a message waits for a subscriber. Past that it belongs to
+/// a subscription the application no longer makes, and holding it would
+/// block the broker's in-flight window for this client.
+const UNROUTED_GRACE: Duration = Duration::from_secs(5);
 /// How long `close()` waits for the DISCONNECT to be written.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -82,8 +86,9 @@ struct Link {
     last_error: Option<String>,
     /// Why the broker or the TLS handshake refused the last attempt.
     refusal: Option<String>,
-    /// A persistent session's messages that arrived before any subscriber wanted them.
-    unrouted: Vec<Publish>,
+    /// A persistent session's messages that arrived before any subscriber
+    /// wanted them, and when.
+    unrouted: Vec<(Instant, Publish)>,
     connected_since: Option<SystemTime>,
 }
 
@@ -528,6 +533,9 @@ impl Connection {
     fn handle(&self, event: Event) -> Vec<(Arc<Inbox>, Delivery)> {
         let mut link = self.link.lock();
         let deliveries = self.apply(&mut link, event);
+        if !link.unrouted.is_empty() {
+            self.release_unrouted(&mut link);
+        }
         self.pump(&mut link);
         if link.outbox.is_empty() {
             self.changed.notify_all();
@@ -575,7 +583,7 @@ impl Connection {
         if self.config.clean_session {
             let _ = self.requests.try_ack(&publish);
         } else if link.unrouted.len() < MAX_UNROUTED {
-            link.unrouted.push(publish);
+            link.unrouted.push((Instant::now(), publish));
         }
         // Beyond that the broker has them and sends them again on the next connection.
     }
@@ -612,16 +620,29 @@ impl Connection {
             .collect()
     }
 
-    /// Messages waiting for a subscription that is gone now: acknowledged, or
-    /// they would hold the broker's window for this client for good.
+    /// Messages waiting for a subscription that is gone, or that nobody made
+    /// within the grace period: acknowledged, or they would hold the broker's
+    /// window for this client for good.
     fn release_unrouted(&self, link: &mut Link) {
+        let now = Instant::now();
         let subscriptions = &link.subscriptions;
-        let (gone, wanted): (Vec<Publish>, Vec<Publish>) = std::mem::take(&mut link.unrouted)
-            .into_iter()
-            .partition(|publish| subscriptions.route(&publish.topic).is_empty() && !subscriptions.is_empty());
+        let (gone, wanted): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut link.unrouted).into_iter().partition(|(arrived, publish)| {
+                let unwanted = subscriptions.route(&publish.topic).is_empty() && !subscriptions.is_empty();
+                unwanted || now.duration_since(*arrived) >= UNROUTED_GRACE
+            });
         link.unrouted = wanted;
-        for publish in gone {
+        for (_, publish) in gone {
             let _ = self.requests.try_ack(&publish);
+        }
+    }
+
+    /// Called while a subscriber waits, so the grace period ends even when
+    /// the broker, its window full, sends nothing more.
+    pub fn release_stale_unrouted(&self) {
+        let mut link = self.link.lock();
+        if !link.unrouted.is_empty() {
+            self.release_unrouted(&mut link);
         }
     }
 
@@ -629,15 +650,15 @@ impl Connection {
     /// them, as far as its inbox has room.
     fn deliver_unrouted(&self, link: &mut Link, inbox: &Arc<Inbox>) {
         let waiting = std::mem::take(&mut link.unrouted);
-        for publish in waiting {
+        for (arrived, publish) in waiting {
             if !link.subscriptions.route(&publish.topic).iter().any(|i| i.id == inbox.id) {
-                link.unrouted.push(publish);
+                link.unrouted.push((arrived, publish));
                 continue;
             }
             let deliveries = self.deliveries(link.session, &publish, vec![inbox.clone()]);
             for (_, delivery) in deliveries {
-                if !inbox.try_deliver(delivery) {
-                    link.unrouted.push(publish.clone());
+                if inbox.try_deliver(delivery).is_err() {
+                    link.unrouted.push((arrived, publish.clone()));
                 }
             }
         }

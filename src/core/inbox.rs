@@ -1,16 +1,21 @@
 //! Where received messages wait for PHP: one bounded inbox per subscriber,
 //! fed by the event loops of its connections.
 //!
-//! When PHP is slower than the broker the inbox fills up and a connection
-//! waits for room before it reads on: TCP and the broker hold the rest, and
-//! nothing is dropped here.
+//! When PHP is slower than the broker the inbox fills up. Messages then wait
+//! in a bounded overflow while the connection goes on polling, so keep-alives
+//! and acknowledgements still flow (the broker's in-flight window already
+//! bounds how many unacknowledged QoS 1/2 messages it sends). Only when the
+//! overflow is full too does the connection wait before it reads on: TCP and
+//! the broker hold the rest, and nothing is dropped here.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
+use parking_lot::Mutex;
 use rumqttc::QoS;
 use tokio::sync::Notify;
 
@@ -80,11 +85,19 @@ impl PendingAck {
 
 static NEXT_INBOX: AtomicU64 = AtomicU64::new(1);
 
+/// The overflow holds at least this many, so that a small inbox does not
+/// stop a connection's keep-alives while PHP works on a slow message.
+const MIN_OVERFLOW: usize = 1024;
+
 #[derive(Debug)]
 pub struct Inbox {
     pub id: u64,
+    overflow_capacity: usize,
     sender: Sender<Delivery>,
     receiver: Receiver<Delivery>,
+    /// Older than anything that may enter the channel: while it holds
+    /// anything, new deliveries queue behind it.
+    overflow: Mutex<VecDeque<Delivery>>,
     room: Notify,
 }
 
@@ -93,36 +106,51 @@ impl Inbox {
         let (sender, receiver) = bounded(capacity);
         Arc::new(Inbox {
             id: NEXT_INBOX.fetch_add(1, Ordering::Relaxed),
+            overflow_capacity: capacity.max(MIN_OVERFLOW),
             sender,
             receiver,
+            overflow: Mutex::new(VecDeque::new()),
             room: Notify::new(),
         })
     }
 
-    /// Waits for room when the inbox is full: back-pressure, not loss.
+    /// Waits only when the inbox and its overflow are both full:
+    /// back-pressure, not loss.
     pub async fn deliver(&self, mut delivery: Delivery) {
         loop {
-            match self.sender.try_send(delivery) {
+            match self.try_deliver(delivery) {
                 Ok(()) => return,
-                Err(TrySendError::Full(back)) => {
-                    delivery = back;
-                    // A receive between the failed send and this wait leaves
-                    // a permit behind, so no wake-up is lost.
-                    self.room.notified().await;
-                }
-                Err(TrySendError::Disconnected(_)) => return,
+                // A receive between the failed attempt and this wait leaves a
+                // permit behind, so no wake-up is lost.
+                Err(back) => delivery = back,
             }
+            self.room.notified().await;
         }
     }
 
-    /// Delivers only if there is room; false leaves the delivery undelivered.
-    pub fn try_deliver(&self, delivery: Delivery) -> bool {
-        self.sender.try_send(delivery).is_ok()
+    /// Delivers if the inbox or its overflow has room, in order; gives the
+    /// delivery back otherwise.
+    pub fn try_deliver(&self, delivery: Delivery) -> Result<(), Delivery> {
+        let mut overflow = self.overflow.lock();
+        let delivery = if overflow.is_empty() {
+            match self.sender.try_send(delivery) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => return Ok(()),
+                Err(TrySendError::Full(back)) => back,
+            }
+        } else {
+            delivery
+        };
+        if overflow.len() < self.overflow_capacity {
+            overflow.push_back(delivery);
+            return Ok(());
+        }
+        Err(delivery)
     }
 
     pub fn receive(&self, timeout: Duration) -> Option<Delivery> {
         match self.receiver.recv_timeout(timeout) {
             Ok(delivery) => {
+                self.refill();
                 self.room.notify_one();
                 Some(delivery)
             }
@@ -130,12 +158,23 @@ impl Inbox {
         }
     }
 
+    /// Moves the overflow into the room a receive made.
+    fn refill(&self) {
+        let mut overflow = self.overflow.lock();
+        while let Some(delivery) = overflow.pop_front() {
+            if let Err(TrySendError::Full(back)) = self.sender.try_send(delivery) {
+                overflow.push_front(back);
+                return;
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
-        self.receiver.len()
+        self.receiver.len() + self.overflow.lock().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.receiver.is_empty()
+        self.len() == 0
     }
 }
 
@@ -157,16 +196,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn full_inbox_makes_the_sender_wait_until_php_takes_a_message() {
+    async fn full_inbox_and_overflow_make_the_sender_wait_until_php_takes_a_message() {
         let inbox = Inbox::new(1);
         inbox.deliver(delivery("a")).await;
+        for _ in 0..MIN_OVERFLOW {
+            inbox.deliver(delivery("b")).await; // into the overflow, without waiting
+        }
         let waiting = {
             let inbox = inbox.clone();
-            tokio::spawn(async move { inbox.deliver(delivery("b")).await })
+            tokio::spawn(async move { inbox.deliver(delivery("c")).await })
         };
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished());
-        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox.len(), 1 + MIN_OVERFLOW);
 
         let reader = {
             let inbox = inbox.clone();
@@ -174,7 +216,9 @@ mod tests {
         };
         assert_eq!(reader.join().unwrap().as_deref(), Some("a"));
         waiting.await.unwrap();
-        assert_eq!(inbox.receive(Duration::ZERO).map(|d| d.topic).as_deref(), Some("b"));
+        let rest: Vec<String> = std::iter::from_fn(|| inbox.receive(Duration::ZERO)).map(|d| d.topic).collect();
+        assert_eq!(rest.len(), MIN_OVERFLOW + 1);
+        assert_eq!(rest.last().map(String::as_str), Some("c"), "the overflow keeps the order");
     }
 
     #[test]

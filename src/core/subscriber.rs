@@ -52,7 +52,13 @@ impl Subscriber {
 
     /// The next received message, or `None` after `timeout`.
     pub fn receive(&self, timeout: Duration) -> Option<Delivery> {
-        self.inbox.receive(timeout)
+        let delivery = self.inbox.receive(timeout);
+        if delivery.is_none() {
+            for connection in &self.connections {
+                connection.release_stale_unrouted();
+            }
+        }
+        delivery
     }
 
     /// Stops receiving: messages still in the inbox stay unacknowledged, so
