@@ -22,8 +22,10 @@ use super::subscriptions::{SubscriptionState, Subscriptions};
 use super::tls;
 use super::topic::{validate_filter, validate_topic};
 
-/// Room in rumqttc's request channel beyond the publishes in flight.
-const CHANNEL_HEADROOM: usize = 1024;
+/// Room in rumqttc's request channel beyond the publishes in flight, for
+/// acknowledgements and subscriptions: under load rumqttc takes requests
+/// more slowly than PHP acknowledges. The channel allocates as it fills.
+const CHANNEL_HEADROOM: usize = 65_536;
 /// A persistent session's messages kept for a subscriber yet to come; the
 /// broker keeps the rest until the next connection.
 const MAX_UNROUTED: usize = 1000;
@@ -89,6 +91,8 @@ struct Link {
     /// A persistent session's messages that arrived before any subscriber
     /// wanted them, and when.
     unrouted: Vec<(Instant, Publish)>,
+    /// Acknowledgements the request channel had no room for yet.
+    unsent_acks: Vec<Publish>,
     connected_since: Option<SystemTime>,
 }
 
@@ -143,6 +147,7 @@ impl Connection {
                 last_error: None,
                 refusal: None,
                 unrouted: Vec::new(),
+                unsent_acks: Vec::new(),
                 connected_since: None,
             }),
             changed: Condvar::new(),
@@ -381,11 +386,14 @@ impl Connection {
 
     /// Sends the acknowledgement of a received message, if it is still due on this connection.
     pub(crate) fn acknowledge(&self, session: u64, pkid: u16, qos: QoS) {
-        let link = self.link.lock();
+        let mut link = self.link.lock();
         if link.session == session && link.state == ConnectionState::Connected {
             let mut publish = Publish::new("", qos, Vec::new());
             publish.pkid = pkid;
-            let _ = self.requests.try_ack(&publish);
+            if self.requests.try_ack(&publish).is_err() {
+                // A lost acknowledgement would hold a slot of the broker's window for good.
+                link.unsent_acks.push(publish);
+            }
         }
     }
 
@@ -533,6 +541,10 @@ impl Connection {
     fn handle(&self, event: Event) -> Vec<(Arc<Inbox>, Delivery)> {
         let mut link = self.link.lock();
         let deliveries = self.apply(&mut link, event);
+        if !link.unsent_acks.is_empty() {
+            let requests = &self.requests;
+            link.unsent_acks.retain(|publish| requests.try_ack(publish).is_err());
+        }
         if !link.unrouted.is_empty() {
             self.release_unrouted(&mut link);
         }
@@ -685,6 +697,7 @@ impl Connection {
         link.subscriptions.connection_lost();
         // Unacknowledged, so the broker sends them again on the next connection.
         link.unrouted.clear();
+        link.unsent_acks.clear();
         let (reason, refused) = describe(&error);
         if refused {
             link.outbox.fail_receipts(&self.refused_error(&reason));
