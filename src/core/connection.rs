@@ -720,23 +720,22 @@ impl Connection {
         deliveries
     }
 
+    /// Says DISCONNECT, then reads until the broker closes the connection:
+    /// closing our end with unread data in it would reset the connection, and
+    /// the broker could lose what we wrote just before.
     async fn disconnect(&self, eventloop: &mut EventLoop) {
         if self.link.lock().state != ConnectionState::Connected
             || self.requests.try_disconnect().is_err()
         {
             return;
         }
-        let written = async {
-            loop {
-                match eventloop.poll().await {
-                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
-                    Ok(event) => deliver(self.handle(event)).await,
-                }
+        let closed_by_broker = async {
+            while let Ok(event) = eventloop.poll().await {
+                deliver(self.handle(event)).await;
             }
         };
-        let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, written).await;
-    }
-}
+        let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, closed_by_broker).await;
+    }}
 
 /// One step of rumqttc's event loop; while connecting, bounded by our own
 /// connect timeout (rumqttc's counts in whole seconds).

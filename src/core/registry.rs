@@ -49,15 +49,17 @@ pub fn connect(name: &str, config: Config) -> Result<Arc<Connection>, Error> {
 }
 
 /// Closes a connection and lets the next `connect` of its name start afresh.
+/// One that could not deliver everything stays listed, so its messages stay
+/// visible in `status()` and the next connection of that name takes them over.
 pub fn close(connection: &Arc<Connection>) {
     connection.close();
+    let status = connection.status();
+    if status.queued + status.in_flight > 0 {
+        return;
+    }
     let mut guard = PROCESS.lock();
     if let Some(process) = guard.as_mut().filter(|p| p.pid == current_pid()) {
-        if process
-            .connections
-            .get(&connection.name)
-            .is_some_and(|c| Arc::ptr_eq(c, connection))
-        {
+        if process.connections.get(&connection.name).is_some_and(|c| Arc::ptr_eq(c, connection)) {
             process.connections.remove(&connection.name);
         }
     }

@@ -51,6 +51,26 @@ final class CloseTest extends MqttTestCase
         );
     }
 
+    public function testWhatCloseCouldNotDeliverStaysVisibleAndMovesToTheNextClientOfThatName(): void
+    {
+        $topic = $this->topic('undelivered');
+        $listener = $this->listen($topic);
+        $name = 'undeliverable-' . $this->uniq();
+        $unreachable = $this->options([
+            'port' => \MqttBroadcast\Tests\Support\Broker::freePort(),
+            'flush_timeout' => 0.2,
+            'reconnect' => ['initial_delay' => 0.05, 'max_delay' => 0.1, 'max_retries' => 1],
+        ]);
+        $client = $this->client($unreachable, $name);
+        $client->publish($topic, 'kept', 1);
+        $client->close();
+
+        $this->assertSame(['state' => 'closed', 'queued' => 1], array_intersect_key(Client::connections()[$name], ['state' => 0, 'queued' => 0]));
+        $next = $this->client($this->options(), $name);
+        $this->assertTrue($next->flush(10));
+        $this->assertSame(['kept'], $listener->waitFor(1) ? $listener->payloads() : []);
+    }
+
     public function testCloseTwiceIsHarmlessAndTheHandleStaysClosed(): void
     {
         $client = $this->client($this->options());
