@@ -1,0 +1,9 @@
+# Builds mqtt_broadcast with cargo (see config.m4). Rebuilt when a Rust source,
+# Cargo.toml, Cargo.lock or the configuration (this Makefile) changed, so that a
+# `sudo make install` after `make` copies the library without running cargo.
+$(phplibdir)/mqtt_broadcast.so: Makefile $(MQTT_BROADCAST_SOURCES)
+	cd "$(srcdir)" && PATH="$(MQTT_BROADCAST_PATH_PREFIX)$$PATH" $(MQTT_BROADCAST_CARGO_ENV) "$(CARGO)" build --release --locked
+	@target_dir="$${CARGO_TARGET_DIR:-target}"; \
+	case "$$target_dir" in /*) ;; *) target_dir="$(srcdir)/$$target_dir" ;; esac; \
+	echo "cp $$target_dir/release/libmqtt_broadcast.so $@"; \
+	cp "$$target_dir/release/libmqtt_broadcast.so" "$@"

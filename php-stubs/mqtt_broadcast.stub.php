@@ -1,0 +1,228 @@
+<?php
+
+/**
+ * IDE and static analysis stubs of the mqtt_broadcast extension: every class,
+ * method, property, function and constant it defines, with their real signatures.
+ *
+ * Never include this file where the extension is loaded (it would redeclare the
+ * classes). tests/php/StubsTest.php compares it with the loaded extension's
+ * reflection and fails on any difference.
+ * README.md describes the behaviour behind each call.
+ */
+
+namespace Mqtt;
+
+/** A connection to one MQTT broker, kept alive in the background across requests. */
+final class Client
+{
+    /**
+     * Never waits for the network: the connection opens in the background; the same name and options reuse the live connection.
+     *
+     * @param array{
+     *     host?: string,
+     *     port?: int|string,
+     *     client_id?: string,
+     *     username?: string,
+     *     password?: string,
+     *     keep_alive?: int|float|string,
+     *     connect_timeout?: int|float|string,
+     *     clean_session?: bool|string|int,
+     *     prefix?: string,
+     *     qos?: 0|1|2|string,
+     *     retain?: bool|string|int,
+     *     max_queue?: int|string,
+     *     max_inflight?: int|string,
+     *     max_packet_size?: int|string,
+     *     flush_timeout?: int|float|string,
+     *     reconnect?: array{initial_delay?: int|float|string, max_delay?: int|float|string, max_retries?: int|string},
+     *     tls?: bool|array{
+     *         ca_file?: string,
+     *         cert_file?: string,
+     *         key_file?: string,
+     *         verify_peer?: bool|string|int,
+     *         allow_self_signed?: bool|string|int,
+     *         server_name?: string,
+     *         alpn?: list<string>,
+     *     },
+     *     will?: array{topic: string, payload?: string, qos?: 0|1|2|string, retain?: bool|string|int},
+     * }|null $options
+     * @param non-empty-string $name the connection's name in this process
+     *
+     * @throws ConfigException when an option is unknown, has the wrong type or is out of range
+     * @throws \ValueError when $name is empty
+     */
+    public function __construct(?array $options = null, string $name = 'default') {}
+
+    /**
+     * Queues the message and returns at once; $qos and $retain default to the connection's options.
+     *
+     * @param 0|1|2|null $qos
+     *
+     * @throws QueueFullException when max_queue messages are already waiting
+     * @throws ConnectionException when the connection failed for good or was closed
+     * @throws \ValueError on an invalid topic or QoS
+     */
+    public function publish(string $topic, string $payload, ?int $qos = null, ?bool $retain = null): void {}
+
+    /**
+     * Returns once the broker acknowledged the message (PUBACK for QoS 1, PUBCOMP for QoS 2, written to the socket for QoS 0).
+     *
+     * @param 0|1|2|null $qos
+     * @param float|null $timeout seconds; null means the flush_timeout option
+     *
+     * @throws TimeoutException when not acknowledged within $timeout (the message stays queued)
+     * @throws QueueFullException when max_queue messages are already waiting
+     * @throws ConnectionException when the connection failed for good or was closed
+     * @throws \ValueError on an invalid topic, QoS or timeout
+     */
+    public function publishSync(string $topic, string $payload, ?int $qos = null, ?bool $retain = null, ?float $timeout = null): void {}
+
+    /**
+     * True once nothing is queued or in flight; false when the timeout passed first.
+     *
+     * @param float|null $timeout seconds; null means the flush_timeout option
+     *
+     * @throws \ValueError on a negative timeout
+     */
+    public function flush(?float $timeout = null): bool {}
+
+    /**
+     * State and counters of this connection (README.md, "status()").
+     *
+     * @return array{
+     *     name: string,
+     *     state: 'connecting'|'connected'|'reconnecting'|'failed'|'closed',
+     *     connected: bool,
+     *     client_id: string,
+     *     host: string,
+     *     port: int,
+     *     reconnects: int,
+     *     queued: int,
+     *     in_flight: int,
+     *     published: int,
+     *     acknowledged: int,
+     *     last_error: string|null,
+     *     connected_since: float|null,
+     * }
+     */
+    public function status(): array {}
+
+    /** Flushes (bounded by flush_timeout) and disconnects; later publishes on this handle throw, close() again does nothing. */
+    public function close(): void {}
+
+    /**
+     * status() of every live connection of this process, by connection name.
+     *
+     * @return array<string, array{
+     *         name: string,
+     *         state: 'connecting'|'connected'|'reconnecting'|'failed'|'closed',
+     *         connected: bool,
+     *         client_id: string,
+     *         host: string,
+     *         port: int,
+     *         reconnects: int,
+     *         queued: int,
+     *         in_flight: int,
+     *         published: int,
+     *         acknowledged: int,
+     *         last_error: string|null,
+     *         connected_since: float|null,
+     *     }>
+     */
+    public static function connections(): array {}
+}
+
+/** Receives the messages of its subscriptions through one or more connections. */
+final class Subscriber
+{
+    /**
+     * Subscribes through every client given; messages of all of them arrive here.
+     *
+     * @param non-empty-list<Client> $clients
+     * @param array{max_inbox?: int|string}|null $options max_inbox: received messages waiting for PHP before the connections stop reading
+     *
+     * @throws ConfigException when an option is unknown, has the wrong type or is out of range
+     * @throws \ValueError when $clients is empty or holds something else than Mqtt\Client
+     */
+    public function __construct(array $clients, ?array $options = null) {}
+
+    /**
+     * Subscribes to a filter (wildcards and $share/{group}/ allowed) and waits for the brokers to confirm.
+     *
+     * @param 0|1|2|null $qos null means 0
+     * @param float|null $timeout seconds; null means the longest flush_timeout of the connections
+     *
+     * @throws TimeoutException when a broker did not confirm in time
+     * @throws ConnectionException when a connection failed for good or was closed
+     * @throws \ValueError on an invalid filter, QoS or timeout
+     */
+    public function subscribe(string $filter, ?int $qos = null, ?float $timeout = null): void {}
+
+    /** Ends a subscription made by subscribe(). */
+    public function unsubscribe(string $filter): void {}
+
+    /**
+     * The next message, or null after the timeout or stop(); a null timeout waits until one arrives.
+     *
+     * @param float|null $timeout seconds
+     */
+    public function next(?float $timeout = null): ?Message {}
+
+    /**
+     * Calls the handler for every message until stop(), the timeout or the limit; returns how many it handled.
+     *
+     * @param callable(Message): mixed $handler
+     * @param float|null $timeout seconds; null runs until stop() or the limit
+     * @param int|null $limit messages to handle at most; null means no limit
+     */
+    public function loop(callable $handler, ?float $timeout = null, ?int $limit = null): int {}
+
+    /** Makes a running loop() or next() return; safe to call from a signal handler. */
+    public function stop(): void {}
+}
+
+/**
+ * One received message. Its properties are read-only: writing one throws.
+ * Subscriber::next() and Subscriber::loop() create messages, PHP code cannot.
+ */
+final class Message
+{
+    /** @var string the topic, without the connection's prefix */
+    public $topic;
+
+    /** @var string the payload, byte for byte */
+    public $payload;
+
+    /** @var string the name of the connection (Client) it came through */
+    public $broker;
+
+    /** @var 0|1|2 the QoS it was delivered with */
+    public $qos;
+
+    /** @var bool whether it is a retained message */
+    public $retain;
+
+    /** @var bool whether the broker says it may have been delivered before */
+    public $duplicate;
+
+    /** @var float when it arrived, in seconds since the Unix epoch */
+    public $receivedAt;
+
+    /** Throws: messages come from Subscriber::next() and Subscriber::loop(). */
+    public function __construct() {}
+}
+
+/** Base of every exception the extension throws, except \ValueError for bad arguments. */
+class MqttException extends \RuntimeException {}
+
+/** An option is unknown, has the wrong type or is out of range; the message names the option. */
+class ConfigException extends MqttException {}
+
+/** The connection failed for good (reconnect.max_retries reached) or was closed. */
+class ConnectionException extends MqttException {}
+
+/** The broker did not acknowledge in time; the message stays queued and is still delivered. */
+class TimeoutException extends MqttException {}
+
+/** The outbox already holds max_queue messages. */
+class QueueFullException extends MqttException {}
