@@ -1,0 +1,188 @@
+<?php
+
+declare(strict_types=1);
+
+namespace MqttBroadcast\Tests;
+
+use MqttBroadcast\Tests\Support\BackgroundProcess;
+use MqttBroadcast\Tests\Support\Broker;
+use MqttBroadcast\Tests\Support\Failure;
+use MqttBroadcast\Tests\Support\MqttTestCase;
+use MqttBroadcast\Tests\Support\PhpResult;
+use MqttBroadcast\Tests\Support\PhpScript;
+
+/**
+ * The scripts in examples/ do what their comments say: each runs as a child PHP
+ * process against a real Mosquitto of its own (examples use fixed topics and
+ * retain messages), and an independent mosquitto_sub checks what arrived.
+ */
+final class ExamplesTest extends MqttTestCase
+{
+    private const EXAMPLES = __DIR__ . '/../../examples';
+
+    /** @var list<Broker> */
+    private array $brokers = [];
+
+    protected function tearDown(): void
+    {
+        parent::tearDown();
+        foreach ($this->brokers as $broker) {
+            $broker->stop();
+        }
+        $this->brokers = [];
+    }
+
+    public function testPublishExampleDeliversItsMessages(): void
+    {
+        $broker = $this->freshBroker();
+        $listener = $this->listen('examples/#', $broker);
+
+        $result = $this->runExample('publish.php', $broker);
+
+        self::assertSame(0, $result->exitCode, $result->describe());
+        self::assertStringContainsString('publishSync: the broker acknowledged examples/sensors/temperature', $result->stdout);
+        self::assertStringContainsString('flush: everything acknowledged', $result->stdout);
+        self::assertSameMultiset(
+            ['examples/greetings hello from publish()', 'examples/greetings fire and forget, QoS 0', 'examples/sensors/temperature 21.5'],
+            self::lines($listener->waitFor(3))
+        );
+    }
+
+    public function testPublishSyncExampleDeliversTelemetryAndTheOrder(): void
+    {
+        $broker = $this->freshBroker();
+        $listener = $this->listen('examples/#', $broker);
+
+        $result = $this->runExample('publish-sync.php', $broker);
+
+        self::assertSame(0, $result->exitCode, $result->describe());
+        self::assertSame("delivered: the broker acknowledged examples/orders/created\n", $result->stdout);
+        self::assertSame('', $result->stderr);
+        self::assertSameMultiset(
+            [
+                'examples/telemetry/kitchen 21.5',
+                'examples/telemetry/garage 14.0',
+                'examples/telemetry/attic 25.25',
+                'examples/orders/created {"order":1001,"total":59.9}',
+            ],
+            self::lines($listener->waitFor(4))
+        );
+    }
+
+    public function testPublishSyncExampleReportsABadOption(): void
+    {
+        $result = $this->runExample('publish-sync.php', null, ['MQTT_PORT' => 'not-a-port']);
+
+        self::assertSame(2, $result->exitCode, $result->describe());
+        self::assertStringContainsString('configuration error: option "port"', $result->stderr);
+    }
+
+    public function testPublishSyncExampleReportsAConnectionThatFailedForGood(): void
+    {
+        $result = $this->runExample('publish-sync.php', null, ['MQTT_PORT' => (string) Broker::freePort()]);
+
+        self::assertSame(5, $result->exitCode, $result->describe());
+        self::assertStringContainsString('connection failed: ', $result->stderr);
+        self::assertStringContainsString('failed for good', $result->stderr);
+    }
+
+    public function testPublishSyncExampleReportsAFullQueue(): void
+    {
+        // Nothing listens: the three telemetry messages wait, the third does not fit into max_queue 2.
+        $result = $this->runExample('publish-sync.php', null, ['MQTT_PORT' => (string) Broker::freePort(), 'MQTT_MAX_QUEUE' => '2']);
+
+        self::assertSame(4, $result->exitCode, $result->describe());
+        self::assertStringContainsString('queue full, message not accepted: ', $result->stderr);
+    }
+
+    public function testPublishSyncExampleReportsATimeout(): void
+    {
+        // Accepts TCP connections (the kernel does, into the backlog) and never
+        // answers the MQTT CONNECT: no acknowledgement can come.
+        $silent = stream_socket_server('tcp://127.0.0.1:0', $errno, $error);
+        self::assertNotFalse($silent, "cannot listen: $error");
+        $port = (int) substr((string) stream_socket_get_name($silent, false), strlen('127.0.0.1:'));
+
+        try {
+            $result = $this->runExample('publish-sync.php', null, ['MQTT_PORT' => (string) $port, 'MQTT_TIMEOUT' => '1']);
+        } finally {
+            fclose($silent);
+        }
+
+        self::assertSame(3, $result->exitCode, $result->describe());
+        self::assertStringContainsString('not acknowledged within 1 s: ', $result->stderr);
+        self::assertStringContainsString('the order stays queued', $result->stderr);
+    }
+
+    public function testSubscriberDaemonPrintsMessagesAndExitsCleanlyOnSigterm(): void
+    {
+        if (!class_exists('Mqtt\\Subscriber')) {
+            self::markTestSkipped('Mqtt\\Subscriber is not in this build of the extension yet');
+        }
+        $broker = $this->freshBroker();
+        $dir = $broker->dir();
+        $daemon = new BackgroundProcess(
+            [PHP_BINARY, '-d', 'extension=' . PhpScript::extensionPath(), '-d', 'display_errors=stderr', '-d', 'error_reporting=-1', self::EXAMPLES . '/subscriber-daemon.php'],
+            "$dir/daemon.out",
+            "$dir/daemon.err",
+            array_merge(getenv(), ['MQTT_HOST' => $broker->host(), 'MQTT_PORT' => (string) $broker->port()])
+        );
+
+        self::awaitOutput($daemon, "$dir/daemon.out", 'subscribed to sensors/+/temperature');
+        // Retained, so that it arrives even if the subscription were not active yet
+        // (the broker sets the retain flag only on a delivery caused by subscribing).
+        $broker->mosquittoPub('sensors/kitchen/temperature', '21.5', 1, true);
+        self::awaitOutput($daemon, "$dir/daemon.out", 'sensors/kitchen/temperature = 21.5 (via sensors, QoS 1');
+        $broker->mosquittoPub('sensors/garage/temperature', '14.0', 1);
+        self::awaitOutput($daemon, "$dir/daemon.out", 'sensors/garage/temperature = 14.0 (via sensors, QoS 1)');
+
+        posix_kill($daemon->pid(), SIGTERM);
+        $stoppedInTime = $daemon->wait(3.0);
+
+        $stdout = (string) file_get_contents("$dir/daemon.out");
+        $stderr = (string) file_get_contents("$dir/daemon.err");
+        self::assertTrue($stoppedInTime, "the daemon did not exit within 3 s of SIGTERM\n--- stdout ---\n$stdout\n--- stderr ---\n$stderr");
+        self::assertSame(0, $daemon->exitCode(), "--- stdout ---\n$stdout\n--- stderr ---\n$stderr");
+        self::assertStringEndsWith("stopped after 2 message(s)\n", $stdout);
+        self::assertSame('', $stderr);
+    }
+
+    /** A broker for this test alone: the examples use fixed topics and retain messages. */
+    private function freshBroker(): Broker
+    {
+        return $this->brokers[] = Broker::start();
+    }
+
+    /** @param array<string,string> $env overrides MQTT_HOST / MQTT_PORT of $broker */
+    private function runExample(string $example, ?Broker $broker, array $env = []): PhpResult
+    {
+        $env += $broker === null ? ['MQTT_HOST' => '127.0.0.1'] : ['MQTT_HOST' => $broker->host(), 'MQTT_PORT' => (string) $broker->port()];
+        return PhpScript::runFile(self::EXAMPLES . "/$example", [], $env, 60.0);
+    }
+
+    /**
+     * @param list<array{0:string,1:string}> $messages
+     * @return list<string> "topic payload"
+     */
+    private static function lines(array $messages): array
+    {
+        return array_map(static fn (array $m) => "$m[0] $m[1]", $messages);
+    }
+
+    private static function awaitOutput(BackgroundProcess $process, string $file, string $expected, float $timeout = 10.0): void
+    {
+        $deadline = microtime(true) + $timeout;
+        while (!str_contains((string) @file_get_contents($file), $expected)) {
+            if (!$process->isRunning() || microtime(true) >= $deadline) {
+                Failure::raise(sprintf(
+                    "expected the daemon to print \"%s\"%s\n--- stdout ---\n%s\n--- stderr ---\n%s",
+                    $expected,
+                    $process->isRunning() ? " within {$timeout} s" : ", but it exited with code {$process->exitCode()}",
+                    Failure::tail((string) @file_get_contents($file)),
+                    Failure::tail((string) @file_get_contents(dirname($file) . '/daemon.err'))
+                ));
+            }
+            usleep(20_000);
+        }
+    }
+}
