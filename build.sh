@@ -73,6 +73,8 @@ cmd_test() {
     (cd "$ROOT" && cargo test --release)
     log "phpunit"
     (cd "$ROOT" && run_php /usr/bin/phpunit -c tests/php/phpunit.xml "$@")
+    log "phpunit: laravel-adapter"
+    (cd "$ROOT" && run_php /usr/bin/phpunit -c laravel-adapter/tests/phpunit.xml "$@")
 }
 
 # Writes mqtt_broadcast.ini the way Debian's php packages and pecl do: into

@@ -1,0 +1,170 @@
+<?php
+
+declare(strict_types=1);
+
+namespace MqttBroadcast\Laravel\Config;
+
+use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
+
+/**
+ * One entry of `mqtt-broadcast.connections`, validated, and translated into the
+ * options of the extension's Mqtt\Client.
+ */
+final class ConnectionConfig
+{
+    /** Keys a connection may set; `defaults.connection` may set the same ones. */
+    public const KEYS = [
+        'host', 'port', 'auth', 'username', 'password', 'qos', 'retain', 'prefix', 'clientId',
+        'alive_interval', 'timeout', 'use_tls', 'self_signed_allowed', 'tls', 'clean_session', 'topics',
+        'max_retries', 'max_retry_delay', 'terminate_on_max_retries',
+    ];
+
+    /** Keys of the pure-PHP package's connections that have no meaning here. */
+    public const IGNORED_KEYS = ['max_failure_duration', 'rate_limiting'];
+
+    /** Keys of the extension's `tls` option a connection's `tls` array may add. */
+    private const TLS_KEYS = ['ca_file', 'cert_file', 'key_file', 'verify_peer', 'allow_self_signed', 'server_name', 'alpn'];
+
+    /**
+     * @param list<string> $topics filters the daemon subscribes to, below the prefix
+     * @param array<string, mixed> $tls extra options of the extension's `tls` option
+     */
+    private function __construct(
+        public readonly string $name,
+        public readonly string $host,
+        public readonly int $port,
+        public readonly ?string $username,
+        public readonly ?string $password,
+        public readonly int $qos,
+        public readonly bool $retain,
+        public readonly string $prefix,
+        public readonly ?string $clientId,
+        public readonly int $aliveInterval,
+        public readonly float $timeout,
+        public readonly bool $useTls,
+        public readonly bool $selfSignedAllowed,
+        public readonly array $tls,
+        public readonly bool $cleanSession,
+        public readonly array $topics,
+        public readonly int $maxRetries,
+        public readonly float $maxRetryDelay,
+        public readonly bool $terminateOnMaxRetries,
+    ) {
+    }
+
+    /**
+     * @param Section $connection `connections.{name}`
+     * @param Section $defaults `defaults.connection`
+     * @param Section $supervisor `supervisor`, the fallback of the retry settings
+     */
+    public static function read(string $name, Section $connection, Section $defaults, Section $supervisor): self
+    {
+        $at = static fn (string $key, Section ...$more): Section => Section::firstSetting($key, $connection, $defaults, ...$more);
+
+        $host = $at('host')->nonEmptyString('host', null)
+            ?? throw InvalidConfigException::because($connection->key('host'), 'is required: the broker host name or address.');
+        $auth = $at('auth')->bool('auth', false);
+        $username = $auth ? $at('username')->nonEmptyString('username', null) : null;
+        if ($auth && $username === null) {
+            throw InvalidConfigException::because($connection->key('username'), 'is required when auth is true.');
+        }
+        $tls = $at('tls')->array('tls');
+        foreach (array_keys($tls) as $key) {
+            if (!in_array($key, self::TLS_KEYS, true)) {
+                throw InvalidConfigException::unknownKey($at('tls')->key("tls.$key"), null);
+            }
+        }
+
+        return new self(
+            name: $name,
+            host: $host,
+            port: $at('port')->int('port', 1883, 1, 65535),
+            username: $username,
+            password: $auth ? $at('password')->nullableString('password') : null,
+            qos: $at('qos')->int('qos', 0, 0, 2),
+            retain: $at('retain')->bool('retain', false),
+            prefix: $at('prefix')->string('prefix', ''),
+            clientId: $at('clientId')->nonEmptyString('clientId', null),
+            aliveInterval: $at('alive_interval')->int('alive_interval', 60, 0, 65535),
+            timeout: $at('timeout')->number('timeout', 3.0, true),
+            useTls: $at('use_tls')->bool('use_tls', false),
+            selfSignedAllowed: $at('self_signed_allowed')->bool('self_signed_allowed', false),
+            tls: $tls,
+            cleanSession: $at('clean_session')->bool('clean_session', true),
+            topics: $at('topics')->stringList('topics', ['#']),
+            maxRetries: $at('max_retries', $supervisor)->int('max_retries', 20, 1, PHP_INT_MAX),
+            maxRetryDelay: self::retryDelay($at('max_retry_delay', $supervisor)),
+            terminateOnMaxRetries: $at('terminate_on_max_retries', $supervisor)->bool('terminate_on_max_retries', false),
+        );
+    }
+
+    /**
+     * A persistent session (clean_session false) is kept per client id, so it
+     * only exists for a connection with a fixed clientId. The pure-PHP package
+     * shipped clean_session false without a clientId and in effect got a new
+     * session on every start; this package does the same, with a clean one.
+     */
+    public function hasPersistentSession(): bool
+    {
+        return !$this->cleanSession && $this->clientId !== null;
+    }
+
+    /**
+     * Options of the extension's Mqtt\Client.
+     *
+     * The daemon connects with the configured clientId and session; every other
+     * process (PHP-FPM workers, queue workers) only publishes and leaves the client
+     * id to the extension, which makes it unique per process: processes sharing
+     * an id would knock each other off the broker.
+     *
+     * @return array<string, mixed>
+     */
+    public function clientOptions(bool $forDaemon): array
+    {
+        $options = [
+            'host' => $this->host,
+            'port' => $this->port,
+            'keep_alive' => $this->aliveInterval,
+            'connect_timeout' => $this->timeout,
+            'prefix' => $this->prefix,
+            'qos' => $this->qos,
+            'retain' => $this->retain,
+            'reconnect' => [
+                'max_delay' => $this->maxRetryDelay,
+                // 0 retries forever; a limited number makes the connection fail for good.
+                'max_retries' => $this->terminateOnMaxRetries ? $this->maxRetries : 0,
+            ],
+        ];
+        if ($this->username !== null) {
+            $options['username'] = $this->username;
+            if ($this->password !== null) {
+                $options['password'] = $this->password;
+            }
+        }
+        if ($this->useTls) {
+            // Needs an extension build with TLS support (the `tls` option);
+            // an older build rejects it with a ConfigException naming "tls".
+            $options['tls'] = array_replace(['allow_self_signed' => $this->selfSignedAllowed], $this->tls);
+        }
+        if ($forDaemon && $this->clientId !== null) {
+            $options['client_id'] = $this->clientId;
+            $options['clean_session'] = $this->cleanSession;
+        }
+        return $options;
+    }
+
+    /** Where the daemon reports this connection to: "host:port". */
+    public function address(): string
+    {
+        return ($this->useTls ? 'mqtts://' : 'mqtt://') . $this->host . ':' . $this->port;
+    }
+
+    private static function retryDelay(Section $section): float
+    {
+        $delay = $section->number('max_retry_delay', 60.0, true);
+        if ($delay < 1.0) {
+            throw InvalidConfigException::invalidValue($section->key('max_retry_delay'), 'must be at least 1 (seconds)', $section->raw('max_retry_delay'));
+        }
+        return $delay;
+    }
+}

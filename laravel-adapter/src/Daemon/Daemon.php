@@ -1,0 +1,420 @@
+<?php
+
+declare(strict_types=1);
+
+namespace MqttBroadcast\Laravel\Daemon;
+
+use Illuminate\Contracts\Debug\ExceptionHandler;
+use Illuminate\Contracts\Events\Dispatcher;
+use Mqtt\Client;
+use Mqtt\Message;
+use Mqtt\Subscriber;
+use Mqtt\TimeoutException;
+use MqttBroadcast\Laravel\Config\ConnectionConfig;
+use MqttBroadcast\Laravel\Config\MemoryConfig;
+use MqttBroadcast\Laravel\Connections;
+use MqttBroadcast\Laravel\Events\MqttMessageReceived;
+use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
+use MqttBroadcast\Laravel\Logging\MessageLog;
+use Psr\Log\LoggerInterface;
+
+/**
+ * The long-running receiver behind `php artisan mqtt-broadcast`: one
+ * Mqtt\Subscriber over the environment's connections, every message dispatched
+ * as MqttMessageReceived. Horizon's habits: signal handlers only ask the loop to
+ * stop; the loop does the work, and between two loop() calls (at least every
+ * second) the housekeeping: connection states, log batch, memory, heartbeat.
+ */
+class Daemon
+{
+    public const EXIT_OK = 0;
+    /** Something other than a listener failed inside the loop (the exception surfaces too). */
+    public const EXIT_ERROR = 1;
+    /** A connection failed for good (terminate_on_max_retries): let the process manager restart the daemon. */
+    public const EXIT_CONNECTION_FAILED = 3;
+    /** memory.threshold_mb exceeded with memory.auto_restart (Laravel's queue worker uses 12 too). */
+    public const EXIT_MEMORY = 12;
+
+    /** Seconds of one loop() call: the longest housekeeping waits while messages keep coming. */
+    private const LOOP_SECONDS = 1.0;
+    /** Longest wait for the connections at start, for the summary to show their state. */
+    private const CONNECT_WAIT_SECONDS = 5.0;
+
+    private bool $working = false;
+    private int $exitCode = self::EXIT_OK;
+    private ?Subscriber $subscriber = null;
+    /** @var array<string, Client> by connection name */
+    private array $clients = [];
+    /** @var array<string, string> the last state seen, by connection name */
+    private array $states = [];
+    /** @var array<string, list<string>>|null filters by connection, when connections listen to different topics */
+    private ?array $routes = null;
+    private int $handled = 0;
+    private int $listenerErrors = 0;
+    private float $startedAt = 0.0;
+    private bool $overMemory = false;
+
+    /**
+     * @param list<ConnectionConfig> $connections
+     * @param \Closure(string, string): void $output (level, line): the command's console output
+     */
+    public function __construct(
+        public readonly string $name,
+        private readonly string $environment,
+        private readonly array $connections,
+        private readonly MemoryConfig $memory,
+        private readonly Connections $connectionPool,
+        private readonly Dispatcher $events,
+        private readonly ExceptionHandler $exceptions,
+        private readonly DaemonRegistry $registry,
+        private readonly MessageLog $log,
+        private readonly LoggerInterface $logger,
+        private readonly \Closure $output,
+    ) {
+    }
+
+    /** Runs until a signal, the memory threshold or a failed connection stops it; returns the exit code. */
+    public function run(): int
+    {
+        $this->working = true;
+        $this->startedAt = microtime(true);
+        $this->listenForSignals();
+        $this->start();
+        try {
+            while ($this->working) {
+                $this->subscriber->loop($this->handle(...), timeout: self::LOOP_SECONDS);
+                $this->housekeeping();
+            }
+        } catch (\Throwable $e) {
+            // Not a listener's (handle() reports those): the extension's. Clean up, then let it surface.
+            $this->exitCode = self::EXIT_ERROR;
+            throw $e;
+        } finally {
+            $this->shutdown();
+        }
+        return $this->exitCode;
+    }
+
+    /** Stops after the message being handled, if any; what the signal handlers call. */
+    public function terminate(): void
+    {
+        $this->stop(self::EXIT_OK);
+    }
+
+    private function stop(int $exitCode): void
+    {
+        if ($this->working) {
+            $this->exitCode = $exitCode;
+        }
+        $this->working = false;
+        $this->subscriber?->stop();
+    }
+
+    private function listenForSignals(): void
+    {
+        if (!function_exists('pcntl_async_signals')) {
+            $this->say('warning', 'The pcntl extension is not loaded: SIGTERM and SIGINT end the daemon at once instead of gracefully.');
+            return;
+        }
+        pcntl_async_signals(true);
+        foreach ([SIGTERM, SIGINT, SIGQUIT] as $signal) {
+            pcntl_signal($signal, fn () => $this->terminate());
+        }
+    }
+
+    private function start(): void
+    {
+        $this->connectionPool->useDaemonIdentity();
+        foreach ($this->connections as $connection) {
+            $this->clients[$connection->name] = $this->connectionPool->get($connection->name);
+        }
+        $this->subscriber = new Subscriber(array_values($this->clients), ['max_inbox' => 1000]);
+        $this->subscribe();
+        $this->awaitConnections();
+        $this->printSummary();
+        $this->heartbeat();
+    }
+
+    /**
+     * A Subscriber subscribes every filter on all of its connections. When the
+     * connections list different topics, each gets all of them, and handle()
+     * drops what a connection's own list does not match.
+     */
+    private function subscribe(): void
+    {
+        $filters = [];
+        $topicsByConnection = [];
+        foreach ($this->connections as $connection) {
+            $topicsByConnection[$connection->name] = $connection->topics;
+            foreach ($connection->topics as $index => $filter) {
+                $filters[$filter] ??= ['qos' => 0, 'key' => "mqtt-broadcast.connections.{$connection->name}.topics.$index"];
+                $filters[$filter]['qos'] = max($filters[$filter]['qos'], $connection->qos);
+            }
+        }
+        if (count(array_unique(array_map(static fn (array $t) => implode("\n", $t), $topicsByConnection))) > 1) {
+            $this->routes = $topicsByConnection;
+        }
+        foreach ($filters as $filter => $subscription) {
+            try {
+                $this->subscriber->subscribe((string) $filter, qos: $subscription['qos']);
+            } catch (\ValueError $e) {
+                throw InvalidConfigException::because($subscription['key'], 'is not a valid topic filter: ' . $e->getMessage(), $e);
+            } catch (TimeoutException $e) {
+                // Not confirmed yet: the subscription stays and is made again on every reconnect.
+                $this->report('warning', $e->getMessage());
+            }
+        }
+    }
+
+    private function awaitConnections(): void
+    {
+        $deadline = microtime(true) + self::CONNECT_WAIT_SECONDS;
+        while ($this->working && microtime(true) < $deadline) {
+            foreach ($this->clients as $client) {
+                if ($client->status()['state'] !== 'connected') {
+                    usleep(50_000);
+                    continue 2;
+                }
+            }
+            return;
+        }
+    }
+
+    private function printSummary(): void
+    {
+        $this->report('info', sprintf(
+            'mqtt-broadcast daemon %s started: pid %d, environment "%s", PHP %s, mqtt_broadcast %s.',
+            $this->name,
+            getmypid(),
+            $this->environment,
+            PHP_VERSION,
+            phpversion('mqtt_broadcast') ?: 'unknown'
+        ));
+        foreach ($this->connections as $connection) {
+            $status = $this->clients[$connection->name]->status();
+            $this->states[$connection->name] = $status['state'];
+            $this->say('info', sprintf(
+                '  %s: %s, %s%s, client id %s, %s session; topics %s (QoS %d)',
+                $connection->name,
+                $connection->address(),
+                $status['state'],
+                $status['last_error'] !== null && $status['state'] !== 'connected' ? " ({$status['last_error']})" : '',
+                $status['client_id'],
+                $connection->hasPersistentSession() ? 'persistent' : 'clean',
+                implode(', ', array_map(static fn (string $t) => $connection->prefix . $t, $connection->topics)),
+                $connection->qos
+            ));
+            if (!$connection->cleanSession && !$connection->hasPersistentSession()) {
+                $this->say('warning', "  {$connection->name}: clean_session is false but no clientId is set; a broker keeps a session per client id, so this connection uses a clean session. Set mqtt-broadcast.connections.{$connection->name}.clientId to keep one.");
+            }
+        }
+        $this->say('info', sprintf(
+            'Listening. Stop with SIGTERM or SIGINT (Ctrl-C); memory limit %d MB%s.',
+            $this->memory->thresholdMb,
+            $this->memory->autoRestart ? ' (exit code ' . self::EXIT_MEMORY . ' above it)' : ''
+        ));
+    }
+
+    private function handle(Message $message): void
+    {
+        if ($this->routes !== null && !TopicFilter::matchesAny($this->routes[$message->broker] ?? [], $message->topic)) {
+            return;
+        }
+        $this->log->record($message->broker, $message->topic, $message->payload);
+        try {
+            $this->events->dispatch(new MqttMessageReceived(
+                $message->topic,
+                $message->payload,
+                $message->broker,
+                $message->qos,
+                $message->retain,
+            ));
+        } catch (\Throwable $e) {
+            // Reported, and the loop goes on: one bad message must not stop the others.
+            $this->listenerErrors++;
+            $this->exceptions->report($e);
+            $this->say('error', sprintf('A listener failed on "%s" (connection %s): %s: %s', $message->topic, $message->broker, $e::class, $e->getMessage()));
+        }
+        if (++$this->handled % $this->memory->gcInterval === 0) {
+            gc_collect_cycles();
+        }
+    }
+
+    private function housekeeping(): void
+    {
+        $this->watchConnections();
+        $this->log->flush();
+        $this->checkMemory();
+        if ($this->working) {
+            $this->heartbeat();
+        }
+    }
+
+    /** The registry only informs :status and :terminate; a cache outage is reported, it does not stop the daemon. */
+    private function heartbeat(): void
+    {
+        try {
+            $this->registry->heartbeat($this->record());
+        } catch (\Throwable $e) {
+            $this->exceptions->report($e);
+        }
+    }
+
+    private function watchConnections(): void
+    {
+        foreach ($this->connections as $connection) {
+            $status = $this->clients[$connection->name]->status();
+            $previous = $this->states[$connection->name] ?? null;
+            if ($status['state'] !== $previous) {
+                $this->states[$connection->name] = $status['state'];
+                $this->report(
+                    match ($status['state']) {
+                        'connected', 'connecting' => 'info',
+                        'reconnecting' => 'warning',
+                        default => 'error',
+                    },
+                    sprintf(
+                        'Connection %s (%s): %s -> %s%s',
+                        $connection->name,
+                        $connection->address(),
+                        $previous ?? 'new',
+                        $status['state'],
+                        $status['state'] !== 'connected' && $status['last_error'] !== null ? " ({$status['last_error']})" : ''
+                    )
+                );
+            }
+            // Only reachable with terminate_on_max_retries: otherwise the extension retries forever.
+            if ($status['state'] === 'failed' && $this->working) {
+                $this->report('error', sprintf(
+                    'Connection %s failed for good after %d attempts (terminate_on_max_retries): stopping with exit code %d for the process manager to restart the daemon.',
+                    $connection->name,
+                    $connection->maxRetries,
+                    self::EXIT_CONNECTION_FAILED
+                ));
+                $this->stop(self::EXIT_CONNECTION_FAILED);
+            }
+        }
+    }
+
+    private function checkMemory(): void
+    {
+        $megabytes = memory_get_usage(true) / 1048576;
+        if ($megabytes < $this->memory->thresholdMb) {
+            $this->overMemory = false;
+            return;
+        }
+        if ($this->memory->autoRestart) {
+            $this->report('warning', sprintf(
+                'Memory use %.1f MB is above memory.threshold_mb (%d MB): stopping with exit code %d for the process manager to restart the daemon.',
+                $megabytes,
+                $this->memory->thresholdMb,
+                self::EXIT_MEMORY
+            ));
+            $this->stop(self::EXIT_MEMORY);
+        } elseif (!$this->overMemory) {
+            $this->overMemory = true;
+            $this->report('warning', sprintf(
+                'Memory use %.1f MB is above memory.threshold_mb (%d MB); memory.auto_restart is off.',
+                $megabytes,
+                $this->memory->thresholdMb
+            ));
+        }
+    }
+
+    /**
+     * Stops receiving first: the subscriber goes (with a clean session its
+     * filters are unsubscribed; a persistent session keeps them, and the broker
+     * keeps the messages for the next start), and a QoS 1/2 message received
+     * but not handled was never acknowledged, so the broker delivers it again.
+     * Then the log batch is written and the connections are closed, which
+     * flushes what the listeners published.
+     */
+    private function shutdown(): void
+    {
+        $this->say('info', sprintf('Stopping after %d message(s): no more messages are taken; closing connections (pending publishes are flushed).', $this->handled));
+        $this->subscriber = null;
+        try {
+            $this->registry->forget($this->name);
+        } catch (\Throwable $e) {
+            $this->exceptions->report($e);
+        }
+        $this->log->flush();
+        foreach ($this->clients as $name => $client) {
+            $client->close();
+            $status = $client->status();
+            if ($status['queued'] + $status['in_flight'] > 0) {
+                $this->report('warning', sprintf(
+                    'Connection %s closed with %d published message(s) the broker did not acknowledge%s.',
+                    $name,
+                    $status['queued'] + $status['in_flight'],
+                    $status['last_error'] !== null ? " (last error: {$status['last_error']})" : ''
+                ));
+            }
+        }
+        $this->clients = [];
+        if ($this->exitCode === self::EXIT_MEMORY && $this->memory->restartDelaySeconds > 0) {
+            $this->restartDelay();
+        }
+        $this->say('info', "Stopped (exit code {$this->exitCode}).");
+    }
+
+    /**
+     * Waits memory.restart_delay_seconds before the exit that makes a process
+     * manager restart us, so a daemon over the threshold from its start cannot
+     * spin in a restart loop. A signal ends the wait, and the exit is then the
+     * ordinary 0 of a stop.
+     */
+    private function restartDelay(): void
+    {
+        $this->working = true;
+        $this->say('info', sprintf('Waiting %.1f s (memory.restart_delay_seconds) before exiting.', $this->memory->restartDelaySeconds));
+        $deadline = microtime(true) + $this->memory->restartDelaySeconds;
+        while ($this->working && microtime(true) < $deadline) {
+            usleep(50_000);
+        }
+        $this->working = false;
+    }
+
+    /** @return array<string, mixed> this daemon as DaemonRegistry keeps it */
+    private function record(): array
+    {
+        $connections = [];
+        foreach ($this->connections as $connection) {
+            $status = $this->clients[$connection->name]->status();
+            $connections[$connection->name] = [
+                'state' => $status['state'],
+                'address' => $connection->address(),
+                'client_id' => $status['client_id'],
+                'topics' => array_map(static fn (string $t) => $connection->prefix . $t, $connection->topics),
+                'reconnects' => $status['reconnects'],
+                'queued' => $status['queued'],
+                'in_flight' => $status['in_flight'],
+                'last_error' => $status['last_error'],
+            ];
+        }
+        return [
+            'name' => $this->name,
+            'host' => gethostname(),
+            'pid' => getmypid(),
+            'environment' => $this->environment,
+            'started_at' => $this->startedAt,
+            'handled' => $this->handled,
+            'listener_errors' => $this->listenerErrors,
+            'memory_mb' => round(memory_get_usage(true) / 1048576, 1),
+            'connections' => $connections,
+        ];
+    }
+
+    /** A line for the console only. */
+    private function say(string $level, string $line): void
+    {
+        ($this->output)($level, $line);
+    }
+
+    /** A line for the console and the application log. */
+    private function report(string $level, string $line): void
+    {
+        $this->say($level, $line);
+        $this->logger->log($level, $line, ['mqtt-broadcast daemon' => $this->name]);
+    }
+}

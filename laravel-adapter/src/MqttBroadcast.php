@@ -1,0 +1,104 @@
+<?php
+
+declare(strict_types=1);
+
+namespace MqttBroadcast\Laravel;
+
+use Illuminate\Contracts\Bus\Dispatcher as Bus;
+use Illuminate\Contracts\Events\Dispatcher as Events;
+use Mqtt\Client;
+use MqttBroadcast\Laravel\Config\MqttBroadcastConfig;
+use MqttBroadcast\Laravel\Events\MqttMessageReceived;
+use MqttBroadcast\Laravel\Jobs\MqttMessageJob;
+use MqttBroadcast\Laravel\Logging\MessageLog;
+
+/** What the MqttBroadcast facade calls. */
+class MqttBroadcast
+{
+    public function __construct(
+        private readonly MqttBroadcastConfig $config,
+        private readonly Connections $connections,
+        private readonly MessageLog $log,
+        private readonly Bus $bus,
+        private readonly Events $events,
+    ) {
+    }
+
+    /**
+     * Hands the message to the connection's outbox and returns at once; the
+     * extension delivers it in the background, also across a broker restart.
+     * With queue.enabled (or $queued) it dispatches MqttMessageJob instead.
+     *
+     * @param mixed $message strings are sent as they are, anything else JSON-encoded
+     * @param int|null $qos null: the connection's qos
+     * @param bool|null $retain null: the connection's retain
+     * @param bool|null $queued null: queue.enabled
+     */
+    public function publish(
+        string $topic,
+        mixed $message,
+        string $broker = 'default',
+        ?int $qos = null,
+        ?bool $retain = null,
+        ?bool $queued = null,
+    ): void {
+        $this->config->connection($broker);
+        if ($queued ?? $this->config->queue->enabled) {
+            $this->bus->dispatch(new MqttMessageJob($topic, $message, $broker, $qos, $retain));
+            return;
+        }
+        $payload = self::payload($message);
+        $this->connections->get($broker)->publish($topic, $payload, $qos, $retain);
+        $this->log->record($broker, $topic, $payload);
+    }
+
+    /**
+     * Returns once the broker acknowledged the message (PUBACK for QoS 1, PUBCOMP
+     * for QoS 2, written to the socket for QoS 0).
+     *
+     * @param float|null $timeout seconds; null: the extension's flush_timeout (5 s)
+     *
+     * @throws \Mqtt\TimeoutException not acknowledged in time (the message stays queued and is still delivered)
+     * @throws \Mqtt\ConnectionException the connection failed for good
+     * @throws \Mqtt\QueueFullException the connection's outbox is full
+     */
+    public function publishSync(
+        string $topic,
+        mixed $message,
+        string $broker = 'default',
+        ?int $qos = null,
+        ?bool $retain = null,
+        ?float $timeout = null,
+    ): void {
+        $payload = self::payload($message);
+        $this->connections->get($broker)->publishSync($topic, $payload, $qos, $retain, $timeout);
+        $this->log->record($broker, $topic, $payload);
+    }
+
+    /** The extension's client of the connection, for status(), flush() and the rest of its API. */
+    public function connection(string $broker = 'default'): Client
+    {
+        return $this->connections->get($broker);
+    }
+
+    /** The topic as the broker sees it: with the connection's prefix. */
+    public function getTopic(string $topic, string $broker = 'default'): string
+    {
+        return $this->config->connection($broker)->prefix . $topic;
+    }
+
+    /** Fires MqttMessageReceived as the daemon does, e.g. to try listeners without a broker. */
+    public function received(string $topic, string $message, string $broker = 'default'): void
+    {
+        $this->events->dispatch(new MqttMessageReceived($topic, $message, $broker));
+    }
+
+    /** The bytes sent for $message: strings as they are, anything else as JSON. */
+    public static function payload(mixed $message): string
+    {
+        if (is_string($message)) {
+            return $message;
+        }
+        return json_encode($message, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION);
+    }
+}

@@ -1,0 +1,252 @@
+<?php
+
+declare(strict_types=1);
+
+namespace MqttBroadcast\Laravel\Tests\Feature;
+
+use Mqtt\Client;
+use MqttBroadcast\Laravel\Config\MqttBroadcastConfig;
+use MqttBroadcast\Laravel\Connections;
+use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
+use MqttBroadcast\Laravel\Facades\MqttBroadcast;
+use MqttBroadcast\Laravel\Tests\TestCase;
+use MqttBroadcast\Tests\Support\Broker;
+
+final class ConfigTest extends TestCase
+{
+    private const PACKAGE_CONFIG = __DIR__ . '/../../config/mqtt-broadcast.php';
+    private const UPSTREAM_STYLE_CONFIG = __DIR__ . '/../app/config/mqtt-broadcast.php';
+
+    public function test_the_package_config_file_means_the_documented_defaults(): void
+    {
+        $config = MqttBroadcastConfig::fromArray(require self::PACKAGE_CONFIG);
+
+        $default = $config->connection('default');
+        self::assertSame(['127.0.0.1', 1883, 0, false, '', null, 60, 3.0, true, ['#']], [
+            $default->host, $default->port, $default->qos, $default->retain, $default->prefix,
+            $default->clientId, $default->aliveInterval, $default->timeout, $default->cleanSession, $default->topics,
+        ]);
+        self::assertSame(['default'], array_map(static fn ($c) => $c->name, $config->connectionsFor('production')));
+        self::assertFalse($config->logs->enabled);
+        self::assertSame('mqtt_loggers', $config->logs->table);
+        self::assertSame([100, 128, true, 10.0], [$config->memory->gcInterval, $config->memory->thresholdMb, $config->memory->autoRestart, $config->memory->restartDelaySeconds]);
+        self::assertFalse($config->queue->enabled);
+    }
+
+    public function test_a_config_file_of_the_pure_php_package_is_accepted_unchanged(): void
+    {
+        // Its newest layout: defaults.connection, per-connection nulls from env(),
+        // rate limiting, master_supervisor, repository, password...
+        $config = MqttBroadcastConfig::fromArray(require self::UPSTREAM_STYLE_CONFIG);
+
+        $default = $config->connection('default');
+        self::assertTrue($default->selfSignedAllowed, 'null in the connection falls back to defaults.connection');
+        self::assertSame(60, $default->aliveInterval);
+        self::assertFalse($default->cleanSession);
+        self::assertFalse($default->hasPersistentSession(), 'no clientId: no session to keep');
+        self::assertSame(['alerts/#'], $config->connection('backup')->topics);
+        self::assertSame(1, $config->connection('backup')->qos);
+    }
+
+    public function test_unknown_keys_are_named_with_a_suggestion(): void
+    {
+        $this->assertConfigError(
+            ['connections' => ['default' => ['hots' => 'broker']]],
+            'Unknown config key "mqtt-broadcast.connections.default.hots" (did you mean "host"?).'
+        );
+        $this->assertConfigError(['conections' => []], 'Unknown config key "mqtt-broadcast.conections" (did you mean "connections"?).');
+        $this->assertConfigError(['memory' => ['treshold_mb' => 64]], '"mqtt-broadcast.memory.treshold_mb" (did you mean "threshold_mb"?)');
+        $this->assertConfigError(
+            ['connections' => ['default' => ['host' => 'h', 'tls' => ['ca' => '/x']]]],
+            'Unknown config key "mqtt-broadcast.connections.default.tls.ca".'
+        );
+    }
+
+    /** @return iterable<string, array{array<string, mixed>, string}> */
+    public static function badValues(): iterable
+    {
+        $connection = static fn (array $values) => ['connections' => ['default' => ['host' => 'broker'] + $values]];
+        yield 'port not a number' => [$connection(['port' => 'abc']), '"mqtt-broadcast.connections.default.port": must be an integer between 1 and 65535, got "abc".'];
+        yield 'port out of range' => [$connection(['port' => 70000]), '"mqtt-broadcast.connections.default.port": must be an integer between 1 and 65535, got 70000.'];
+        yield 'qos 3' => [$connection(['qos' => 3]), '"mqtt-broadcast.connections.default.qos": must be an integer between 0 and 2, got 3.'];
+        yield 'retain not boolean' => [$connection(['retain' => 'maybe']), '"mqtt-broadcast.connections.default.retain": must be a boolean (true/false), got "maybe".'];
+        yield 'negative keep alive' => [$connection(['alive_interval' => -1]), '"mqtt-broadcast.connections.default.alive_interval": must be an integer between 0 and 65535'];
+        yield 'zero timeout' => [$connection(['timeout' => 0]), '"mqtt-broadcast.connections.default.timeout": must be a number greater than 0, got 0.'];
+        yield 'empty host' => [['connections' => ['default' => ['host' => '']]], '"mqtt-broadcast.connections.default.host": must not be empty'];
+        yield 'no host' => [['connections' => ['default' => ['port' => 1883]]], '"mqtt-broadcast.connections.default.host": is required'];
+        yield 'empty topic filter' => [$connection(['topics' => ['a/#', '']]), '"mqtt-broadcast.connections.default.topics.1": must be a non-empty string'];
+        yield 'auth without username' => [$connection(['auth' => true]), '"mqtt-broadcast.connections.default.username": is required when auth is true.'];
+        yield 'connection not an array' => [['connections' => ['default' => 'mqtt://broker']], '"mqtt-broadcast.connections.default": must be an array, got "mqtt://broker".'];
+        yield 'retry delay below a second' => [$connection(['max_retry_delay' => 0.5]), '"mqtt-broadcast.connections.default.max_retry_delay": must be at least 1 (seconds), got 0.5.'];
+        yield 'supervisor retries' => [['supervisor' => ['max_retries' => 'often']] + $connection([]), '"mqtt-broadcast.supervisor.max_retries": must be an integer between 1 and'];
+        yield 'defaults.connection' => [['defaults' => ['connection' => ['qos' => 'high']]] + $connection([]), '"mqtt-broadcast.defaults.connection.qos": must be an integer between 0 and 2, got "high".'];
+        yield 'memory threshold' => [['memory' => ['threshold_mb' => 'lots']], '"mqtt-broadcast.memory.threshold_mb": must be an integer between 1 and'];
+        yield 'queue switch' => [['queue' => ['enabled' => 'perhaps']], '"mqtt-broadcast.queue.enabled": must be a boolean (true/false), got "perhaps".'];
+        yield 'logs table' => [['logs' => ['table' => '']], '"mqtt-broadcast.logs.table": must not be empty'];
+        yield 'environment names an undefined connection' => [
+            ['environments' => ['production' => ['default', 'backup']]] + $connection([]),
+            '"mqtt-broadcast.environments.production.1": names connection "backup", which mqtt-broadcast.connections does not define (defined: default).',
+        ];
+    }
+
+    /**
+     * @dataProvider badValues
+     * @param array<string, mixed> $config
+     */
+    public function test_bad_values_fail_naming_their_key(array $config, string $message): void
+    {
+        $this->assertConfigError($config, $message);
+    }
+
+    public function test_a_password_never_appears_in_an_error(): void
+    {
+        $error = $this->configError(['connections' => ['default' => ['host' => 'h', 'auth' => true, 'username' => 'u', 'password' => ['hunter2']]]]);
+        self::assertStringContainsString('"mqtt-broadcast.connections.default.password": must be a string, got a array.', $error);
+        self::assertStringNotContainsString('hunter2', $error);
+    }
+
+    public function test_values_are_accepted_the_way_env_returns_them(): void
+    {
+        $config = MqttBroadcastConfig::fromArray(['connections' => ['default' => [
+            'host' => 'broker', 'port' => '1884', 'qos' => '1', 'retain' => 'true', 'auth' => '',
+            'clean_session' => 'false', 'clientId' => 'daemon-1', 'timeout' => '2.5', 'alive_interval' => '30',
+            'use_tls' => '0', 'username' => 'ignored without auth',
+        ]]]);
+
+        self::assertSame([
+            'host' => 'broker',
+            'port' => 1884,
+            'keep_alive' => 30,
+            'connect_timeout' => 2.5,
+            'prefix' => '',
+            'qos' => 1,
+            'retain' => true,
+            'reconnect' => ['max_delay' => 60.0, 'max_retries' => 0],
+            'client_id' => 'daemon-1',
+            'clean_session' => false,
+        ], $config->connection('default')->clientOptions(forDaemon: true));
+    }
+
+    public function test_tls_applies_with_or_without_auth(): void
+    {
+        $tls = ['use_tls' => true, 'self_signed_allowed' => true, 'tls' => ['server_name' => 'mqtt.example.com']];
+        $withoutAuth = MqttBroadcastConfig::fromArray(['connections' => ['default' => ['host' => 'h'] + $tls]]);
+        $withAuth = MqttBroadcastConfig::fromArray(['connections' => ['default' => ['host' => 'h', 'auth' => true, 'username' => 'u', 'password' => 'p'] + $tls]]);
+        $off = MqttBroadcastConfig::fromArray(['connections' => ['default' => ['host' => 'h', 'use_tls' => false, 'tls' => ['server_name' => 'x']]]]);
+
+        $expected = ['allow_self_signed' => true, 'server_name' => 'mqtt.example.com'];
+        self::assertSame($expected, $withoutAuth->connection('default')->clientOptions(false)['tls']);
+        self::assertSame($expected, $withAuth->connection('default')->clientOptions(false)['tls']);
+        self::assertSame(['u', 'p'], [$withAuth->connection('default')->clientOptions(false)['username'], $withAuth->connection('default')->clientOptions(false)['password']]);
+        self::assertArrayNotHasKey('username', $withoutAuth->connection('default')->clientOptions(false), 'credentials only with auth');
+        self::assertArrayNotHasKey('tls', $off->connection('default')->clientOptions(false), 'tls goes to the extension only with use_tls');
+    }
+
+    public function test_only_the_daemon_connects_with_the_configured_client_id_and_session(): void
+    {
+        $config = MqttBroadcastConfig::fromArray(['connections' => ['default' => ['host' => 'h', 'clientId' => 'app-daemon', 'clean_session' => false]]]);
+        $connection = $config->connection('default');
+
+        self::assertTrue($connection->hasPersistentSession());
+        self::assertSame(['app-daemon', false], [$connection->clientOptions(true)['client_id'], $connection->clientOptions(true)['clean_session']]);
+        self::assertArrayNotHasKey('client_id', $connection->clientOptions(false), 'publishing processes get a generated id each');
+        self::assertArrayNotHasKey('clean_session', $connection->clientOptions(false));
+    }
+
+    public function test_retry_settings_become_the_extensions_reconnect_options(): void
+    {
+        $config = MqttBroadcastConfig::fromArray([
+            'supervisor' => ['max_retries' => 5, 'max_retry_delay' => 10, 'terminate_on_max_retries' => false],
+            'connections' => [
+                'forever' => ['host' => 'h'],
+                'limited' => ['host' => 'h', 'terminate_on_max_retries' => true],
+                'own' => ['host' => 'h', 'terminate_on_max_retries' => 'true', 'max_retries' => 2, 'max_retry_delay' => 3],
+            ],
+        ]);
+
+        self::assertSame(['max_delay' => 10.0, 'max_retries' => 0], $config->connection('forever')->clientOptions(false)['reconnect']);
+        self::assertSame(['max_delay' => 10.0, 'max_retries' => 5], $config->connection('limited')->clientOptions(false)['reconnect']);
+        self::assertSame(['max_delay' => 3.0, 'max_retries' => 2], $config->connection('own')->clientOptions(false)['reconnect']);
+    }
+
+    public function test_the_extension_accepts_the_translated_options(): void
+    {
+        $config = MqttBroadcastConfig::fromArray(['connections' => ['default' => [
+            'host' => '127.0.0.1', 'port' => Broker::freePort(), 'auth' => true, 'username' => 'u', 'password' => 'p',
+            'qos' => 2, 'retain' => true, 'prefix' => 'app/', 'clientId' => 'cid-' . bin2hex(random_bytes(4)),
+            'clean_session' => false, 'alive_interval' => 30, 'timeout' => 2, 'use_tls' => true, 'self_signed_allowed' => true,
+            'terminate_on_max_retries' => true,
+        ]]]);
+
+        foreach ([true, false] as $forDaemon) {
+            $client = new Client($config->connection('default')->clientOptions($forDaemon), $this->uniq());
+            self::assertSame('app/', $config->connection('default')->prefix);
+            $client->close();
+        }
+    }
+
+    public function test_options_the_extension_rejects_fail_naming_the_connection(): void
+    {
+        $config = MqttBroadcastConfig::fromArray(['connections' => ['sensors' => [
+            'host' => '127.0.0.1', 'use_tls' => true, 'tls' => ['ca_file' => '/nonexistent/ca.pem'],
+        ]]]);
+
+        try {
+            (new Connections($config))->get('sensors');
+            self::fail('the extension accepted a missing CA file');
+        } catch (InvalidConfigException $e) {
+            self::assertStringStartsWith('Invalid config "mqtt-broadcast.connections.sensors": the mqtt_broadcast extension rejected its options: ', $e->getMessage());
+            self::assertStringContainsString('tls.ca_file', $e->getMessage());
+            self::assertInstanceOf(\Mqtt\ConfigException::class, $e->getPrevious());
+        }
+    }
+
+    public function test_a_bad_config_fails_the_facade_and_the_daemon_with_the_key_named(): void
+    {
+        $this->bootApp(['MQTT_PORT' => 'abc']);
+        try {
+            MqttBroadcast::publish('a/b', 'x');
+            self::fail('publish() accepted port "abc"');
+        } catch (InvalidConfigException $e) {
+            self::assertStringContainsString('"mqtt-broadcast.connections.default.port": must be an integer between 1 and 65535, got "abc"', $e->getMessage());
+        }
+
+        $daemon = $this->artisan(['mqtt-broadcast'], ['MQTT_PORT' => 'abc']);
+        self::assertSame(1, $daemon->exitCode, $daemon->describe());
+        self::assertStringContainsString('"mqtt-broadcast.connections.default.port": must be an integer between 1 and 65535, got "abc"', $daemon->stdout);
+    }
+
+    public function test_the_daemon_names_the_environments_it_knows_when_one_is_not_listed(): void
+    {
+        $result = $this->artisan(['mqtt-broadcast', '--environment=staging']);
+
+        self::assertSame(1, $result->exitCode, $result->describe());
+        self::assertStringContainsString('no connections are listed for environment "staging" (environments listed: "production", "local", "testing", "two-brokers")', $result->stdout);
+    }
+
+    public function test_publishing_to_a_connection_that_is_not_configured_names_the_configured_ones(): void
+    {
+        $this->bootApp();
+
+        $this->expectException(InvalidConfigException::class);
+        $this->expectExceptionMessage('connection "nope" is not configured (configured: "default", "backup").');
+        MqttBroadcast::publish('a/b', 'x', 'nope');
+    }
+
+    /** @param array<string, mixed> $config */
+    private function assertConfigError(array $config, string $expected): void
+    {
+        self::assertStringContainsString($expected, $this->configError($config));
+    }
+
+    /** @param array<string, mixed> $config */
+    private function configError(array $config): string
+    {
+        try {
+            MqttBroadcastConfig::fromArray($config);
+        } catch (InvalidConfigException $e) {
+            return $e->getMessage();
+        }
+        self::fail('accepted: ' . var_export($config, true));
+    }
+}

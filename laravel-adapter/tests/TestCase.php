@@ -1,0 +1,144 @@
+<?php
+
+declare(strict_types=1);
+
+namespace MqttBroadcast\Laravel\Tests;
+
+use Illuminate\Container\Container;
+use Illuminate\Contracts\Console\Kernel;
+use Illuminate\Foundation\Application;
+use Illuminate\Support\Facades\Facade;
+use MqttBroadcast\Tests\Support\MqttTestCase;
+use MqttBroadcast\Tests\Support\PhpResult;
+use MqttBroadcast\Tests\Support\PhpScript;
+
+/**
+ * Base of the package's tests: the extension's MqttTestCase (one real Mosquitto
+ * per test class, unique topics, independent mosquitto_sub listeners) plus the
+ * test application in tests/app, booted in this process or run as artisan
+ * child processes, with a fresh directory per test for its storage, cache
+ * and SQLite database.
+ */
+abstract class TestCase extends MqttTestCase
+{
+    protected const ARTISAN = __DIR__ . '/app/artisan';
+
+    protected string $appDir;
+    private ?Application $app = null;
+    /** @var list<string> variables bootApp() put into this process's environment */
+    private array $putEnv = [];
+    /** @var list<DaemonProcess> */
+    private array $daemons = [];
+
+    protected function setUp(): void
+    {
+        parent::setUp();
+        $this->appDir = sys_get_temp_dir() . '/mqtt-broadcast-laravel-' . bin2hex(random_bytes(6));
+        foreach (['storage/logs', 'storage/framework/cache/data', 'database'] as $dir) {
+            mkdir("{$this->appDir}/$dir", 0777, true);
+        }
+    }
+
+    protected function tearDown(): void
+    {
+        foreach ($this->daemons as $daemon) {
+            $daemon->kill();
+        }
+        $this->daemons = [];
+        if ($this->app !== null) {
+            $this->app->flush();
+            $this->app = null;
+            Facade::clearResolvedInstances();
+            Facade::setFacadeApplication(null);
+            Container::setInstance(null);
+        }
+        // bootstrap/app.php sets these two itself.
+        foreach ([...$this->putEnv, 'APP_SERVICES_CACHE', 'APP_PACKAGES_CACHE'] as $name) {
+            putenv($name);
+            unset($_ENV[$name], $_SERVER[$name]);
+        }
+        $this->putEnv = [];
+        self::removeDir($this->appDir);
+        parent::tearDown();
+    }
+
+    /**
+     * The environment of the test application: the shared broker, this test's
+     * directory, environment "testing"; $overrides win.
+     *
+     * @param array<string, string> $overrides
+     * @return array<string, string>
+     */
+    protected function appEnv(array $overrides = []): array
+    {
+        return array_replace([
+            'MQTT_BROADCAST_APP_DIR' => $this->appDir,
+            'APP_ENV' => 'testing',
+            'MQTT_HOST' => static::broker()->host(),
+            'MQTT_PORT' => (string) static::broker()->port(),
+            'MQTT_BACKUP_PORT' => (string) static::broker()->port(),
+        ], $overrides);
+    }
+
+    /**
+     * Boots the test application in this process, as the console kernel does.
+     *
+     * @param array<string, string> $env see appEnv()
+     */
+    protected function bootApp(array $env = []): Application
+    {
+        foreach ($this->appEnv($env) as $name => $value) {
+            putenv("$name=$value");
+            $this->putEnv[] = $name;
+        }
+        $this->app = require __DIR__ . '/app/bootstrap/app.php';
+        $this->app->make(Kernel::class)->bootstrap();
+        return $this->app;
+    }
+
+    /**
+     * Runs `php artisan ...` of the test application in a child process.
+     *
+     * @param list<string> $arguments
+     * @param array<string, string> $env see appEnv()
+     */
+    protected function artisan(array $arguments, array $env = [], float $timeout = 30.0): PhpResult
+    {
+        return PhpScript::runFile(self::ARTISAN, $arguments, $this->appEnv($env), $timeout);
+    }
+
+    /**
+     * Starts `php artisan mqtt-broadcast` and waits until it listens.
+     *
+     * @param array<string, string> $env see appEnv()
+     * @param list<string> $arguments
+     */
+    protected function startDaemon(array $env = [], array $arguments = []): DaemonProcess
+    {
+        $daemon = DaemonProcess::start(self::ARTISAN, $arguments, $this->appEnv($env), $this->appDir);
+        $this->daemons[] = $daemon;
+        $daemon->waitForOutput('/Listening\./');
+        return $daemon;
+    }
+
+    /** Lines of the test application's laravel.log (what the exception handler and the daemon logged). */
+    protected function laravelLog(): string
+    {
+        $file = "{$this->appDir}/storage/logs/laravel.log";
+        return is_file($file) ? (string) file_get_contents($file) : '';
+    }
+
+    private static function removeDir(string $dir): void
+    {
+        if (!is_dir($dir)) {
+            return;
+        }
+        foreach (new \RecursiveIteratorIterator(
+            new \RecursiveDirectoryIterator($dir, \FilesystemIterator::SKIP_DOTS),
+            \RecursiveIteratorIterator::CHILD_FIRST
+        ) as $entry) {
+            $entry->isDir() ? rmdir($entry->getPathname()) : unlink($entry->getPathname());
+        }
+        rmdir($dir);
+    }
+}

@@ -1,0 +1,29 @@
+<?php
+
+return [
+    'name' => 'mqtt-broadcast-test-app',
+    'env' => env('APP_ENV', 'testing'),
+    'debug' => true,
+    'url' => 'http://localhost',
+    'timezone' => 'UTC',
+    'locale' => 'en',
+    'fallback_locale' => 'en',
+    'key' => 'base64:' . base64_encode(str_repeat('k', 32)),
+    'cipher' => 'AES-256-CBC',
+
+    // The package's provider and alias are not listed: package discovery
+    // finds them in its composer.json (see bootstrap/app.php).
+    'providers' => [
+        Illuminate\Bus\BusServiceProvider::class,
+        Illuminate\Cache\CacheServiceProvider::class,
+        Illuminate\Foundation\Providers\ConsoleSupportServiceProvider::class,
+        Illuminate\Database\DatabaseServiceProvider::class,
+        Illuminate\Filesystem\FilesystemServiceProvider::class,
+        Illuminate\Queue\QueueServiceProvider::class,
+        MqttBroadcast\Laravel\Tests\App\AppServiceProvider::class,
+    ],
+
+    'aliases' => [
+        'Event' => Illuminate\Support\Facades\Event::class,
+    ],
+];

@@ -1,0 +1,25 @@
+<?php
+
+declare(strict_types=1);
+
+namespace MqttBroadcast\Laravel\Tests\App;
+
+use Illuminate\Support\Facades\Event;
+use Illuminate\Support\ServiceProvider;
+use MqttBroadcast\Laravel\Events\MqttMessageReceived;
+
+/** The listeners of the test application, in the three ways applications register them. */
+class AppServiceProvider extends ServiceProvider
+{
+    public function boot(): void
+    {
+        Event::listen(MqttMessageReceived::class, RecordMessage::class);
+        Event::listen(MqttMessageReceived::class, RecordMessageQueued::class);
+        Event::listen(static function (MqttMessageReceived $event): void {
+            Received::record('closure', $event);
+            if (str_starts_with($event->message, 'boom')) {
+                throw new \RuntimeException("listener exploded on {$event->topic}");
+            }
+        });
+    }
+}
