@@ -11,6 +11,7 @@ use Illuminate\Support\Facades\Facade;
 use MqttBroadcast\Tests\Support\MqttTestCase;
 use MqttBroadcast\Tests\Support\PhpResult;
 use MqttBroadcast\Tests\Support\PhpScript;
+use MqttBroadcast\Tests\Support\TempDir;
 
 /**
  * Base of the package's tests: the extension's MqttTestCase (one real Mosquitto
@@ -58,7 +59,7 @@ abstract class TestCase extends MqttTestCase
             unset($_ENV[$name], $_SERVER[$name]);
         }
         $this->putEnv = [];
-        self::removeDir($this->appDir);
+        TempDir::remove($this->appDir);
         parent::tearDown();
     }
 
@@ -126,19 +127,5 @@ abstract class TestCase extends MqttTestCase
     {
         $file = "{$this->appDir}/storage/logs/laravel.log";
         return is_file($file) ? (string) file_get_contents($file) : '';
-    }
-
-    private static function removeDir(string $dir): void
-    {
-        if (!is_dir($dir)) {
-            return;
-        }
-        foreach (new \RecursiveIteratorIterator(
-            new \RecursiveDirectoryIterator($dir, \FilesystemIterator::SKIP_DOTS),
-            \RecursiveIteratorIterator::CHILD_FIRST
-        ) as $entry) {
-            $entry->isDir() ? rmdir($entry->getPathname()) : unlink($entry->getPathname());
-        }
-        rmdir($dir);
     }
 }

@@ -158,7 +158,7 @@ final class Broker
     {
         $this->process?->kill();
         $this->process = null;
-        self::removeDir($this->dir);
+        TempDir::remove($this->dir);
     }
 
     private function accepts(): bool
@@ -208,19 +208,5 @@ final class Broker
             });
         }
         self::$started[] = \WeakReference::create($broker);
-    }
-
-    private static function removeDir(string $dir): void
-    {
-        if (!is_dir($dir)) {
-            return;
-        }
-        foreach (new \RecursiveIteratorIterator(
-            new \RecursiveDirectoryIterator($dir, \FilesystemIterator::SKIP_DOTS),
-            \RecursiveIteratorIterator::CHILD_FIRST
-        ) as $entry) {
-            $entry->isDir() ? rmdir($entry->getPathname()) : unlink($entry->getPathname());
-        }
-        rmdir($dir);
     }
 }

@@ -38,7 +38,7 @@ final class Certificates
             if (!mkdir($dir, 0700)) {
                 throw new \RuntimeException("cannot create $dir");
             }
-            register_shutdown_function(static fn () => self::removeDir($dir));
+            register_shutdown_function(static fn () => TempDir::remove($dir));
             $certificates = new self($dir);
             $certificates->generate();
             self::$shared = $certificates;
@@ -279,19 +279,5 @@ final class Certificates
     private function path(string $file): string
     {
         return $this->dir . '/' . $file;
-    }
-
-    private static function removeDir(string $dir): void
-    {
-        if (!is_dir($dir)) {
-            return;
-        }
-        foreach (new \RecursiveIteratorIterator(
-            new \RecursiveDirectoryIterator($dir, \FilesystemIterator::SKIP_DOTS),
-            \RecursiveIteratorIterator::CHILD_FIRST
-        ) as $entry) {
-            $entry->isDir() ? rmdir($entry->getPathname()) : unlink($entry->getPathname());
-        }
-        rmdir($dir);
     }
 }

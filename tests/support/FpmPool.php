@@ -292,7 +292,7 @@ final class FpmPool
     public function __destruct()
     {
         $this->kill();
-        self::removeDir($this->dir);
+        TempDir::remove($this->dir);
     }
 
     /** @return list<int> pids whose parent is $parent, from /proc */
@@ -518,19 +518,5 @@ final class FpmPool
             });
         }
         self::$started[] = \WeakReference::create($pool);
-    }
-
-    private static function removeDir(string $dir): void
-    {
-        if (!is_dir($dir)) {
-            return;
-        }
-        foreach (new \RecursiveIteratorIterator(
-            new \RecursiveDirectoryIterator($dir, \FilesystemIterator::SKIP_DOTS),
-            \RecursiveIteratorIterator::CHILD_FIRST
-        ) as $entry) {
-            $entry->isDir() ? rmdir($entry->getPathname()) : unlink($entry->getPathname());
-        }
-        rmdir($dir);
     }
 }
