@@ -201,17 +201,7 @@ impl Connection {
         receipt: Option<Receipt>,
     ) -> Result<(), Error> {
         validate_topic(topic).map_err(|e| Error::invalid_topic("argument #1 ($topic)", e))?;
-        let qos = match qos.unwrap_or(i64::from(self.config.qos)) {
-            0 => QoS::AtMostOnce,
-            1 => QoS::AtLeastOnce,
-            2 => QoS::ExactlyOnce,
-            other => {
-                return Err(Error::InvalidArgument {
-                    argument: "argument #3 ($qos)",
-                    problem: format!("must be 0, 1 or 2, got {other}"),
-                })
-            }
-        };
+        let qos = qos_level(qos.unwrap_or(i64::from(self.config.qos)), "argument #3 ($qos)")?;
         let full_topic = format!("{}{topic}", self.config.prefix);
         validate_topic(&full_topic).map_err(|e| {
             Error::invalid_topic("argument #1 ($topic) with the connection's prefix", e)
@@ -753,6 +743,16 @@ async fn poll(
     }
 }
 
+/// QoS 0, 1 or 2; anything else is a bad argument.
+pub fn qos_level(level: i64, argument: &'static str) -> Result<QoS, Error> {
+    match level {
+        0 => Ok(QoS::AtMostOnce),
+        1 => Ok(QoS::AtLeastOnce),
+        2 => Ok(QoS::ExactlyOnce),
+        other => Err(Error::InvalidArgument { argument, problem: format!("must be 0, 1 or 2, got {other}") }),
+    }
+}
+
 /// Outside the lock: a full inbox makes the connection wait here.
 async fn deliver(deliveries: Vec<(Arc<Inbox>, Delivery)>) {
     for (inbox, delivery) in deliveries {
@@ -817,7 +817,7 @@ fn mqtt_options(config: &Config, client_id: &str, tls: Option<Arc<rustls::Client
         options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
     }
     if let Some(will) = &config.will {
-        let qos = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce][usize::from(will.qos.min(2))];
+        let qos = qos_level(i64::from(will.qos), "will.qos").unwrap_or(QoS::AtMostOnce);
         let topic = format!("{}{}", config.prefix, will.topic);
         options.set_last_will(LastWill::new(topic, will.payload.clone(), qos, will.retain));
     }

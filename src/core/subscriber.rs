@@ -3,10 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rumqttc::QoS;
-
 use super::config::SubscriberConfig;
-use super::connection::Connection;
+use super::connection::{qos_level, Connection};
 use super::error::Error;
 use super::inbox::{Delivery, Inbox};
 
@@ -23,17 +21,7 @@ impl Subscriber {
     /// Subscribes on every connection and waits, until `timeout`, for the
     /// brokers that are connected to confirm.
     pub fn subscribe(&self, filter: &str, qos: i64, timeout: Duration) -> Result<(), Error> {
-        let qos = match qos {
-            0 => QoS::AtMostOnce,
-            1 => QoS::AtLeastOnce,
-            2 => QoS::ExactlyOnce,
-            other => {
-                return Err(Error::InvalidArgument {
-                    argument: "argument #2 ($qos)",
-                    problem: format!("must be 0, 1 or 2, got {other}"),
-                })
-            }
-        };
+        let qos = qos_level(qos, "argument #2 ($qos)")?;
         let ids = self
             .connections
             .iter()
