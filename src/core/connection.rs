@@ -20,7 +20,7 @@ use super::inbox::{Delivery, Inbox, PendingAck};
 use super::outbox::{Message, Outbox, Receipt};
 use super::subscriptions::{SubscriptionState, Subscriptions};
 use super::tls;
-use super::topic::{validate_filter, validate_topic};
+use super::topic::{validate_filter, validate_length, validate_topic};
 
 /// Room in rumqttc's request channel beyond the publishes in flight, for
 /// acknowledgements and subscriptions: under load rumqttc takes requests
@@ -202,10 +202,10 @@ impl Connection {
     ) -> Result<(), Error> {
         validate_topic(topic).map_err(|e| Error::invalid_topic("argument #1 ($topic)", e))?;
         let qos = qos_level(qos.unwrap_or(i64::from(self.config.qos)), "argument #3 ($qos)")?;
+        // The prefix was checked with the options: only the length can fail now.
+        validate_length(&self.config.prefix, topic)
+            .map_err(|e| Error::invalid_topic("argument #1 ($topic) with the connection's prefix", e))?;
         let full_topic = format!("{}{topic}", self.config.prefix);
-        validate_topic(&full_topic).map_err(|e| {
-            Error::invalid_topic("argument #1 ($topic) with the connection's prefix", e)
-        })?;
 
         let mut link = self.link.lock();
         self.ensure_usable(&link)?;

@@ -79,6 +79,14 @@ pub fn matches(filter: &str, topic: &str) -> bool {
     topic_levels.next().is_none()
 }
 
+/// A topic of `prefix` + `topic`, both valid on their own, fits MQTT's limit.
+pub fn validate_length(prefix: &str, topic: &str) -> Result<(), TopicError> {
+    if prefix.len() + topic.len() > MAX_LENGTH {
+        return Err(TopicError::TooLong);
+    }
+    Ok(())
+}
+
 fn validate_string(text: &str) -> Result<(), TopicError> {
     if text.is_empty() {
         Err(TopicError::Empty)
