@@ -33,7 +33,7 @@ const MAX_UNROUTED: usize = 1000;
 /// a subscription the application no longer makes, and holding it would
 /// block the broker's in-flight window for this client.
 const UNROUTED_GRACE: Duration = Duration::from_secs(5);
-/// How long `close()` waits for the DISCONNECT to be written.
+/// How long `close()` waits for the broker to end the connection after DISCONNECT.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
