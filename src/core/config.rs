@@ -400,13 +400,20 @@ impl SubscriberConfig {
         for (key, value) in entries {
             match key.as_str() {
                 "max_inbox" => {
-                    config.max_inbox =
-                        integer(key, value, 1..=1_000_000, "must be an integer between 1 and 1000000")?;
+                    config.max_inbox = integer(
+                        key,
+                        value,
+                        1..=1_000_000,
+                        "must be an integer between 1 and 1000000",
+                    )?;
                 }
                 _ => {
                     return Err(ConfigError::UnknownOption {
                         path: key.clone(),
-                        suggestion: nearest(key, SUBSCRIBER_OPTIONS.iter().map(|n| (*n, (*n).to_owned()))),
+                        suggestion: nearest(
+                            key,
+                            SUBSCRIBER_OPTIONS.iter().map(|n| (*n, (*n).to_owned())),
+                        ),
                     })
                 }
             }
@@ -419,7 +426,11 @@ impl SubscriberConfig {
 fn tls(value: &Value) -> Result<Option<Tls>, ConfigError> {
     if !matches!(value, Value::Map(_)) {
         let enabled = boolean("tls", value).map_err(|_| {
-            invalid("tls", "must be true, false or an array of TLS options", value)
+            invalid(
+                "tls",
+                "must be true, false or an array of TLS options",
+                value,
+            )
         })?;
         return Ok(enabled.then(Tls::default));
     }
@@ -442,7 +453,11 @@ fn tls(value: &Value) -> Result<Option<Tls>, ConfigError> {
     }
     if tls.cert_file.is_some() != tls.key_file.is_some() {
         return Err(ConfigError::Conflict {
-            path: if tls.cert_file.is_some() { "tls.cert_file" } else { "tls.key_file" },
+            path: if tls.cert_file.is_some() {
+                "tls.cert_file"
+            } else {
+                "tls.key_file"
+            },
             rule: "needs both tls.cert_file and tls.key_file for a client certificate",
         });
     }
@@ -455,8 +470,16 @@ fn readable_file(path: &str, value: &Value) -> Result<PathBuf, ConfigError> {
     };
     match std::fs::File::open(file) {
         Ok(_) if std::path::Path::new(file).is_file() => Ok(PathBuf::from(file)),
-        Ok(_) => Err(invalid(path, "must be the path of a PEM file, not a directory", value)),
-        Err(e) => Err(invalid(path, format!("must be a readable PEM file ({e})"), value)),
+        Ok(_) => Err(invalid(
+            path,
+            "must be the path of a PEM file, not a directory",
+            value,
+        )),
+        Err(e) => Err(invalid(
+            path,
+            format!("must be a readable PEM file ({e})"),
+            value,
+        )),
     }
 }
 
@@ -478,7 +501,12 @@ fn will(value: &Value) -> Result<Will, ConfigError> {
     let entries = entries(value)
         .ok_or_else(|| invalid("will", "must be an array with a topic and a payload", value))?;
     let mut topic = None;
-    let mut will = Will { topic: String::new(), payload: Vec::new(), qos: 0, retain: false };
+    let mut will = Will {
+        topic: String::new(),
+        payload: Vec::new(),
+        qos: 0,
+        retain: false,
+    };
     for (key, value) in entries {
         let path = format!("will.{key}");
         match key.as_str() {
@@ -505,7 +533,12 @@ fn will(value: &Value) -> Result<Will, ConfigError> {
 fn unknown_nested_option(parent: &str, options: &'static [&'static str], key: &str) -> ConfigError {
     ConfigError::UnknownOption {
         path: format!("{parent}.{key}"),
-        suggestion: nearest(key, options.iter().map(|name| (*name, format!("{parent}.{name}")))),
+        suggestion: nearest(
+            key,
+            options
+                .iter()
+                .map(|name| (*name, format!("{parent}.{name}"))),
+        ),
     }
 }
 
@@ -903,7 +936,10 @@ mod tests {
                 ]),
             ),
             ("tls", Value::Bool(true)),
-            ("will", map(&[("topic", str("status/worker-1")), ("payload", str("gone"))])),
+            (
+                "will",
+                map(&[("topic", str("status/worker-1")), ("payload", str("gone"))]),
+            ),
         ])
         .unwrap();
         assert_eq!(
@@ -965,7 +1001,8 @@ mod tests {
             error(&[("tls", map(&[("ca_file", str("/nonexistent/ca.pem"))]))]),
             "option \"tls.ca_file\" must be a readable PEM file (No such file or directory (os error 2)), got \"/nonexistent/ca.pem\""
         );
-        let file = std::env::temp_dir().join(format!("mqtt-broadcast-config-test-{}", std::process::id()));
+        let file =
+            std::env::temp_dir().join(format!("mqtt-broadcast-config-test-{}", std::process::id()));
         std::fs::write(&file, "x").unwrap();
         let path = str(file.to_str().unwrap());
         assert_eq!(
@@ -1629,11 +1666,15 @@ mod tests {
         assert_eq!(parse(&[]).unwrap().max_inbox, 1000);
         assert_eq!(parse(&[("max_inbox", str("50"))]).unwrap().max_inbox, 50);
         assert_eq!(
-            parse(&[("max_inbox", Value::Int(0))]).unwrap_err().to_string(),
+            parse(&[("max_inbox", Value::Int(0))])
+                .unwrap_err()
+                .to_string(),
             "option \"max_inbox\" must be an integer between 1 and 1000000, got 0"
         );
         assert_eq!(
-            parse(&[("max_inbx", Value::Int(5))]).unwrap_err().to_string(),
+            parse(&[("max_inbx", Value::Int(5))])
+                .unwrap_err()
+                .to_string(),
             "unknown option \"max_inbx\" (did you mean \"max_inbox\"?)"
         );
     }

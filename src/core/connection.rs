@@ -8,7 +8,8 @@ use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, MqttOptions,
-    NetworkOptions, Outgoing, Packet, Publish, QoS, Request, Subscribe, TlsConfiguration, Transport,
+    NetworkOptions, Outgoing, Packet, Publish, QoS, Request, Subscribe, TlsConfiguration,
+    Transport,
 };
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
@@ -127,7 +128,8 @@ impl Connection {
             .clone()
             .unwrap_or_else(|| format!("mqttb-{pid}-{:08x}", fastrand::u32(..)));
         let capacity = usize::from(config.max_inflight) + CHANNEL_HEADROOM;
-        let (requests, mut eventloop) = AsyncClient::new(mqtt_options(&config, &client_id, tls), capacity);
+        let (requests, mut eventloop) =
+            AsyncClient::new(mqtt_options(&config, &client_id, tls), capacity);
         eventloop.set_network_options(network_options(&config));
         let connection = Arc::new_cyclic(|me| Connection {
             me: me.clone(),
@@ -138,7 +140,11 @@ impl Connection {
             requests,
             link: Mutex::new(Link {
                 state: ConnectionState::Connecting,
-                outbox: Outbox::with_messages(config.max_queue, usize::from(config.max_inflight), carried),
+                outbox: Outbox::with_messages(
+                    config.max_queue,
+                    usize::from(config.max_inflight),
+                    carried,
+                ),
                 subscriptions: Subscriptions::default(),
                 session: 0,
                 closing: false,
@@ -201,10 +207,14 @@ impl Connection {
         receipt: Option<Receipt>,
     ) -> Result<(), Error> {
         validate_topic(topic).map_err(|e| Error::invalid_topic("argument #1 ($topic)", e))?;
-        let qos = qos_level(qos.unwrap_or(i64::from(self.config.qos)), "argument #3 ($qos)")?;
+        let qos = qos_level(
+            qos.unwrap_or(i64::from(self.config.qos)),
+            "argument #3 ($qos)",
+        )?;
         // The prefix was checked with the options: only the length can fail now.
-        validate_length(&self.config.prefix, topic)
-            .map_err(|e| Error::invalid_topic("argument #1 ($topic) with the connection's prefix", e))?;
+        validate_length(&self.config.prefix, topic).map_err(|e| {
+            Error::invalid_topic("argument #1 ($topic) with the connection's prefix", e)
+        })?;
         let full_topic = format!("{}{topic}", self.config.prefix);
 
         let mut link = self.link.lock();
@@ -291,12 +301,15 @@ impl Connection {
     pub fn subscribe(&self, inbox: &Arc<Inbox>, filter: &str, qos: QoS) -> Result<u64, Error> {
         validate_filter(filter).map_err(|e| Error::invalid_topic("argument #1 ($filter)", e))?;
         let filter = self.with_prefix(filter);
-        validate_filter(&filter)
-            .map_err(|e| Error::invalid_topic("argument #1 ($filter) with the connection's prefix", e))?;
+        validate_filter(&filter).map_err(|e| {
+            Error::invalid_topic("argument #1 ($filter) with the connection's prefix", e)
+        })?;
         let mut link = self.link.lock();
         self.ensure_usable(&link)?;
         let (id, filter, qos) = link.subscriptions.add(inbox, filter, qos);
-        if link.state == ConnectionState::Connected && self.requests.try_subscribe(filter, qos).is_ok() {
+        if link.state == ConnectionState::Connected
+            && self.requests.try_subscribe(filter, qos).is_ok()
+        {
             link.subscriptions.sent(id);
         }
         self.deliver_unrouted(&mut link, inbox);
@@ -306,7 +319,12 @@ impl Connection {
     /// Waits for the broker's SUBACK, through the first connection attempt;
     /// while the broker is unreachable the subscription is made on connect,
     /// nothing to wait for now.
-    pub fn await_subscription(&self, id: u64, filter: &str, deadline: Instant) -> Result<(), Error> {
+    pub fn await_subscription(
+        &self,
+        id: u64,
+        filter: &str,
+        deadline: Instant,
+    ) -> Result<(), Error> {
         let mut link = self.link.lock();
         loop {
             match link.subscriptions.state(id) {
@@ -513,9 +531,13 @@ impl Connection {
         let mut link = self.link.lock();
         // rumqttc's copy of the last session's pending requests: ours replaces it.
         eventloop.pending.clear();
-        eventloop.pending.extend(link.outbox.resume(session_present));
+        eventloop
+            .pending
+            .extend(link.outbox.resume(session_present));
         for (id, filter, qos) in link.subscriptions.resume(session_present) {
-            eventloop.pending.push_back(Request::Subscribe(Subscribe::new(filter, qos)));
+            eventloop
+                .pending
+                .push_back(Request::Subscribe(Subscribe::new(filter, qos)));
             link.subscriptions.sent(id);
         }
         link.session += 1;
@@ -533,7 +555,8 @@ impl Connection {
         let deliveries = self.apply(&mut link, event);
         if !link.unsent_acks.is_empty() {
             let requests = &self.requests;
-            link.unsent_acks.retain(|publish| requests.try_ack(publish).is_err());
+            link.unsent_acks
+                .retain(|publish| requests.try_ack(publish).is_err());
         }
         if !link.unrouted.is_empty() {
             self.release_unrouted(&mut link);
@@ -552,9 +575,12 @@ impl Connection {
             Event::Incoming(Packet::PubAck(ack)) => link.outbox.incoming_ack(ack.pkid),
             Event::Incoming(Packet::PubRec(rec)) => link.outbox.incoming_pubrec(rec.pkid),
             Event::Incoming(Packet::PubComp(comp)) => link.outbox.incoming_ack(comp.pkid),
-            Event::Outgoing(Outgoing::Subscribe(pkid)) => link.subscriptions.outgoing_subscribe(pkid),
+            Event::Outgoing(Outgoing::Subscribe(pkid)) => {
+                link.subscriptions.outgoing_subscribe(pkid)
+            }
             Event::Incoming(Packet::SubAck(ack)) => {
-                link.subscriptions.incoming_suback(ack.pkid, &ack.return_codes);
+                link.subscriptions
+                    .incoming_suback(ack.pkid, &ack.return_codes);
                 self.changed.notify_all();
             }
             Event::Incoming(Packet::Publish(publish)) => return self.route(link, publish),
@@ -592,7 +618,12 @@ impl Connection {
 
     /// A copy for every subscriber whose filter matches; the broker's
     /// acknowledgement waits until all of them handled it.
-    fn deliveries(&self, session: u64, publish: &Publish, inboxes: Vec<Arc<Inbox>>) -> Vec<(Arc<Inbox>, Delivery)> {
+    fn deliveries(
+        &self,
+        session: u64,
+        publish: &Publish,
+        inboxes: Vec<Arc<Inbox>>,
+    ) -> Vec<(Arc<Inbox>, Delivery)> {
         let ack = (publish.qos != QoS::AtMostOnce).then(|| {
             Arc::new(PendingAck {
                 connection: self.me.clone(),
@@ -602,8 +633,13 @@ impl Connection {
                 holders: std::sync::atomic::AtomicUsize::new(inboxes.len()),
             })
         });
-        let topic = publish.topic.strip_prefix(self.config.prefix.as_str()).unwrap_or(&publish.topic);
-        let received_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let topic = publish
+            .topic
+            .strip_prefix(self.config.prefix.as_str())
+            .unwrap_or(&publish.topic);
+        let received_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         inboxes
             .into_iter()
             .map(|inbox| {
@@ -628,9 +664,11 @@ impl Connection {
     fn release_unrouted(&self, link: &mut Link) {
         let now = Instant::now();
         let subscriptions = &link.subscriptions;
-        let (gone, wanted): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut link.unrouted).into_iter().partition(|(arrived, publish)| {
-                let unwanted = subscriptions.route(&publish.topic).is_empty() && !subscriptions.is_empty();
+        let (gone, wanted): (Vec<_>, Vec<_>) = std::mem::take(&mut link.unrouted)
+            .into_iter()
+            .partition(|(arrived, publish)| {
+                let unwanted =
+                    subscriptions.route(&publish.topic).is_empty() && !subscriptions.is_empty();
                 unwanted || now.duration_since(*arrived) >= UNROUTED_GRACE
             });
         link.unrouted = wanted;
@@ -653,7 +691,12 @@ impl Connection {
     fn deliver_unrouted(&self, link: &mut Link, inbox: &Arc<Inbox>) {
         let waiting = std::mem::take(&mut link.unrouted);
         for (arrived, publish) in waiting {
-            if !link.subscriptions.route(&publish.topic).iter().any(|i| i.id == inbox.id) {
+            if !link
+                .subscriptions
+                .route(&publish.topic)
+                .iter()
+                .any(|i| i.id == inbox.id)
+            {
                 link.unrouted.push((arrived, publish));
                 continue;
             }
@@ -725,7 +768,8 @@ impl Connection {
             }
         };
         let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, closed_by_broker).await;
-    }}
+    }
+}
 
 /// One step of rumqttc's event loop; while connecting, bounded by our own
 /// connect timeout (rumqttc's counts in whole seconds).
@@ -749,7 +793,10 @@ pub fn qos_level(level: i64, argument: &'static str) -> Result<QoS, Error> {
         0 => Ok(QoS::AtMostOnce),
         1 => Ok(QoS::AtLeastOnce),
         2 => Ok(QoS::ExactlyOnce),
-        other => Err(Error::InvalidArgument { argument, problem: format!("must be 0, 1 or 2, got {other}") }),
+        other => Err(Error::InvalidArgument {
+            argument,
+            problem: format!("must be 0, 1 or 2, got {other}"),
+        }),
     }
 }
 
@@ -777,10 +824,13 @@ fn describe(error: &ConnectionError) -> (String, bool) {
         return (tls, true);
     }
     match error {
-        ConnectionError::ConnectionRefused(code) => {
-            (format!("the broker refused the connection: {}", refusal(code)), true)
+        ConnectionError::ConnectionRefused(code) => (
+            format!("the broker refused the connection: {}", refusal(code)),
+            true,
+        ),
+        ConnectionError::NetworkTimeout => {
+            ("timed out connecting to the broker".to_string(), false)
         }
-        ConnectionError::NetworkTimeout => ("timed out connecting to the broker".to_string(), false),
         ConnectionError::Io(io) => (format!("network error: {io}"), false),
         ConnectionError::MqttState(state) => (format!("protocol error: {state}"), false),
         other => (other.to_string(), false),
@@ -798,7 +848,11 @@ fn refusal(code: &ConnectReturnCode) -> &'static str {
     }
 }
 
-fn mqtt_options(config: &Config, client_id: &str, tls: Option<Arc<rustls::ClientConfig>>) -> MqttOptions {
+fn mqtt_options(
+    config: &Config,
+    client_id: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> MqttOptions {
     let mut options = MqttOptions::new(client_id, config.host.as_str(), config.port);
     options
         .set_keep_alive(config.keep_alive)

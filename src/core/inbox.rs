@@ -216,9 +216,15 @@ mod tests {
         };
         assert_eq!(reader.join().unwrap().as_deref(), Some("a"));
         waiting.await.unwrap();
-        let rest: Vec<String> = std::iter::from_fn(|| inbox.receive(Duration::ZERO)).map(|d| d.topic).collect();
+        let rest: Vec<String> = std::iter::from_fn(|| inbox.receive(Duration::ZERO))
+            .map(|d| d.topic)
+            .collect();
         assert_eq!(rest.len(), MIN_OVERFLOW + 1);
-        assert_eq!(rest.last().map(String::as_str), Some("c"), "the overflow keeps the order");
+        assert_eq!(
+            rest.last().map(String::as_str),
+            Some("c"),
+            "the overflow keeps the order"
+        );
     }
 
     #[test]
@@ -236,13 +242,27 @@ mod tests {
             qos: QoS::AtLeastOnce,
             holders: AtomicUsize::new(2),
         });
-        let mut first = Delivery { ack: Some(ack.clone()), ..delivery("a") };
-        let mut second = Delivery { ack: Some(ack.clone()), ..delivery("a") };
+        let mut first = Delivery {
+            ack: Some(ack.clone()),
+            ..delivery("a")
+        };
+        let mut second = Delivery {
+            ack: Some(ack.clone()),
+            ..delivery("a")
+        };
         first.take_acknowledgement().send();
         assert_eq!(ack.holders.load(Ordering::Acquire), 1);
         first.take_acknowledgement().send();
-        assert_eq!(ack.holders.load(Ordering::Acquire), 1, "one copy is acknowledged once");
+        assert_eq!(
+            ack.holders.load(Ordering::Acquire),
+            1,
+            "one copy is acknowledged once"
+        );
         drop(second.take_acknowledgement());
-        assert_eq!(ack.holders.load(Ordering::Acquire), 1, "dropped unsent, nothing is acknowledged");
+        assert_eq!(
+            ack.holders.load(Ordering::Acquire),
+            1,
+            "dropped unsent, nothing is acknowledged"
+        );
     }
 }

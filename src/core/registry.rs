@@ -41,9 +41,17 @@ pub fn connect(name: &str, config: Config) -> Result<Arc<Connection>, Error> {
             }
             None => Vec::new(),
         };
-        let connection =
-            Connection::open(name, config, tls, process.pid, process.runtime.handle(), carried);
-        process.connections.insert(name.to_string(), connection.clone());
+        let connection = Connection::open(
+            name,
+            config,
+            tls,
+            process.pid,
+            process.runtime.handle(),
+            carried,
+        );
+        process
+            .connections
+            .insert(name.to_string(), connection.clone());
         Ok(connection)
     })?
 }
@@ -59,7 +67,11 @@ pub fn close(connection: &Arc<Connection>) {
     }
     let mut guard = PROCESS.lock();
     if let Some(process) = guard.as_mut().filter(|p| p.pid == current_pid()) {
-        if process.connections.get(&connection.name).is_some_and(|c| Arc::ptr_eq(c, connection)) {
+        if process
+            .connections
+            .get(&connection.name)
+            .is_some_and(|c| Arc::ptr_eq(c, connection))
+        {
             process.connections.remove(&connection.name);
         }
     }

@@ -15,7 +15,10 @@ pub struct Subscriber {
 
 impl Subscriber {
     pub fn new(connections: Vec<Arc<Connection>>, config: &SubscriberConfig) -> Subscriber {
-        Subscriber { connections, inbox: Inbox::new(config.max_inbox) }
+        Subscriber {
+            connections,
+            inbox: Inbox::new(config.max_inbox),
+        }
     }
 
     /// Subscribes on every connection and waits, until `timeout`, for the
@@ -35,7 +38,9 @@ impl Subscriber {
     }
 
     pub fn unsubscribe(&self, filter: &str) -> Result<(), Error> {
-        self.connections.iter().try_for_each(|connection| connection.unsubscribe(&self.inbox, filter))
+        self.connections
+            .iter()
+            .try_for_each(|connection| connection.unsubscribe(&self.inbox, filter))
     }
 
     /// The next received message, or `None` after `timeout`.
@@ -60,6 +65,10 @@ impl Subscriber {
 
     /// The longest a subscribe waits by default: the longest flush_timeout.
     pub fn default_timeout(&self) -> Duration {
-        self.connections.iter().map(|c| c.config.flush_timeout).max().unwrap_or_default()
+        self.connections
+            .iter()
+            .map(|c| c.config.flush_timeout)
+            .max()
+            .unwrap_or_default()
     }
 }

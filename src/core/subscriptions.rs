@@ -49,7 +49,8 @@ impl Subscriptions {
     /// subscriber asked for on that filter, as the broker keeps one
     /// subscription per filter and connection.
     pub fn add(&mut self, inbox: &Arc<Inbox>, filter: String, qos: QoS) -> Subscribe {
-        self.entries.retain(|e| !(e.inbox.id == inbox.id && e.filter == filter));
+        self.entries
+            .retain(|e| !(e.inbox.id == inbox.id && e.filter == filter));
         self.next_id += 1;
         let id = self.next_id;
         self.entries.push(Entry {
@@ -67,7 +68,8 @@ impl Subscriptions {
     /// UNSUBSCRIBE when no other subscriber holds it.
     pub fn remove(&mut self, inbox_id: u64, filter: &str) -> Option<String> {
         let before = self.entries.len();
-        self.entries.retain(|e| !(e.inbox.id == inbox_id && e.filter == filter));
+        self.entries
+            .retain(|e| !(e.inbox.id == inbox_id && e.filter == filter));
         let removed = self.entries.len() != before;
         (removed && self.highest_qos(filter).is_none()).then(|| filter.to_string())
     }
@@ -80,7 +82,10 @@ impl Subscriptions {
             .filter(|e| e.inbox.id == inbox_id)
             .map(|e| e.filter.clone())
             .collect();
-        let mut released: Vec<String> = filters.iter().filter_map(|f| self.remove(inbox_id, f)).collect();
+        let mut released: Vec<String> = filters
+            .iter()
+            .filter_map(|f| self.remove(inbox_id, f))
+            .collect();
         released.dedup();
         released
     }
@@ -97,22 +102,40 @@ impl Subscriptions {
     }
 
     pub fn incoming_suback(&mut self, pkid: u16, codes: &[SubscribeReasonCode]) {
-        let Some(id) = self.by_pkid.remove(&pkid) else { return };
-        let refused = codes.iter().any(|c| matches!(c, SubscribeReasonCode::Failure));
-        let state = if refused { SubscriptionState::Refused } else { SubscriptionState::Confirmed };
-        let Some(filter) = self.entries.iter().find(|e| e.id == id).map(|e| e.filter.clone()) else {
+        let Some(id) = self.by_pkid.remove(&pkid) else {
+            return;
+        };
+        let refused = codes
+            .iter()
+            .any(|c| matches!(c, SubscribeReasonCode::Failure));
+        let state = if refused {
+            SubscriptionState::Refused
+        } else {
+            SubscriptionState::Confirmed
+        };
+        let Some(filter) = self
+            .entries
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.filter.clone())
+        else {
             return;
         };
         // One SUBACK answers for every subscriber of that filter.
         for entry in &mut self.entries {
-            if entry.filter == filter && (entry.id == id || entry.state == SubscriptionState::Pending) {
+            if entry.filter == filter
+                && (entry.id == id || entry.state == SubscriptionState::Pending)
+            {
                 entry.state = state.clone();
             }
         }
     }
 
     pub fn state(&self, id: u64) -> Option<SubscriptionState> {
-        self.entries.iter().find(|e| e.id == id).map(|e| e.state.clone())
+        self.entries
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.state.clone())
     }
 
     pub fn connection_lost(&mut self) {
@@ -158,7 +181,11 @@ impl Subscriptions {
     }
 
     fn highest_qos(&self, filter: &str) -> Option<QoS> {
-        self.entries.iter().filter(|e| e.filter == filter).map(|e| e.qos).max_by_key(|q| *q as u8)
+        self.entries
+            .iter()
+            .filter(|e| e.filter == filter)
+            .map(|e| e.qos)
+            .max_by_key(|q| *q as u8)
     }
 }
 
@@ -196,7 +223,11 @@ mod tests {
         subs.add(&first, "sensors/+/temp".into(), QoS::AtMostOnce);
         subs.add(&first, "sensors/#".into(), QoS::AtMostOnce);
         subs.add(&second, "sensors/kitchen/temp".into(), QoS::AtMostOnce);
-        let ids: Vec<u64> = subs.route("sensors/kitchen/temp").iter().map(|i| i.id).collect();
+        let ids: Vec<u64> = subs
+            .route("sensors/kitchen/temp")
+            .iter()
+            .map(|i| i.id)
+            .collect();
         assert_eq!(ids, [first.id, second.id]);
         assert!(subs.route("other").is_empty());
     }
@@ -241,7 +272,10 @@ mod tests {
         let filters: Vec<&str> = resent.iter().map(|(_, f, _)| f.as_str()).collect();
         assert_eq!(filters, ["a"]);
         confirm(&mut subs, resent[0].0, 2);
-        assert!(subs.resume(true).is_empty(), "one SUBACK confirms every subscriber of the filter");
+        assert!(
+            subs.resume(true).is_empty(),
+            "one SUBACK confirms every subscriber of the filter"
+        );
     }
 
     #[test]

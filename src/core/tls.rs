@@ -11,7 +11,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore,
+    SignatureScheme,
+};
 
 use super::config::{ConfigError, Tls};
 
@@ -25,8 +28,9 @@ pub fn client_config(tls: &Tls) -> Result<Arc<ClientConfig>, ConfigError> {
             .server_name
             .as_ref()
             .map(|name| {
-                ServerName::try_from(name.clone())
-                    .map_err(|_| invalid("tls.server_name", "must be a valid host name or IP address"))
+                ServerName::try_from(name.clone()).map_err(|_| {
+                    invalid("tls.server_name", "must be a valid host name or IP address")
+                })
             })
             .transpose()?,
         verify_peer: tls.verify_peer,
@@ -60,9 +64,12 @@ fn trusted_roots(
     match &tls.ca_file {
         Some(file) => {
             for certificate in certificates("tls.ca_file", file)? {
-                roots
-                    .add(certificate)
-                    .map_err(|e| invalid("tls.ca_file", &format!("holds an unusable CA certificate: {e}")))?;
+                roots.add(certificate).map_err(|e| {
+                    invalid(
+                        "tls.ca_file",
+                        &format!("holds an unusable CA certificate: {e}"),
+                    )
+                })?;
             }
         }
         None => {
@@ -70,7 +77,10 @@ fn trusted_roots(
         }
     }
     if roots.is_empty() {
-        return Err(invalid("tls", "found no trusted CA certificates: set tls.ca_file"));
+        return Err(invalid(
+            "tls",
+            "found no trusted CA certificates: set tls.ca_file",
+        ));
     }
     WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
@@ -78,7 +88,10 @@ fn trusted_roots(
         .map_err(|e| invalid("tls.ca_file", &format!("cannot be used: {e}")))
 }
 
-fn certificates(option: &'static str, file: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+fn certificates(
+    option: &'static str,
+    file: &Path,
+) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
     let certificates = rustls_pemfile::certs(&mut reader(option, file)?)
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| invalid(option, &format!("is not a readable PEM file: {e}")))?;
@@ -101,7 +114,10 @@ fn reader(option: &'static str, file: &Path) -> Result<BufReader<File>, ConfigEr
 }
 
 fn invalid(path: &str, problem: &str) -> ConfigError {
-    ConfigError::Unusable { path: path.to_string(), problem: problem.to_string() }
+    ConfigError::Unusable {
+        path: path.to_string(),
+        problem: problem.to_string(),
+    }
 }
 
 /// WebPKI verification, with the `tls` switches: another name to check,
@@ -129,7 +145,9 @@ impl ServerCertVerifier for Verifier {
         };
         let name = self.server_name.as_ref().unwrap_or(server_name);
         match trusted.verify_server_cert(end_entity, intermediates, name, ocsp_response, now) {
-            Err(rustls::Error::InvalidCertificate(problem)) if self.allow_self_signed && is_unknown_ca(&problem) => {
+            Err(rustls::Error::InvalidCertificate(problem))
+                if self.allow_self_signed && is_unknown_ca(&problem) =>
+            {
                 Ok(ServerCertVerified::assertion())
             }
             verified => verified,
@@ -142,7 +160,12 @@ impl ServerCertVerifier for Verifier {
         certificate: &CertificateDer<'_>,
         signature: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, certificate, signature, &self.provider.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            certificate,
+            signature,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -151,11 +174,18 @@ impl ServerCertVerifier for Verifier {
         certificate: &CertificateDer<'_>,
         signature: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, certificate, signature, &self.provider.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            certificate,
+            signature,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -166,7 +196,10 @@ fn is_unknown_ca(problem: &CertificateError) -> bool {
     match problem {
         CertificateError::UnknownIssuer => true,
         CertificateError::Other(other) => {
-            matches!(other.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity))
+            matches!(
+                other.0.downcast_ref::<webpki::Error>(),
+                Some(webpki::Error::CaUsedAsEndEntity)
+            )
         }
         _ => false,
     }

@@ -40,7 +40,11 @@ impl Client {
         let value = options.map_or(Value::Map(Vec::new()), options::from_array);
         let config = Config::from_value(&value).map_err(Error::from)?;
         let connection = Handle::new(registry::connect(&name, config.clone())?);
-        Ok(Client { name, config, connection })
+        Ok(Client {
+            name,
+            config,
+            connection,
+        })
     }
 
     /// Queues the message and returns at once.
@@ -66,7 +70,9 @@ impl Client {
         timeout: Option<f64>,
     ) -> PhpResult<()> {
         let timeout = seconds("argument #5 ($timeout)", timeout, self.config.flush_timeout)?;
-        Ok(self.connection()?.publish_sync(topic, &payload, qos, retain, timeout)?)
+        Ok(self
+            .connection()?
+            .publish_sync(topic, &payload, qos, retain, timeout)?)
     }
 
     /// True once nothing is queued or in flight; false when the timeout passed first.
@@ -91,7 +97,10 @@ impl Client {
     pub fn connections() -> PhpResult<ZBox<ZendHashTable>> {
         let mut all = ZendHashTable::new();
         for connection in registry::connections() {
-            all.insert(connection.name.as_str(), status_array(&connection.status())?)?;
+            all.insert(
+                connection.name.as_str(),
+                status_array(&connection.status())?,
+            )?;
         }
         Ok(all)
     }
@@ -135,14 +144,25 @@ impl Drop for Handle {
 }
 
 fn invalid(argument: &'static str, problem: &str) -> Error {
-    Error::InvalidArgument { argument, problem: problem.to_string() }
+    Error::InvalidArgument {
+        argument,
+        problem: problem.to_string(),
+    }
 }
 
-pub(crate) fn seconds(argument: &'static str, value: Option<f64>, default: Duration) -> Result<Duration, Error> {
+pub(crate) fn seconds(
+    argument: &'static str,
+    value: Option<f64>,
+    default: Duration,
+) -> Result<Duration, Error> {
     match value {
         None => Ok(default),
-        Some(s) => Duration::try_from_secs_f64(s)
-            .map_err(|_| invalid(argument, &format!("must be a number of seconds >= 0, got {s}"))),
+        Some(s) => Duration::try_from_secs_f64(s).map_err(|_| {
+            invalid(
+                argument,
+                &format!("must be a number of seconds >= 0, got {s}"),
+            )
+        }),
     }
 }
 

@@ -84,7 +84,9 @@ impl From<Error> for PhpException {
     fn from(error: Error) -> Self {
         let message = error.to_string();
         let class = match error {
-            Error::InvalidArgument { .. } => return PhpException::new(message, 0, ce::value_error()),
+            Error::InvalidArgument { .. } => {
+                return PhpException::new(message, 0, ce::value_error())
+            }
             Error::Config(_) => Class::Config,
             Error::QueueFull { .. } => Class::QueueFull,
             Error::Timeout(_) => Class::Timeout,

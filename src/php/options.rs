@@ -6,10 +6,19 @@ use crate::core::config::Value;
 
 pub fn from_array(array: &ZendHashTable) -> Value {
     let entries: Vec<(ArrayKey, &Zval)> = array.iter().collect();
-    if entries.iter().all(|(key, _)| matches!(key, ArrayKey::Long(_))) && !entries.is_empty() {
+    if entries
+        .iter()
+        .all(|(key, _)| matches!(key, ArrayKey::Long(_)))
+        && !entries.is_empty()
+    {
         return Value::List(entries.into_iter().map(|(_, v)| from_zval(v)).collect());
     }
-    Value::Map(entries.into_iter().map(|(key, v)| (key.to_string(), from_zval(v))).collect())
+    Value::Map(
+        entries
+            .into_iter()
+            .map(|(key, v)| (key.to_string(), from_zval(v)))
+            .collect(),
+    )
 }
 
 fn from_zval(zval: &Zval) -> Value {

@@ -43,19 +43,28 @@ pub struct Subscriber {
 impl Subscriber {
     /// Subscribes through every client given; messages of all of them arrive here.
     #[php(optional = options)]
-    pub fn __construct(clients: &ZendHashTable, options: Option<&ZendHashTable>) -> PhpResult<Self> {
+    pub fn __construct(
+        clients: &ZendHashTable,
+        options: Option<&ZendHashTable>,
+    ) -> PhpResult<Self> {
         if clients.is_empty() {
             return Err(invalid("argument #1 ($clients)", "must not be empty".into()).into());
         }
         let mut connections = Vec::new();
         for (position, (_, value)) in clients.iter().enumerate() {
             let Some(client) = value.extract::<&Client>() else {
-                let problem = format!("must be a list of Mqtt\\Client, element {position} is {:?}", value.get_type());
+                let problem = format!(
+                    "must be a list of Mqtt\\Client, element {position} is {:?}",
+                    value.get_type()
+                );
                 return Err(invalid("argument #1 ($clients)", problem).into());
             };
             connections.push(client.live_connection()?);
         }
-        let value = options.map_or(crate::core::config::Value::Map(Vec::new()), options::from_array);
+        let value = options.map_or(
+            crate::core::config::Value::Map(Vec::new()),
+            options::from_array,
+        );
         let config = SubscriberConfig::from_value(&value).map_err(Error::from)?;
         Ok(Subscriber {
             core: ManuallyDrop::new(subscriber::Subscriber::new(connections, &config)),
@@ -84,7 +93,9 @@ impl Subscriber {
         let core = self.core()?;
         let deadline = deadline(timeout)?;
         self.handed.take().send();
-        let Some(mut delivery) = self.wait(core, deadline)? else { return Ok(None) };
+        let Some(mut delivery) = self.wait(core, deadline)? else {
+            return Ok(None);
+        };
         self.handed.replace(delivery.take_acknowledgement());
         Ok(Some(Message::from(delivery)))
     }
@@ -92,21 +103,32 @@ impl Subscriber {
     /// Calls the handler for every message until stop(), the timeout or the limit; returns how many it handled.
     #[php(name = "loop")]
     #[php(optional = timeout)]
-    pub fn run(&self, handler: ZendCallable, timeout: Option<f64>, limit: Option<i64>) -> PhpResult<i64> {
+    pub fn run(
+        &self,
+        handler: ZendCallable,
+        timeout: Option<f64>,
+        limit: Option<i64>,
+    ) -> PhpResult<i64> {
         let core = self.core()?;
         let deadline = deadline(timeout)?;
         if let Some(limit) = limit.filter(|l| *l < 0) {
-            return Err(invalid("argument #3 ($limit)", format!("must be >= 0, got {limit}")).into());
+            return Err(
+                invalid("argument #3 ($limit)", format!("must be >= 0, got {limit}")).into(),
+            );
         }
         self.handed.take().send();
         let mut handled = 0;
         while limit.is_none_or(|limit| handled < limit) {
-            let Some(mut delivery) = self.wait(core, deadline)? else { break };
+            let Some(mut delivery) = self.wait(core, deadline)? else {
+                break;
+            };
             let acknowledgement = delivery.take_acknowledgement();
             let message = ZendClassObject::new(Message::from(delivery)).into_zval(false)?;
             if handler.try_call(vec![&message]).is_err() || ExecutorGlobals::has_exception() {
                 // Unacknowledged: the broker delivers it again.
-                return Err(pending_or("the handler given to Mqtt\\Subscriber::loop() could not be called"));
+                return Err(pending_or(
+                    "the handler given to Mqtt\\Subscriber::loop() could not be called",
+                ));
             }
             acknowledgement.send();
             handled += 1;
@@ -134,13 +156,19 @@ impl Subscriber {
     /// Waits for a message in short steps, letting PHP run its pending
     /// signal handlers in between: a SIGTERM handler that calls stop() ends
     /// the wait promptly.
-    fn wait(&self, core: &subscriber::Subscriber, deadline: Option<Instant>) -> PhpResult<Option<crate::core::inbox::Delivery>> {
+    fn wait(
+        &self,
+        core: &subscriber::Subscriber,
+        deadline: Option<Instant>,
+    ) -> PhpResult<Option<crate::core::inbox::Delivery>> {
         loop {
             if self.stopped.get() {
                 return Ok(None);
             }
             let step = match deadline {
-                Some(deadline) => deadline.saturating_duration_since(Instant::now()).min(WAKE_INTERVAL),
+                Some(deadline) => deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(WAKE_INTERVAL),
                 None => WAKE_INTERVAL,
             };
             if let Some(delivery) = core.receive(step) {
@@ -188,7 +216,9 @@ fn pending_or(message: &str) -> PhpException {
 fn deadline(timeout: Option<f64>) -> Result<Option<Instant>, Error> {
     match timeout {
         None => Ok(None),
-        Some(_) => Ok(Some(Instant::now() + seconds("argument ($timeout)", timeout, Duration::ZERO)?)),
+        Some(_) => Ok(Some(
+            Instant::now() + seconds("argument ($timeout)", timeout, Duration::ZERO)?,
+        )),
     }
 }
 
