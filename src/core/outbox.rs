@@ -51,6 +51,9 @@ struct InFlight {
 #[derive(Debug)]
 pub struct OutboxFull;
 
+/// QoS 0 messages handed to rumqttc at once: enough to keep its writes busy.
+const MAX_HANDED_QOS0: usize = 1024;
+
 #[derive(Debug)]
 pub struct Outbox {
     capacity: usize,
@@ -64,6 +67,9 @@ pub struct Outbox {
     /// whose `Outgoing::Publish` has not been seen yet: they already sit in
     /// `in_flight` under their packet id.
     resends_unseen: usize,
+    /// QoS 0 messages among `handed`: they need no acknowledgement, so the
+    /// in-flight window does not hold them back.
+    handed_qos0: usize,
     published: u64,
     acknowledged: u64,
 }
@@ -81,6 +87,7 @@ impl Outbox {
             held_back: None,
             in_flight: HashMap::new(),
             resends_unseen: 0,
+            handed_qos0: 0,
             published: 0,
             acknowledged: 0,
         }
@@ -112,12 +119,17 @@ impl Outbox {
     /// Hands queued messages to `send` while the window has room. `send`
     /// returns false when it could not take the message; it stays queued.
     pub fn pump(&mut self, mut send: impl FnMut(&Message) -> bool) {
-        while self.handed_and_in_flight() < self.window {
-            let Some(message) = self.queued.front() else {
-                break;
+        while let Some(message) = self.queued.front() {
+            let room = if message.qos == QoS::AtMostOnce {
+                self.handed_qos0 < MAX_HANDED_QOS0
+            } else {
+                self.awaiting_ack() < self.window
             };
-            if !send(message) {
+            if !room || !send(message) {
                 break;
+            }
+            if message.qos == QoS::AtMostOnce {
+                self.handed_qos0 += 1;
             }
             if let Some(message) = self.queued.pop_front() {
                 self.handed.push_back(message);
@@ -139,6 +151,7 @@ impl Outbox {
         };
         self.published += 1;
         if message.qos == QoS::AtMostOnce {
+            self.handed_qos0 -= 1;
             message.finish(Ok(()));
         } else {
             self.in_flight.insert(
@@ -179,6 +192,7 @@ impl Outbox {
         if let Some(message) = self.held_back.take() {
             self.queued.push_front(message);
         }
+        self.handed_qos0 = 0;
         self.resends_unseen = 0;
     }
 
@@ -279,8 +293,10 @@ impl Outbox {
         self.acknowledged
     }
 
-    fn handed_and_in_flight(&self) -> usize {
-        self.handed.len() + usize::from(self.held_back.is_some()) + self.in_flight.len()
+    /// QoS 1/2 messages handed over or written, not yet acknowledged: what
+    /// the broker's in-flight limit counts.
+    fn awaiting_ack(&self) -> usize {
+        self.handed.len() - self.handed_qos0 + usize::from(self.held_back.is_some()) + self.in_flight.len()
     }
 }
 
@@ -342,6 +358,20 @@ mod tests {
         outbox.outgoing_publish(1);
         outbox.incoming_ack(1);
         assert_eq!(hand_all(&mut outbox), ["d"]);
+    }
+
+    #[test]
+    fn qos0_messages_are_not_held_back_by_the_in_flight_window() {
+        let mut outbox = Outbox::new(100, 1);
+        push(&mut outbox, "a", QoS::AtLeastOnce);
+        push(&mut outbox, "b", QoS::AtMostOnce);
+        push(&mut outbox, "c", QoS::AtLeastOnce);
+        push(&mut outbox, "d", QoS::AtMostOnce);
+        assert_eq!(hand_all(&mut outbox), ["a", "b"], "in order: c waits for a's ack, d behind it");
+        outbox.outgoing_publish(1);
+        outbox.outgoing_publish(0);
+        outbox.incoming_ack(1);
+        assert_eq!(hand_all(&mut outbox), ["c", "d"]);
     }
 
     #[test]
