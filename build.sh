@@ -6,6 +6,7 @@
 #   ./build.sh test      deps, build, Rust unit tests, then the PHP suite (extra args go to phpunit)
 #   ./build.sh install   deps, build, copy the extension into PHP's extension dir, enable it (cli + fpm)
 #   ./build.sh example   deps, build, run examples/publish.php against a throw-away mosquitto
+#   ./build.sh bench     deps, build, run the benchmarks (bench/run.php) and print one markdown table
 #
 # deps does nothing (and needs no root) when every package is installed already.
 set -euo pipefail
@@ -121,10 +122,11 @@ cmd_example() {
     run_php "$ROOT/tests/support/run-example.php" "$ROOT/examples/publish.php"
 }
 
+# Knobs (BENCH_RUNS, BENCH_ONLY, ...) are environment variables: see bench/run.php.
 cmd_bench() {
     cmd_deps
     cmd_build
-    run_php "$ROOT/bench/fpm.php"
+    run_php "$ROOT/bench/run.php"
 }
 
 main() {

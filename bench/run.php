@@ -1,0 +1,355 @@
+<?php
+
+declare(strict_types=1);
+
+// The benchmark suite: ./build.sh bench, or
+//
+//   MQTT_BROADCAST_EXT=target/release/libmqtt_broadcast.so php -d extension=... bench/run.php
+//
+// Starts its own mosquitto on a free port (quiet: bench/lib/BenchBroker), runs
+// every scenario BENCH_RUNS times, taking turns, each measurement in a fresh PHP
+// process (bench/scripts/), each next to its reference measured in the same run
+// with the Mosquitto C clients (or, for publishSync(), a plain PHP socket), then
+// the PHP-FPM rows (bench/lib/FpmBench), and prints one markdown table: median,
+// min and max of the runs. Progress goes to stderr.
+//
+// It prints, it does not assert: the targets are the issue's, "met?" says how
+// this run compares. Knobs (environment):
+//   BENCH_RUNS             runs of each scenario (3)
+//   BENCH_ONLY             scenarios to run, e.g. "1,3,fpm" (all: 1,2,3,4,5,6,fpm)
+//   BENCH_MESSAGES         messages of scenarios 1 and 5 (500000)
+//   BENCH_ACKED            messages of scenario 2 (200000)
+//   BENCH_SYNC             publishSync() calls of scenario 3 (20000, after 1000 to warm up)
+//   BENCH_PROCESSES        processes per variant and run in scenario 4 (30)
+//   BENCH_MEMORY_MESSAGES  messages of scenario 6 (1000000)
+//   BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_WORKERS  the PHP-FPM rows (see bench/fpm.php)
+
+require __DIR__ . '/lib/bootstrap.php';
+
+use MqttBroadcast\Bench\BenchBroker;
+use MqttBroadcast\Bench\Command;
+use MqttBroadcast\Bench\Env;
+use MqttBroadcast\Bench\FpmBench;
+use MqttBroadcast\Bench\LineFiles;
+use MqttBroadcast\Bench\MosquittoSub;
+use MqttBroadcast\Bench\Stats;
+use MqttBroadcast\Bench\Table;
+use MqttBroadcast\Tests\Support\PhpScript;
+
+$began = microtime(true);
+if (!is_file(PhpScript::extensionPath())) {
+    fwrite(STDERR, 'extension ' . PhpScript::extensionPath() . " not found: build it (cargo build --release) or set MQTT_BROADCAST_EXT\n");
+    exit(1);
+}
+$runs = Env::int('BENCH_RUNS', 3);
+$only = array_filter(array_map('trim', explode(',', (string) getenv('BENCH_ONLY'))));
+$enabled = static fn (string $scenario): bool => $only === [] || in_array($scenario, $only, true);
+$n = [
+    'messages' => Env::int('BENCH_MESSAGES', 500_000),
+    'acked' => Env::int('BENCH_ACKED', 200_000),
+    'sync' => Env::int('BENCH_SYNC', 20_000),
+    'sync_warmup' => 1_000,
+    'processes' => Env::int('BENCH_PROCESSES', 30),
+    'memory' => Env::int('BENCH_MEMORY_MESSAGES', 1_000_000),
+    'memory_warmup' => 10_000,
+];
+$scripts = __DIR__ . '/scripts';
+$progress = static fn (string $line) => fwrite(STDERR, sprintf("[%5.0fs] %s\n", microtime(true) - $began, $line));
+
+$broker = BenchBroker::start();
+$lines = new LineFiles();
+$topic = static fn (string $scenario): string => "bench/$scenario/" . bin2hex(random_bytes(4));
+$at = ['host' => $broker->host(), 'port' => $broker->port()];
+$args = static function (array $values) use ($at): array {
+    $list = [];
+    foreach ($at + $values as $key => $value) {
+        $list[] = "$key=" . rawurlencode((string) $value);
+    }
+    return $list;
+};
+$mosquittoPub = static fn (string $topic, array $options): array => array_merge(
+    ['mosquitto_pub', '-h', $broker->host(), '-p', (string) $broker->port(), '-t', $topic],
+    $options
+);
+
+/** @var array<string, list<float>> $m every measurement, by name, one value per run */
+$m = [];
+$arrived = [];
+
+// ---- the scenarios: each measures once and adds to $m ----
+
+$scenarios = [];
+
+// 1. publish() QoS 0 from one PHP process: calls/s, and what an independent
+//    subscriber receives; the reference is mosquitto_pub -l to mosquitto_sub.
+$scenarios['1'] = static function () use (&$m, $broker, $lines, $topic, $args, $mosquittoPub, $scripts, $n, $progress): void {
+    $count = $n['messages'];
+    $t = $topic('1');
+    $sub = MosquittoSub::start($broker, $t, $count);
+    $r = Command::json(Command::mustRun(Command::php("$scripts/publish-burst.php", $args(['topic' => $t, 'count' => $count, 'qos' => 0, 'max_inflight' => 20]))));
+    $end = $sub->waitForEnd(120.0) ?? throw new RuntimeException("scenario 1: not all $count messages arrived: " . $sub->describe());
+    $m['1.calls'][] = $r['calls_per_second'];
+    $m['1.written'][] = $r['flushed_per_second'];
+    $m['1.peak_rss'][] = $r['peak_rss'];
+    $m['1.delivered'][] = $count / ($end - $r['started_at']);
+    $progress(sprintf('1   publish() QoS 0: %s calls/s, %s msg/s delivered', Table::rate($r['calls_per_second']), Table::rate(end($m['1.delivered']))));
+
+    $t = $topic('1-ref');
+    $sub = MosquittoSub::start($broker, $t, $count);
+    $start = microtime(true);
+    $pub = Command::mustRun($mosquittoPub($t, ['-q', '0', '-l']), $lines->get($count));
+    $end = $sub->waitForEnd(120.0) ?? throw new RuntimeException("scenario 1 reference: not all $count messages arrived: " . $sub->describe());
+    $m['1.ref.sent'][] = $count / $pub['seconds'];
+    $m['1.ref.delivered'][] = $count / ($end - $start);
+    $progress(sprintf('1   mosquitto_pub -l QoS 0: %s msg/s sent, %s msg/s delivered', Table::rate(end($m['1.ref.sent'])), Table::rate(end($m['1.ref.delivered']))));
+};
+
+// 2. publish() QoS 1 pipelined, then flush(): acknowledged messages per second,
+//    with max_inflight 1000 (the broker allows any number) and with the default 20.
+$scenarios['2'] = static function () use (&$m, $lines, $topic, $args, $mosquittoPub, $scripts, $n, $progress): void {
+    $count = $n['acked'];
+    foreach (['' => 1000, 'default' => 20] as $variant => $inflight) {
+        $key = $variant === '' ? '2' : "2.$variant";
+        $r = Command::json(Command::mustRun(Command::php("$scripts/publish-burst.php", $args(['topic' => $topic('2'), 'count' => $count, 'qos' => 1, 'max_inflight' => $inflight]))));
+        $r['acknowledged'] === $count || throw new RuntimeException("scenario 2: {$r['acknowledged']} of $count acknowledged");
+        $m[$key][] = $r['flushed_per_second'];
+        $pub = Command::mustRun($mosquittoPub($topic('2-ref'), ['-q', '1', '-M', (string) $inflight, '-l']), $lines->get($count));
+        $m["$key.ref"][] = $count / $pub['seconds'];
+        $progress(sprintf('2   QoS 1, max_inflight %d: %s acked/s; mosquitto_pub -M %d: %s msg/s', $inflight, Table::rate($r['flushed_per_second']), $inflight, Table::rate($count / $pub['seconds'])));
+    }
+};
+
+// 3. publishSync() QoS 1 one at a time: latency; the reference is the floor
+//    of a QoS 1 round trip from PHP (qos1-floor.php, without the extension).
+$scenarios['3'] = static function () use (&$m, $topic, $args, $scripts, $n, $progress): void {
+    $options = ['count' => $n['sync'], 'warmup' => $n['sync_warmup']];
+    $r = Command::json(Command::mustRun(Command::php("$scripts/publish-sync.php", $args(['topic' => $topic('3')] + $options))));
+    $floor = Command::json(Command::mustRun(Command::php("$scripts/qos1-floor.php", $args(['topic' => $topic('3-ref')] + $options), false)));
+    foreach (['p50', 'p99'] as $p) {
+        $m["3.$p"][] = $r["{$p}_us"];
+        $m["3.$p.ref"][] = $floor["{$p}_us"];
+    }
+    $progress(sprintf('3   publishSync() p50 %.1f µs p99 %.1f µs; PHP floor p50 %.1f µs p99 %.1f µs', $r['p50_us'], $r['p99_us'], $floor['p50_us'], $floor['p99_us']));
+};
+
+// 4. A PHP process that loads the extension, publishes one message and exits,
+//    again and again: wall time per process, and whether each message arrived.
+$scenarios['4'] = static function () use (&$m, &$arrived, $broker, $topic, $args, $mosquittoPub, $scripts, $n, $progress): void {
+    $t = $topic('4');
+    $sub = MosquittoSub::start($broker, $t, null, '%p', 1);
+    $variants = [
+        'ext0' => static fn (string $payload) => Command::php("$scripts/one-shot.php", $args(['topic' => $t, 'payload' => $payload, 'qos' => 0])),
+        'ext1' => static fn (string $payload) => Command::php("$scripts/one-shot.php", $args(['topic' => $t, 'payload' => $payload, 'qos' => 1])),
+        'php' => static fn (string $payload) => Command::php("$scripts/one-shot.php", $args(['topic' => $t, 'payload' => $payload, 'qos' => 'none'])),
+        'c0' => static fn (string $payload) => $mosquittoPub($t, ['-q', '0', '-m', $payload]),
+        'c1' => static fn (string $payload) => $mosquittoPub($t, ['-q', '1', '-m', $payload]),
+    ];
+    $run = bin2hex(random_bytes(3));
+    $times = [];
+    for ($i = 0; $i < $n['processes']; $i++) {
+        // Variants take turns, so that drift spreads over all of them.
+        foreach ($variants as $name => $command) {
+            $times[$name][] = Command::mustRun($command("$name-$run-$i"))['seconds'] * 1e3;
+        }
+    }
+    foreach ($times as $name => $values) {
+        $m["4.$name"][] = Stats::median($values);
+    }
+    // Barrier: mosquitto delivers in order, so everything published before has arrived with it.
+    $broker->mosquittoPub($t, "end-$run", 1);
+    $deadline = microtime(true) + 20.0;
+    while (!in_array("end-$run", $sub->lines(), true) && microtime(true) < $deadline) {
+        usleep(10_000);
+    }
+    $received = array_count_values(array_map(static fn (string $line) => explode('-', $line)[0], $sub->lines()));
+    foreach (['ext0', 'ext1', 'c0', 'c1'] as $name) {
+        $arrived["4.$name"] = ($arrived["4.$name"] ?? 0) + ($received[$name] ?? 0);
+    }
+    $sub->stop();
+    $last = static fn (string $name): string => Table::millis(end($m["4.$name"]));
+    $progress(sprintf('4   one publish per process: %s ms (QoS 0), %s ms (QoS 1), php alone %s ms, mosquitto_pub %s / %s ms', $last('ext0'), $last('ext1'), $last('php'), $last('c0'), $last('c1')));
+};
+
+// 5. Subscriber::loop() with a PHP callback: messages handled per second,
+//    (live) while mosquitto_pub -l publishes, and (backlog) from messages that
+//    waited while the subscriber was stopped (SIGSTOP); mosquitto_sub in the
+//    same conditions is the reference.
+$scenarios['5'] = static function () use (&$m, $broker, $lines, $topic, $args, $mosquittoPub, $scripts, $n, $progress): void {
+    $count = $n['messages'];
+    $publish = static fn (string $t) => static fn () => Command::mustRun($mosquittoPub($t, ['-q', '0', '-l']), $lines->get($count));
+    foreach (['live', 'backlog'] as $variant) {
+        $t = $topic("5-$variant");
+        $child = Command::background(Command::php("$scripts/subscriber-loop.php", $args(['topic' => $t, 'count' => $count])), $lines->dir());
+        $child->waitForLine('ready');
+        $start = publishWhile($variant, $child->pid(), $publish($t));
+        $m["5.$variant"][] = $count / ($child->result(120.0)['ended_at'] - $start);
+
+        $t = $topic("5-$variant-ref");
+        $sub = MosquittoSub::start($broker, $t, $count);
+        $start = publishWhile($variant, $sub->pid(), $publish($t));
+        $end = $sub->waitForEnd(120.0) ?? throw new RuntimeException("scenario 5 reference: not all $count messages arrived: " . $sub->describe());
+        $m["5.$variant.ref"][] = $count / ($end - $start);
+        $progress(sprintf('5   loop() %s: %s msg/s; mosquitto_sub: %s msg/s', $variant, Table::rate(end($m["5.$variant"])), Table::rate(end($m["5.$variant.ref"]))));
+    }
+};
+
+/**
+ * Live: publishes while the subscriber runs; returns when publishing started.
+ * Backlog: stops the subscriber, publishes, lets it go on; returns when it went on.
+ */
+function publishWhile(string $variant, int $subscriberPid, Closure $publish): float
+{
+    if ($variant === 'live') {
+        $start = microtime(true);
+        $publish();
+        return $start;
+    }
+    posix_kill($subscriberPid, SIGSTOP);
+    try {
+        $publish();
+        usleep(300_000); // the broker has routed the last messages
+    } finally {
+        $start = microtime(true);
+        posix_kill($subscriberPid, SIGCONT);
+    }
+    return $start;
+}
+
+// 6. A million messages through publish() and through Subscriber::loop():
+//    resident memory (VmRSS) of the PHP process before and after.
+$scenarios['6'] = static function () use (&$m, $lines, $topic, $args, $mosquittoPub, $scripts, $n, $progress): void {
+    $count = $n['memory'];
+    $r = Command::json(Command::mustRun(Command::php("$scripts/memory-publish.php", $args(['topic' => $topic('6'), 'count' => $count, 'batch' => $n['memory_warmup']]))));
+    foreach (['before', 'after', 'peak'] as $field) {
+        $m["6.publish.$field"][] = $r[$field];
+    }
+    $m['6.publish'][] = $r['after'] - $r['before'];
+
+    $t = $topic('6-loop');
+    $child = Command::background(Command::php("$scripts/memory-subscribe.php", $args(['topic' => $t, 'count' => $count, 'warmup' => $n['memory_warmup']])), $lines->dir());
+    $child->waitForLine('ready');
+    Command::mustRun($mosquittoPub($t, ['-q', '0', '-l']), $lines->get($count + $n['memory_warmup']));
+    $s = $child->result(120.0);
+    foreach (['before', 'after', 'peak'] as $field) {
+        $m["6.loop.$field"][] = $s[$field];
+    }
+    $m['6.loop'][] = $s['after'] - $s['before'];
+    $progress(sprintf('6   RSS growth over %s messages: publish() %s MB, loop() %s MB', number_format($count), Table::megabytes(end($m['6.publish'])), Table::megabytes(end($m['6.loop']))));
+};
+
+// ---- run ----
+
+$progress(sprintf('mosquitto on %s:%d; %d runs; scenarios %s', $broker->host(), $broker->port(), $runs, $only === [] ? 'all' : implode(',', $only)));
+for ($run = 1; $run <= $runs; $run++) {
+    foreach ($scenarios as $id => $scenario) {
+        if ($enabled((string) $id)) {
+            $scenario();
+        }
+    }
+    $progress("run $run/$runs done");
+}
+$fpm = null;
+if ($enabled('fpm')) {
+    $workers = Env::int('BENCH_WORKERS', Env::cores());
+    $fpm = FpmBench::run($broker, $workers, Env::int('BENCH_CONCURRENCY', 2 * $workers), Env::int('BENCH_REQUESTS', 10_000), $runs, $progress);
+}
+$broker->stop();
+
+// ---- the table ----
+
+$median = static fn (string $key): float => Stats::median($m[$key] ?? []);
+$percent = static fn (float $value, float $of): string => sprintf('%.0f%%', 100 * $value / $of);
+$yes = static fn (bool $met, string $detail = ''): string => ($met ? 'yes' : '**no**') . ($detail === '' ? '' : " ($detail)");
+$table = new Table(['scenario', 'mqtt-broadcast (median)', 'min', 'max', 'reference (median, same run)', 'target', 'met?']);
+$rate = Closure::fromCallable([Table::class, 'rate']);
+$micros = Closure::fromCallable([Table::class, 'micros']);
+$millis = Closure::fromCallable([Table::class, 'millis']);
+$megabytes = Closure::fromCallable([Table::class, 'megabytes']);
+
+if (isset($m['1.calls'])) {
+    $table->measured('1. `publish()` QoS 0, one process: calls/s', $m['1.calls'], $rate,
+        sprintf('mosquitto_pub -l sends %s msg/s', $rate($median('1.ref.sent'))), '≥ 1,000,000 calls/s', $yes($median('1.calls') >= 1e6));
+    $table->measured('1. … delivered to an independent mosquitto_sub: msg/s', $m['1.delivered'], $rate,
+        sprintf('mosquitto_pub -l → mosquitto_sub: %s msg/s', $rate($median('1.ref.delivered'))),
+        '≥ 90% of the reference', $yes($median('1.delivered') >= 0.9 * $median('1.ref.delivered'), $percent($median('1.delivered'), $median('1.ref.delivered'))));
+}
+if (isset($m['2'])) {
+    $table->measured('2. `publish()` QoS 1 pipelined, then `flush()`, max_inflight 1000: acknowledged msg/s', $m['2'], $rate,
+        sprintf('mosquitto_pub -l -q 1 -M 1000: %s msg/s', $rate($median('2.ref'))), '≥ 200,000 msg/s', $yes($median('2') >= 200_000));
+    $table->measured('2. … with the default max_inflight 20', $m['2.default'], $rate,
+        sprintf('mosquitto_pub -l -q 1 -M 20: %s msg/s', $rate($median('2.default.ref'))), '—', '—');
+}
+if (isset($m['3.p50'])) {
+    $table->measured('3. `publishSync()` QoS 1, one at a time: p50 latency, µs', $m['3.p50'], $micros,
+        sprintf('PHP floor (plain socket, hand-made PUBLISH/PUBACK): %s µs', $micros($median('3.p50.ref'))),
+        sprintf('≤ 1.3 × floor (%s µs)', $micros(1.3 * $median('3.p50.ref'))),
+        $yes($median('3.p50') <= 1.3 * $median('3.p50.ref'), sprintf('%.2f ×', $median('3.p50') / $median('3.p50.ref'))));
+    $table->measured('3. … p99 latency, µs', $m['3.p99'], $micros,
+        sprintf('PHP floor: %s µs', $micros($median('3.p99.ref'))), '—', '—');
+}
+if (isset($m['4.ext0'])) {
+    $processes = count($m['4.ext0']) * $n['processes'];
+    foreach (['0' => 'QoS 0', '1' => 'QoS 1'] as $q => $label) {
+        $table->measured("4. PHP process: load, one `publish()` $label, exit: ms per process", $m["4.ext$q"], $millis,
+            sprintf('mosquitto_pub -q %s -m: %s ms; the same php without publishing: %s ms (%+.1f ms)', $q, $millis($median("4.c$q")), $millis($median('4.php')), $median("4.ext$q") - $median('4.php')),
+            'every message arrives',
+            $yes($arrived["4.ext$q"] === $processes, sprintf('%d/%d arrived; mosquitto_pub %d/%d', $arrived["4.ext$q"], $processes, $arrived["4.c$q"], $processes)));
+    }
+}
+if (isset($m['5.live'])) {
+    $table->measured('5. `Subscriber::loop()` with a PHP callback, while mosquitto_pub -l publishes: msg/s', $m['5.live'], $rate,
+        sprintf('mosquitto_sub on the same stream: %s msg/s', $rate($median('5.live.ref'))), '≥ 300,000 msg/s', $yes($median('5.live') >= 300_000));
+    $table->measured('5. … from a backlog (messages waiting at the broker): msg/s', $m['5.backlog'], $rate,
+        sprintf('mosquitto_sub from the same backlog: %s msg/s', $rate($median('5.backlog.ref'))), '≥ 300,000 msg/s', $yes($median('5.backlog') >= 300_000));
+}
+if (isset($m['6.publish'])) {
+    $mb = static fn (string $key): string => sprintf('%.1f', $median($key) / (1 << 20));
+    $count = number_format($n['memory']);
+    $table->measured("6. RSS growth over $count `publish()` QoS 1 (flush() every 10,000): MB", $m['6.publish'], $megabytes,
+        sprintf('VmRSS %s → %s MB, peak %s MB', $mb('6.publish.before'), $mb('6.publish.after'), $mb('6.publish.peak')), '< 5 MB', $yes($median('6.publish') < 5 * (1 << 20)));
+    $table->measured("6. RSS growth over $count messages through `loop()`: MB", $m['6.loop'], $megabytes,
+        sprintf('VmRSS %s → %s MB, peak %s MB', $mb('6.loop.before'), $mb('6.loop.after'), $mb('6.loop.peak')), '< 5 MB', $yes($median('6.loop') < 5 * (1 << 20)));
+}
+if ($fpm !== null) {
+    $baseline = Stats::median(reset($fpm['results']));
+    foreach ($fpm['results'] as $name => $values) {
+        $first = $name === array_key_first($fpm['results']);
+        $table->measured("PHP-FPM, $name: requests/s", $values, $rate,
+            $first ? '(the baseline)' : sprintf('without publishing: %s (%+.0f%%)', $rate($baseline), 100 * (Stats::median($values) / $baseline - 1)), '—', '—');
+    }
+}
+
+printf("mqtt-broadcast benchmarks: %d cores, PHP %s, %s, median of %d runs\n\n", Env::cores(), PHP_VERSION, Env::mosquittoVersion(), $runs);
+echo $table->render(), "\n";
+printf("- machine: %d cores (%s), %s; PHP %s (NTS: %s), %s, payloads of 64 bytes; median, min and max of %d runs\n",
+    Env::cores(), Env::cpuModel(), php_uname('s') . ' ' . php_uname('r'), PHP_VERSION, PHP_ZTS ? 'no' : 'yes', Env::mosquittoVersion(), $runs);
+echo "- broker: mosquitto on 127.0.0.1 with the tests' config plus bench/lib/BenchBroker.php: logging errors and warnings only, `max_inflight_messages 0` (no limit, for max_inflight 1000), `max_queued_messages 0`, no persistence\n";
+echo "- every measurement runs in a fresh PHP process (bench/scripts/), after a warm-up; the C clients run in the same run, taking turns with it\n";
+if (isset($m['1.calls'])) {
+    printf("- 1: %s calls on one connection (options: max_queue above the burst, the rest default); publish() returns once queued, the extension wrote %s msg/s to the socket (flush() included), the burst peaked at %.0f MB RSS. Delivered: from the first publish() call (the reference: from starting mosquitto_pub) until `mosquitto_sub -C` received the last message and exited; it prints nothing (-N -F '', as it flushes stdout per message)\n",
+        number_format($n['messages']), $rate($median('1.written')), $median('1.peak_rss') / (1 << 20));
+}
+if (isset($m['2'])) {
+    printf("- 2: %s messages, from the first publish() until flush() returned (all acknowledged); client option max_inflight 1000 (default 20, which matches mosquitto's default max_inflight_messages) and max_queue above the burst; the broker allows any number in flight. mosquitto_pub's time includes its start and connect\n", number_format($n['acked']));
+}
+if (isset($m['3.p50'])) {
+    printf("- 3: %s publishSync() calls after %s to warm up, each timed with hrtime(); the floor: bench/scripts/qos1-floor.php, the same number of hand-made PUBLISH packets on a blocking TCP_NODELAY socket (ext/sockets), each waiting for its PUBACK, in a PHP without the extension\n", number_format($n['sync']), number_format($n['sync_warmup']));
+}
+if (isset($m['4.ext0'])) {
+    printf("- 4: %d processes per variant and run, the variants taking turns; a run's value is the median wall time of its processes (php -d extension=..., with the ini files of the php running the bench), exit code 0 and nothing on stderr required; arrival checked by a mosquitto_sub (QoS 1) on the topic\n", $n['processes']);
+}
+if (isset($m['5.live'])) {
+    printf("- 5: %s messages of 64 bytes from mosquitto_pub -l (QoS 0), subscription QoS 0, default max_inbox (1000); live: from starting mosquitto_pub until the last message was handled (mosquitto_sub -C: exited); publisher, broker and subscriber share the cores. Backlog: the subscriber (PHP or mosquitto_sub) is stopped with SIGSTOP while mosquitto_pub publishes, then continued (SIGCONT), counted from there\n", number_format($n['messages']));
+}
+if (isset($m['6.publish'])) {
+    printf("- 6: VmRSS read from /proc/self/status inside the PHP process, before = after a warm-up of %s messages; publish(): QoS 1, max_inflight 100, flush() every %s; loop(): QoS 0 from mosquitto_pub -l\n", number_format($n['memory_warmup']), number_format($n['memory_warmup']));
+}
+if ($fpm !== null) {
+    printf("- PHP-FPM: pm = static with %d workers, OPcache on; %d requests per run, %d in flight, each on a new FastCGI connection (bench/lib/FastCgiLoad.php); the broker counted %s PUBLISH packets for %d publish() calls\n",
+        $fpm['workers'], $fpm['requests'], $fpm['concurrency'], $fpm['arrived'] ?? 'no', $fpm['published']);
+}
+printf("- the whole benchmark took %.0f s\n", microtime(true) - $began);
+
+$ok = ($fpm === null || ($fpm['arrived'] ?? 0) >= $fpm['published'])
+    && (!isset($m['4.ext0']) || ($arrived['4.ext0'] === $processes && $arrived['4.ext1'] === $processes));
+exit($ok ? 0 : 1);

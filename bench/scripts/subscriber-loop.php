@@ -1,0 +1,33 @@
+<?php
+
+declare(strict_types=1);
+
+// Scenario 5: Subscriber::loop() with a PHP callback for `count` messages.
+// Prints "ready" once subscribed, and at the end the wall clock time the last
+// message was handled (bench/run.php counts from when publishing started).
+// Args: host, port, topic, count.
+
+require __DIR__ . '/common.php';
+
+$o = bench_options($argv);
+$client = new Mqtt\Client(['host' => $o['host'], 'port' => (int) $o['port']], 'bench');
+$subscriber = new Mqtt\Subscriber([$client]);
+$subscriber->subscribe($o['topic'], 0);
+echo "ready\n";
+
+$count = (int) $o['count'];
+$first = $last = 0;
+$bytes = 0;
+$handled = $subscriber->loop(static function (Mqtt\Message $message) use (&$first, &$last, &$bytes): void {
+    $last = hrtime(true);
+    $first = $first ?: $last;
+    $bytes += strlen($message->payload);
+}, 120.0, $count);
+$handled === $count || bench_fail("handled $handled of $count messages within 120 s");
+$bytes === $count * 64 || bench_fail("payloads of $bytes bytes, expected " . $count * 64);
+
+bench_result([
+    'ended_at' => microtime(true) - (hrtime(true) - $last) / 1e9,
+    // From the first message handled to the last.
+    'first_to_last_per_second' => ($count - 1) / (($last - $first) / 1e9),
+]);
