@@ -41,6 +41,17 @@ final class Broker
         return $broker;
     }
 
+    /** Whether something accepts connections on this loopback port. */
+    public static function portAccepts(int $port): bool
+    {
+        $socket = @stream_socket_client("tcp://127.0.0.1:$port", $errno, $errstr, 0.5);
+        if ($socket === false) {
+            return false;
+        }
+        fclose($socket);
+        return true;
+    }
+
     /** A loopback TCP port nothing listens on right now. */
     public static function freePort(): int
     {
@@ -166,12 +177,7 @@ final class Broker
 
     private function accepts(): bool
     {
-        $socket = @stream_socket_client("tcp://127.0.0.1:{$this->port}", $errno, $errstr, 0.5);
-        if ($socket === false) {
-            return false;
-        }
-        fclose($socket);
-        return true;
+        return self::portAccepts($this->port);
     }
 
     private function logFile(): string

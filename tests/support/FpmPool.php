@@ -499,12 +499,7 @@ final class FpmPool
 
     private function accepts(): bool
     {
-        $socket = @stream_socket_client("tcp://127.0.0.1:{$this->port}", $errno, $errstr, 0.5);
-        if ($socket === false) {
-            return false;
-        }
-        fclose($socket);
-        return true;
+        return Broker::portAccepts($this->port);
     }
 
     private static function killAllAtExit(self $pool): void
