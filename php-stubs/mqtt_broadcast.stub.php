@@ -45,6 +45,8 @@ final class Client
      *         alpn?: list<string>,
      *     },
      *     will?: array{topic: string, payload?: string, qos?: 0|1|2|string, retain?: bool|string|int},
+     *     protocol?: '3.1.1'|'5'|5,
+     *     session_expiry_interval?: int|string,
      * }|null $options
      * @param non-empty-string $name the connection's name in this process
      *
@@ -57,25 +59,34 @@ final class Client
      * Queues the message and returns at once; $qos and $retain default to the connection's options.
      *
      * @param 0|1|2|null $qos
+     * @param array{
+     *     user_properties?: array<string, string|int|float>|list<array{0: string, 1: string|int|float}>,
+     *     content_type?: string,
+     *     message_expiry_interval?: int,
+     *     response_topic?: string,
+     *     correlation_data?: string,
+     * }|null $properties MQTT 5 only (option protocol => '5')
      *
      * @throws QueueFullException when max_queue messages are already waiting
      * @throws ConnectionException when the connection failed for good or was closed
-     * @throws \ValueError on an invalid topic or QoS
+     * @throws \ValueError on an invalid topic, QoS or property, a packet larger than max_packet_size, or properties on an MQTT 3.1.1 connection
      */
-    public function publish(string $topic, string $payload, ?int $qos = null, ?bool $retain = null): void {}
+    public function publish(string $topic, string $payload, ?int $qos = null, ?bool $retain = null, ?array $properties = null): void {}
 
     /**
      * Returns once the broker acknowledged the message (PUBACK for QoS 1, PUBCOMP for QoS 2, written to the socket for QoS 0).
      *
      * @param 0|1|2|null $qos
      * @param float|null $timeout seconds; null means the flush_timeout option
+     * @param array<string, mixed>|null $properties MQTT 5 only, as for publish()
      *
      * @throws TimeoutException when not acknowledged within $timeout (the message stays queued)
      * @throws QueueFullException when max_queue messages are already waiting
      * @throws ConnectionException when the connection failed for good or was closed
-     * @throws \ValueError on an invalid topic, QoS or timeout
+     * @throws MqttException when the broker refused the message with an MQTT 5 reason code (the message says which)
+     * @throws \ValueError on an invalid topic, QoS, timeout or property
      */
-    public function publishSync(string $topic, string $payload, ?int $qos = null, ?bool $retain = null, ?float $timeout = null): void {}
+    public function publishSync(string $topic, string $payload, ?int $qos = null, ?bool $retain = null, ?float $timeout = null, ?array $properties = null): void {}
 
     /**
      * True once nothing is queued or in flight; false when the timeout passed first.
@@ -101,6 +112,7 @@ final class Client
      *     in_flight: int,
      *     published: int,
      *     acknowledged: int,
+     *     refused: int,
      *     last_error: string|null,
      *     connected_since: float|null,
      * }
@@ -154,6 +166,7 @@ final class Subscriber
      *
      * @throws TimeoutException when a broker did not confirm in time
      * @throws ConnectionException when a connection failed for good or was closed
+     * @throws MqttException when a broker refused the subscription (the message gives its reason)
      * @throws \ValueError on an invalid filter, QoS or timeout
      */
     public function subscribe(string $filter, ?int $qos = null, ?float $timeout = null): void {}
@@ -207,6 +220,18 @@ final class Message
 
     /** @var float when it arrived, in seconds since the Unix epoch */
     public $receivedAt;
+
+    /**
+     * @var array{
+     *     user_properties?: array<string, string|list<string>>,
+     *     content_type?: string,
+     *     message_expiry_interval?: int,
+     *     response_topic?: string,
+     *     correlation_data?: string,
+     * } MQTT 5 properties it carried, only those set; [] on an MQTT 3.1.1 connection.
+     * A user property name that came more than once maps to the list of its values.
+     */
+    public $properties;
 
     /** Throws: messages come from Subscriber::next() and Subscriber::loop(). */
     public function __construct() {}

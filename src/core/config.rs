@@ -21,6 +21,8 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Str(String),
+    /// A PHP string that is not UTF-8 text.
+    Bytes(Vec<u8>),
     Map(Vec<(String, Value)>),
     List(Vec<Value>),
 }
@@ -53,6 +55,25 @@ pub struct Config {
     pub reconnect: Reconnect,
     pub tls: Option<Tls>,
     pub will: Option<Will>,
+    pub protocol: Protocol,
+    /// MQTT 5: seconds the broker keeps the session after the connection
+    /// ends. `None`: see `Config::session_expiry`.
+    pub session_expiry_interval: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    V311,
+    V5,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::V311 => "3.1.1",
+            Protocol::V5 => "5",
+        }
+    }
 }
 
 /// TLS settings; `tls => true` is the default: the system's trusted CAs.
@@ -124,7 +145,19 @@ impl Default for Config {
             reconnect: Reconnect::default(),
             tls: None,
             will: None,
+            protocol: Protocol::V311,
+            session_expiry_interval: None,
         }
+    }
+}
+
+impl Config {
+    /// MQTT 5's session expiry: a persistent session lives on like one of
+    /// MQTT 3.1.1 (never expires) unless told otherwise; a clean one ends
+    /// with the connection.
+    pub fn session_expiry(&self) -> u32 {
+        self.session_expiry_interval
+            .unwrap_or(if self.clean_session { 0 } else { u32::MAX })
     }
 }
 
@@ -188,7 +221,7 @@ pub enum ConfigError {
     },
 }
 
-fn did_you_mean(suggestion: Option<&str>) -> String {
+pub(super) fn did_you_mean(suggestion: Option<&str>) -> String {
     suggestion.map_or_else(String::new, |name| format!(" (did you mean \"{name}\"?)"))
 }
 
@@ -214,6 +247,8 @@ const OPTIONS: &[&str] = &[
     "reconnect",
     "tls",
     "will",
+    "protocol",
+    "session_expiry_interval",
 ];
 const TLS_OPTIONS: &[&str] = &[
     "ca_file",
@@ -299,6 +334,15 @@ impl Config {
                 "reconnect" => config.reconnect = Reconnect::from_value(value)?,
                 "tls" => config.tls = tls(value)?,
                 "will" => config.will = Some(will(value)?),
+                "protocol" => config.protocol = protocol(value)?,
+                "session_expiry_interval" => {
+                    config.session_expiry_interval = Some(integer(
+                        path,
+                        value,
+                        0..=u32::MAX,
+                        "must be a whole number of seconds between 0 and 4294967295 (never expires)",
+                    )?);
+                }
                 _ => return Err(unknown_option(path)),
             }
         }
@@ -314,7 +358,29 @@ impl Config {
                 rule: "set to false requires option \"client_id\" (a persistent session needs a stable client id)",
             });
         }
+        // rumqttc's MQTT 5 client cannot disable keep-alive and asserts at least 5 s.
+        if config.protocol == Protocol::V5 && config.keep_alive < Duration::from_secs(5) {
+            return Err(ConfigError::Conflict {
+                path: "keep_alive",
+                rule: "must be at least 5 seconds with option \"protocol\" => \"5\"",
+            });
+        }
+        if config.session_expiry_interval.is_some() && config.protocol != Protocol::V5 {
+            return Err(ConfigError::Conflict {
+                path: "session_expiry_interval",
+                rule: "requires option \"protocol\" => \"5\" (MQTT 3.1.1 has no session expiry)",
+            });
+        }
         Ok(config)
+    }
+}
+
+fn protocol(value: &Value) -> Result<Protocol, ConfigError> {
+    match value {
+        Value::Str(version) if version == "3.1.1" => Ok(Protocol::V311),
+        Value::Str(version) if version == "5" || version == "5.0" => Ok(Protocol::V5),
+        Value::Int(5) => Ok(Protocol::V5),
+        _ => Err(invalid("protocol", "must be \"3.1.1\" or \"5\"", value)),
     }
 }
 
@@ -516,6 +582,7 @@ fn will(value: &Value) -> Result<Will, ConfigError> {
             },
             "payload" => match value {
                 Value::Str(payload) => will.payload = payload.clone().into_bytes(),
+                Value::Bytes(payload) => will.payload = payload.clone(),
                 _ => return Err(invalid(&path, "must be a string", value)),
             },
             "qos" => will.qos = integer(&path, value, 0..=2, "must be 0, 1 or 2")?,
@@ -760,7 +827,10 @@ fn unknown_reconnect_option(key: &str) -> ConfigError {
 /// The path of the candidate whose name is a few edits from `key`, about one
 /// edit per three characters. Ties go to the longer shared beginning, so
 /// `max_retry` means `max_retries` rather than `max_delay`.
-fn nearest(key: &str, candidates: impl Iterator<Item = (&'static str, String)>) -> Option<String> {
+pub(super) fn nearest(
+    key: &str,
+    candidates: impl Iterator<Item = (&'static str, String)>,
+) -> Option<String> {
     let typed = key.to_lowercase();
     candidates
         .map(|(name, path)| (edit_distance(&typed, name), name, path))
@@ -802,7 +872,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The given value as it would read in PHP source; long strings by length only.
-fn describe(value: &Value) -> String {
+pub(super) fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null".to_owned(),
         Value::Bool(flag) => flag.to_string(),
@@ -810,6 +880,7 @@ fn describe(value: &Value) -> String {
         Value::Float(f) => format!("{f:?}"),
         Value::Str(text) if text.len() <= 64 => format!("{text:?}"),
         Value::Str(text) => format!("a string of {} bytes", text.len()),
+        Value::Bytes(bytes) => format!("a binary string of {} bytes", bytes.len()),
         Value::Map(_) | Value::List(_) => type_name(value).to_owned(),
     }
 }
@@ -820,7 +891,7 @@ fn type_name(value: &Value) -> &'static str {
         Value::Bool(_) => "bool",
         Value::Int(_) => "int",
         Value::Float(_) => "float",
-        Value::Str(_) => "string",
+        Value::Str(_) | Value::Bytes(_) => "string",
         Value::Map(_) => "array",
         Value::List(_) => "list",
     }
@@ -879,6 +950,74 @@ mod tests {
         assert_eq!(config.reconnect.initial_delay, Duration::from_millis(100));
         assert_eq!(config.reconnect.max_delay, Duration::from_secs(30));
         assert_eq!(config.reconnect.max_retries, 0);
+        assert_eq!(config.protocol, Protocol::V311);
+        assert_eq!(config.session_expiry_interval, None);
+    }
+
+    #[test]
+    fn protocol_is_3_1_1_or_5() {
+        assert_eq!(
+            parse(&[("protocol", str("3.1.1"))]).unwrap().protocol,
+            Protocol::V311
+        );
+        for five in [str("5"), str("5.0"), Value::Int(5)] {
+            assert_eq!(parse(&[("protocol", five)]).unwrap().protocol, Protocol::V5);
+        }
+        for other in [str("3.1"), str("v5"), Value::Int(4), Value::Null] {
+            assert!(error(&[("protocol", other)])
+                .starts_with("option \"protocol\" must be \"3.1.1\" or \"5\""));
+        }
+    }
+
+    #[test]
+    fn session_expiry_needs_mqtt_5_and_defaults_to_the_session_kind() {
+        assert_eq!(
+            error(&[("session_expiry_interval", Value::Int(60))]),
+            "option \"session_expiry_interval\" requires option \"protocol\" => \"5\" (MQTT 3.1.1 has no session expiry)"
+        );
+        let v5 = |pairs: &[(&str, Value)]| {
+            let mut all = vec![("protocol", str("5")), ("client_id", str("daemon"))];
+            all.extend_from_slice(pairs);
+            parse(&all).unwrap()
+        };
+        assert_eq!(v5(&[]).session_expiry(), 0);
+        assert_eq!(
+            v5(&[("clean_session", Value::Bool(false))]).session_expiry(),
+            u32::MAX
+        );
+        let kept = v5(&[
+            ("clean_session", Value::Bool(false)),
+            ("session_expiry_interval", Value::Int(3600)),
+        ]);
+        assert_eq!(kept.session_expiry(), 3600);
+        assert_eq!(
+            v5(&[("session_expiry_interval", str("4294967295"))]).session_expiry(),
+            u32::MAX
+        );
+    }
+
+    #[test]
+    fn mqtt_5_keeps_alive_at_least_every_5_seconds() {
+        for seconds in [0, 4] {
+            assert_eq!(
+                error(&[("protocol", str("5")), ("keep_alive", Value::Int(seconds))]),
+                "option \"keep_alive\" must be at least 5 seconds with option \"protocol\" => \"5\""
+            );
+        }
+        assert!(parse(&[("keep_alive", Value::Int(5)), ("protocol", str("5"))]).is_ok());
+    }
+
+    #[test]
+    fn binary_will_payload_is_kept_byte_for_byte() {
+        let config = parse(&[(
+            "will",
+            map(&[
+                ("topic", str("gone")),
+                ("payload", Value::Bytes(vec![0, 0xff, 0xfe])),
+            ]),
+        )])
+        .unwrap();
+        assert_eq!(config.will.unwrap().payload, vec![0, 0xff, 0xfe]);
     }
 
     #[test]
@@ -940,6 +1079,8 @@ mod tests {
                 "will",
                 map(&[("topic", str("status/worker-1")), ("payload", str("gone"))]),
             ),
+            ("protocol", str("5")),
+            ("session_expiry_interval", Value::Int(600)),
         ])
         .unwrap();
         assert_eq!(
@@ -972,6 +1113,8 @@ mod tests {
                     qos: 0,
                     retain: false,
                 }),
+                protocol: Protocol::V5,
+                session_expiry_interval: Some(600),
             }
         );
     }
@@ -1411,6 +1554,12 @@ mod tests {
                 "option \"flush_timeout\" must be a number of seconds between 0 and 86400, got false",
             ),
             ("reconnect", Value::Int(1), "option \"reconnect\" must be an array keyed by option name, got 1"),
+            ("protocol", Value::Float(3.1), "option \"protocol\" must be \"3.1.1\" or \"5\", got 3.1"),
+            (
+                "session_expiry_interval",
+                Value::Int(-1),
+                "option \"session_expiry_interval\" must be a whole number of seconds between 0 and 4294967295 (never expires), got -1",
+            ),
         ];
         for (key, value, message) in cases {
             assert_eq!(error(&[(key, value)]), message);

@@ -6,21 +6,18 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, MutexGuard};
-use rumqttc::{
-    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, LastWill, MqttOptions,
-    NetworkOptions, Outgoing, Packet, Publish, QoS, Request, Subscribe, TlsConfiguration,
-    Transport,
-};
+use rumqttc::QoS;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
 use super::backoff::Backoff;
-use super::config::Config;
+use super::config::{Config, Protocol};
 use super::error::Error;
 use super::inbox::{Delivery, Inbox, PendingAck};
 use super::outbox::{Message, Outbox, Receipt};
+use super::properties::{variable_int_len, Properties};
+use super::protocol::{self, Event, EventLoop, Failure, Incoming, Requests};
 use super::subscriptions::{SubscriptionState, Subscriptions};
-use super::tls;
 use super::topic::{validate_filter, validate_length, validate_topic};
 
 /// Room in rumqttc's request channel beyond the publishes in flight, for
@@ -70,6 +67,8 @@ pub struct Status {
     pub in_flight: usize,
     pub published: u64,
     pub acknowledged: u64,
+    /// Publishes the broker answered with an error reason code (MQTT 5).
+    pub refused: u64,
     pub last_error: Option<String>,
     /// Seconds since the Unix epoch.
     pub connected_since: Option<f64>,
@@ -91,9 +90,9 @@ struct Link {
     refusal: Option<String>,
     /// A persistent session's messages that arrived before any subscriber
     /// wanted them, and when.
-    unrouted: Vec<(Instant, Publish)>,
-    /// Acknowledgements the request channel had no room for yet.
-    unsent_acks: Vec<Publish>,
+    unrouted: Vec<(Instant, Incoming)>,
+    /// Acknowledgements (packet id, QoS) the request channel had no room for yet.
+    unsent_acks: Vec<(u16, QoS)>,
     connected_since: Option<SystemTime>,
 }
 
@@ -106,7 +105,7 @@ pub struct Connection {
     /// For acknowledgements that outlive a delivery's trip through PHP.
     me: Weak<Connection>,
     broker: Arc<str>,
-    requests: AsyncClient,
+    requests: Requests,
     link: Mutex<Link>,
     /// Signalled when the outbox empties and when the state ends.
     changed: Condvar,
@@ -128,9 +127,7 @@ impl Connection {
             .clone()
             .unwrap_or_else(|| format!("mqttb-{pid}-{:08x}", fastrand::u32(..)));
         let capacity = usize::from(config.max_inflight) + CHANNEL_HEADROOM;
-        let (requests, mut eventloop) =
-            AsyncClient::new(mqtt_options(&config, &client_id, tls), capacity);
-        eventloop.set_network_options(network_options(&config));
+        let (requests, eventloop) = protocol::open(&config, &client_id, tls, capacity);
         let connection = Arc::new_cyclic(|me| Connection {
             me: me.clone(),
             name: name.to_string(),
@@ -171,8 +168,9 @@ impl Connection {
         payload: &[u8],
         qos: Option<i64>,
         retain: Option<bool>,
+        properties: Option<Properties>,
     ) -> Result<(), Error> {
-        self.enqueue(topic, payload, qos, retain, None)
+        self.enqueue(topic, payload, qos, retain, properties, None)
     }
 
     /// Returns once the broker acknowledged the message (written, for QoS 0).
@@ -183,10 +181,11 @@ impl Connection {
         payload: &[u8],
         qos: Option<i64>,
         retain: Option<bool>,
+        properties: Option<Properties>,
         timeout: Duration,
     ) -> Result<(), Error> {
         let (receipt, outcome) = crossbeam_channel::bounded(1);
-        self.enqueue(topic, payload, qos, retain, Some(receipt))?;
+        self.enqueue(topic, payload, qos, retain, properties, Some(receipt))?;
         match outcome.recv_timeout(timeout) {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout(format!(
@@ -204,6 +203,7 @@ impl Connection {
         payload: &[u8],
         qos: Option<i64>,
         retain: Option<bool>,
+        properties: Option<Properties>,
         receipt: Option<Receipt>,
     ) -> Result<(), Error> {
         validate_topic(topic).map_err(|e| Error::invalid_topic("argument #1 ($topic)", e))?;
@@ -216,6 +216,22 @@ impl Connection {
             Error::invalid_topic("argument #1 ($topic) with the connection's prefix", e)
         })?;
         let full_topic = format!("{}{topic}", self.config.prefix);
+        let properties_len = match self.config.protocol {
+            Protocol::V311 => 0,
+            Protocol::V5 => properties.as_ref().map_or(1, Properties::encoded_len),
+        };
+        let size = publish_size(&full_topic, payload.len(), qos, properties_len);
+        if size > self.config.max_packet_size {
+            return Err(Error::InvalidArgument {
+                argument: "argument #2 ($payload)",
+                problem: format!(
+                    "makes a packet of {size} bytes with the topic{}, larger than the max_packet_size option of connection \"{}\" ({} bytes)",
+                    if properties.is_some() { " and properties" } else { "" },
+                    self.name,
+                    self.config.max_packet_size
+                ),
+            });
+        }
 
         let mut link = self.link.lock();
         self.ensure_usable(&link)?;
@@ -230,6 +246,7 @@ impl Connection {
                 Bytes::copy_from_slice(payload),
                 qos,
                 retain,
+                properties.map(Box::new),
                 receipt,
             )
             .map_err(|_| Error::QueueFull {
@@ -307,9 +324,7 @@ impl Connection {
         let mut link = self.link.lock();
         self.ensure_usable(&link)?;
         let (id, filter, qos) = link.subscriptions.add(inbox, filter, qos);
-        if link.state == ConnectionState::Connected
-            && self.requests.try_subscribe(filter, qos).is_ok()
-        {
+        if link.state == ConnectionState::Connected && self.requests.subscribe(filter, qos) {
             link.subscriptions.sent(id);
         }
         self.deliver_unrouted(&mut link, inbox);
@@ -329,9 +344,9 @@ impl Connection {
         loop {
             match link.subscriptions.state(id) {
                 None | Some(SubscriptionState::Confirmed) => return Ok(()),
-                Some(SubscriptionState::Refused) => {
+                Some(SubscriptionState::Refused(reason)) => {
                     return Err(Error::Refused(format!(
-                        "the broker of connection \"{}\" refused the subscription to \"{filter}\" (not authorized, or an invalid filter for it)",
+                        "the broker of connection \"{}\" refused the subscription to \"{filter}\": {reason}",
                         self.name
                     )))
                 }
@@ -379,7 +394,7 @@ impl Connection {
     }
     fn send_unsubscribe(&self, link: &Link, filter: String) {
         if link.state == ConnectionState::Connected {
-            let _ = self.requests.try_unsubscribe(filter);
+            self.requests.unsubscribe(filter);
         }
     }
 
@@ -395,13 +410,12 @@ impl Connection {
     /// Sends the acknowledgement of a received message, if it is still due on this connection.
     pub(crate) fn acknowledge(&self, session: u64, pkid: u16, qos: QoS) {
         let mut link = self.link.lock();
-        if link.session == session && link.state == ConnectionState::Connected {
-            let mut publish = Publish::new("", qos, Vec::new());
-            publish.pkid = pkid;
-            if self.requests.try_ack(&publish).is_err() {
-                // A lost acknowledgement would hold a slot of the broker's window for good.
-                link.unsent_acks.push(publish);
-            }
+        // A lost acknowledgement would hold a slot of the broker's window for good.
+        if link.session == session
+            && link.state == ConnectionState::Connected
+            && !self.requests.acknowledge(pkid, qos)
+        {
+            link.unsent_acks.push((pkid, qos));
         }
     }
 
@@ -418,6 +432,7 @@ impl Connection {
             in_flight: link.outbox.in_flight_len(),
             published: link.outbox.published(),
             acknowledged: link.outbox.acknowledged(),
+            refused: link.outbox.refused(),
             last_error: link.last_error.clone(),
             connected_since: link
                 .connected_since
@@ -475,11 +490,7 @@ impl Connection {
             return;
         }
         let requests = &self.requests;
-        link.outbox.pump(|m| {
-            requests
-                .try_publish(m.topic.as_str(), m.qos, m.retain, m.payload.to_vec())
-                .is_ok()
-        });
+        link.outbox.pump(|m| requests.publish(m));
     }
 
     // ---- the event loop task ----
@@ -489,25 +500,29 @@ impl Connection {
         let mut backoff = Backoff::new(reconnect.initial_delay, reconnect.max_delay);
         loop {
             let connected = self.link.lock().state == ConnectionState::Connected;
+            let connecting = (!connected).then_some(self.config.connect_timeout);
             let polled = tokio::select! {
                 biased;
                 _ = self.close_requested.notified() => break,
-                polled = poll(&mut eventloop, connected, self.config.connect_timeout) => polled,
+                polled = eventloop.poll(connecting) => polled,
             };
             match polled {
-                Ok(Event::Incoming(Packet::ConnAck(connack))) => {
+                Ok(Event::Connected {
+                    session_present,
+                    receive_maximum,
+                }) => {
                     backoff.reset();
-                    self.connected(&mut eventloop, connack.session_present);
+                    self.connected(&mut eventloop, session_present, receive_maximum);
                 }
                 Ok(event) => {
                     let deliveries = self.handle(event);
                     deliver(deliveries).await;
                 }
-                Err(error) => {
+                Err(failure) => {
                     let attempts = backoff.attempts();
                     let retries = reconnect.max_retries;
                     let gave_up = retries != 0 && attempts >= retries;
-                    let deliveries = self.lost(&mut eventloop, error, gave_up);
+                    let deliveries = self.lost(&mut eventloop, failure, gave_up);
                     deliver(deliveries).await;
                     if gave_up {
                         break;
@@ -527,17 +542,26 @@ impl Connection {
         self.changed.notify_all();
     }
 
-    fn connected(&self, eventloop: &mut EventLoop, session_present: bool) {
+    fn connected(
+        &self,
+        eventloop: &mut EventLoop,
+        session_present: bool,
+        receive_maximum: Option<u16>,
+    ) {
         let mut link = self.link.lock();
-        // rumqttc's copy of the last session's pending requests: ours replaces it.
-        eventloop.pending.clear();
-        eventloop
-            .pending
-            .extend(link.outbox.resume(session_present));
-        for (id, filter, qos) in link.subscriptions.resume(session_present) {
-            eventloop
-                .pending
-                .push_back(Request::Subscribe(Subscribe::new(filter, qos)));
+        let window = receive_maximum.map_or(self.config.max_inflight, |most| {
+            most.min(self.config.max_inflight)
+        });
+        link.outbox.set_window(usize::from(window));
+        let subscribes = link.subscriptions.resume(session_present);
+        eventloop.resume(
+            &link.outbox.resume(session_present),
+            &subscribes
+                .iter()
+                .map(|(_, filter, qos)| (filter.clone(), *qos))
+                .collect::<Vec<_>>(),
+        );
+        for (id, _, _) in subscribes {
             link.subscriptions.sent(id);
         }
         link.session += 1;
@@ -556,7 +580,7 @@ impl Connection {
         if !link.unsent_acks.is_empty() {
             let requests = &self.requests;
             link.unsent_acks
-                .retain(|publish| requests.try_ack(publish).is_err());
+                .retain(|&(pkid, qos)| !requests.acknowledge(pkid, qos));
         }
         if !link.unrouted.is_empty() {
             self.release_unrouted(&mut link);
@@ -570,28 +594,40 @@ impl Connection {
 
     fn apply(&self, link: &mut Link, event: Event) -> Vec<(Arc<Inbox>, Delivery)> {
         match event {
-            Event::Outgoing(Outgoing::Publish(pkid)) => link.outbox.outgoing_publish(pkid),
-            Event::Outgoing(Outgoing::AwaitAck(_)) => link.outbox.outgoing_await_ack(),
-            Event::Incoming(Packet::PubAck(ack)) => link.outbox.incoming_ack(ack.pkid),
-            Event::Incoming(Packet::PubRec(rec)) => link.outbox.incoming_pubrec(rec.pkid),
-            Event::Incoming(Packet::PubComp(comp)) => link.outbox.incoming_ack(comp.pkid),
-            Event::Outgoing(Outgoing::Subscribe(pkid)) => {
-                link.subscriptions.outgoing_subscribe(pkid)
+            Event::Published(pkid) => link.outbox.outgoing_publish(pkid),
+            Event::HeldBack => link.outbox.outgoing_await_ack(),
+            Event::Acknowledged(pkid) => link.outbox.incoming_ack(pkid),
+            Event::Received(pkid) => link.outbox.incoming_pubrec(pkid),
+            Event::PublishRefused { pkid, reason } => {
+                let prefix = self.config.prefix.as_str();
+                let mut refusal = None;
+                link.outbox.incoming_refusal(pkid, |message| {
+                    let topic = message.topic.strip_prefix(prefix).unwrap_or(&message.topic);
+                    let error = Error::Refused(format!(
+                        "the broker of connection \"{}\" refused the publish to \"{topic}\": {reason}",
+                        self.name
+                    ));
+                    refusal = Some(error.to_string());
+                    error
+                });
+                if refusal.is_some() {
+                    link.last_error = refusal;
+                }
             }
-            Event::Incoming(Packet::SubAck(ack)) => {
-                link.subscriptions
-                    .incoming_suback(ack.pkid, &ack.return_codes);
+            Event::Subscribing(pkid) => link.subscriptions.outgoing_subscribe(pkid),
+            Event::Subscribed { pkid, refusal } => {
+                link.subscriptions.incoming_suback(pkid, refusal);
                 self.changed.notify_all();
             }
-            Event::Incoming(Packet::Publish(publish)) => return self.route(link, publish),
-            _ => {}
+            Event::Message(incoming) => return self.route(link, incoming),
+            Event::Connected { .. } | Event::Other => {}
         }
         Vec::new()
     }
 
     /// A copy for every subscriber whose filter matches; the broker's
     /// acknowledgement waits until all of them handled it.
-    fn route(&self, link: &mut Link, publish: Publish) -> Vec<(Arc<Inbox>, Delivery)> {
+    fn route(&self, link: &mut Link, publish: Incoming) -> Vec<(Arc<Inbox>, Delivery)> {
         let inboxes = link.subscriptions.route(&publish.topic);
         if inboxes.is_empty() {
             self.unrouted(link, publish);
@@ -604,12 +640,12 @@ impl Connection {
     /// kept right after CONNACK, usually before the application subscribed:
     /// those wait, unacknowledged, for a subscriber. With a clean session it
     /// is a leftover of an earlier subscriber.
-    fn unrouted(&self, link: &mut Link, publish: Publish) {
+    fn unrouted(&self, link: &mut Link, publish: Incoming) {
         if publish.qos == QoS::AtMostOnce {
             return;
         }
         if self.config.clean_session {
-            let _ = self.requests.try_ack(&publish);
+            self.requests.acknowledge(publish.pkid, publish.qos);
         } else if link.unrouted.len() < MAX_UNROUTED {
             link.unrouted.push((Instant::now(), publish));
         }
@@ -621,7 +657,7 @@ impl Connection {
     fn deliveries(
         &self,
         session: u64,
-        publish: &Publish,
+        publish: &Incoming,
         inboxes: Vec<Arc<Inbox>>,
     ) -> Vec<(Arc<Inbox>, Delivery)> {
         let ack = (publish.qos != QoS::AtMostOnce).then(|| {
@@ -640,6 +676,10 @@ impl Connection {
         let received_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
+        let properties = publish
+            .properties
+            .as_ref()
+            .map(|properties| Arc::new(properties.clone().without_prefix(&self.config.prefix)));
         inboxes
             .into_iter()
             .map(|inbox| {
@@ -651,6 +691,7 @@ impl Connection {
                     retain: publish.retain,
                     duplicate: publish.dup,
                     received_at,
+                    properties: properties.clone(),
                     ack: ack.clone(),
                 };
                 (inbox, delivery)
@@ -673,7 +714,7 @@ impl Connection {
             });
         link.unrouted = wanted;
         for (_, publish) in gone {
-            let _ = self.requests.try_ack(&publish);
+            self.requests.acknowledge(publish.pkid, publish.qos);
         }
     }
 
@@ -712,26 +753,23 @@ impl Connection {
     fn lost(
         &self,
         eventloop: &mut EventLoop,
-        error: ConnectionError,
+        failure: Failure,
         gave_up: bool,
     ) -> Vec<(Arc<Inbox>, Delivery)> {
         let mut link = self.link.lock();
         // Events rumqttc produced before the failure still tell what was
         // written, acknowledged and received.
         let mut deliveries = Vec::new();
-        for event in eventloop.state.events.drain(..).collect::<Vec<_>>() {
+        for event in eventloop.take_events() {
             deliveries.extend(self.apply(&mut link, event));
         }
-        // Drain its channel and its copies: the outbox re-sends everything itself.
-        eventloop.clean();
-        eventloop.pending.clear();
-        eventloop.state.collision = None;
+        eventloop.forget();
         link.outbox.connection_lost();
         link.subscriptions.connection_lost();
         // Unacknowledged, so the broker sends them again on the next connection.
         link.unrouted.clear();
         link.unsent_acks.clear();
-        let (reason, refused) = describe(&error);
+        let Failure { reason, refused } = failure;
         if refused {
             link.outbox.fail_receipts(&self.refused_error(&reason));
         }
@@ -757,33 +795,15 @@ impl Connection {
     /// closing our end with unread data in it would reset the connection, and
     /// the broker could lose what we wrote just before.
     async fn disconnect(&self, eventloop: &mut EventLoop) {
-        if self.link.lock().state != ConnectionState::Connected
-            || self.requests.try_disconnect().is_err()
-        {
+        if self.link.lock().state != ConnectionState::Connected || !self.requests.disconnect() {
             return;
         }
         let closed_by_broker = async {
-            while let Ok(event) = eventloop.poll().await {
+            while let Ok(event) = eventloop.poll(None).await {
                 deliver(self.handle(event)).await;
             }
         };
         let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, closed_by_broker).await;
-    }
-}
-
-/// One step of rumqttc's event loop; while connecting, bounded by our own
-/// connect timeout (rumqttc's counts in whole seconds).
-async fn poll(
-    eventloop: &mut EventLoop,
-    connected: bool,
-    connect_timeout: Duration,
-) -> Result<Event, ConnectionError> {
-    if connected {
-        return eventloop.poll().await;
-    }
-    match tokio::time::timeout(connect_timeout, eventloop.poll()).await {
-        Ok(polled) => polled,
-        Err(_) => Err(ConnectionError::NetworkTimeout),
     }
 }
 
@@ -815,72 +835,11 @@ fn shared_group(filter: &str) -> Option<(&str, &str)> {
     Some((&filter[..head_len], &filter[head_len..]))
 }
 
-/// Why a connection attempt failed, and whether it was refused: by the
-/// broker (credentials, authorization) or in the TLS handshake. Retrying goes
-/// on, but a refusal is not something waiting fixes, so a waiting
-/// `publishSync()` is told at once instead of timing out.
-fn describe(error: &ConnectionError) -> (String, bool) {
-    if let Some(tls) = tls::describe_failure(error) {
-        return (tls, true);
-    }
-    match error {
-        ConnectionError::ConnectionRefused(code) => (
-            format!("the broker refused the connection: {}", refusal(code)),
-            true,
-        ),
-        ConnectionError::NetworkTimeout => {
-            ("timed out connecting to the broker".to_string(), false)
-        }
-        ConnectionError::Io(io) => (format!("network error: {io}"), false),
-        ConnectionError::MqttState(state) => (format!("protocol error: {state}"), false),
-        other => (other.to_string(), false),
-    }
-}
-
-fn refusal(code: &ConnectReturnCode) -> &'static str {
-    match code {
-        ConnectReturnCode::Success => "success",
-        ConnectReturnCode::RefusedProtocolVersion => "unacceptable protocol version",
-        ConnectReturnCode::BadClientId => "identifier rejected (client id)",
-        ConnectReturnCode::ServiceUnavailable => "server unavailable",
-        ConnectReturnCode::BadUserNamePassword => "bad user name or password",
-        ConnectReturnCode::NotAuthorized => "not authorized",
-    }
-}
-
-fn mqtt_options(
-    config: &Config,
-    client_id: &str,
-    tls: Option<Arc<rustls::ClientConfig>>,
-) -> MqttOptions {
-    let mut options = MqttOptions::new(client_id, config.host.as_str(), config.port);
-    options
-        .set_keep_alive(config.keep_alive)
-        .set_clean_session(config.clean_session)
-        .set_max_packet_size(config.max_packet_size, config.max_packet_size)
-        .set_inflight(config.max_inflight)
-        // Received messages are acknowledged once PHP handled them.
-        .set_manual_acks(true);
-    if let Some(username) = &config.username {
-        options.set_credentials(
-            username.as_str(),
-            config.password.clone().unwrap_or_default(),
-        );
-    }
-    if let Some(tls) = tls {
-        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
-    }
-    if let Some(will) = &config.will {
-        let qos = qos_level(i64::from(will.qos), "will.qos").unwrap_or(QoS::AtMostOnce);
-        let topic = format!("{}{}", config.prefix, will.topic);
-        options.set_last_will(LastWill::new(topic, will.payload.clone(), qos, will.retain));
-    }
-    options
-}
-
-fn network_options(config: &Config) -> NetworkOptions {
-    let mut network = NetworkOptions::new();
-    network.set_tcp_nodelay(true);
-    network.set_connection_timeout(config.connect_timeout.as_secs_f64().ceil().max(1.0) as u64);
-    network
+/// The size of a PUBLISH as rumqttc encodes it, which it refuses to write
+/// beyond the maximum packet size: the connection would break on it again
+/// after every reconnect.
+fn publish_size(topic: &str, payload: usize, qos: QoS, properties_len: usize) -> usize {
+    let packet_id = if qos == QoS::AtMostOnce { 0 } else { 2 };
+    let remaining = 2 + topic.len() + packet_id + properties_len + payload;
+    1 + variable_int_len(remaining) + remaining
 }

@@ -20,6 +20,7 @@ use rumqttc::QoS;
 use tokio::sync::Notify;
 
 use super::connection::Connection;
+use super::properties::Properties;
 
 /// One received message on its way to PHP.
 #[derive(Debug)]
@@ -34,6 +35,8 @@ pub struct Delivery {
     pub duplicate: bool,
     /// Seconds since the Unix epoch.
     pub received_at: f64,
+    /// MQTT 5 only; the response topic without the connection's prefix.
+    pub properties: Option<Arc<Properties>>,
     pub(crate) ack: Option<Arc<PendingAck>>,
 }
 
@@ -191,6 +194,7 @@ mod tests {
             retain: false,
             duplicate: false,
             received_at: 0.0,
+            properties: None,
             ack: None,
         }
     }

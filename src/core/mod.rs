@@ -6,6 +6,8 @@ pub mod connection;
 pub mod error;
 pub mod inbox;
 pub mod outbox;
+pub mod properties;
+pub mod protocol;
 pub mod registry;
 pub mod runtime;
 pub mod subscriber;

@@ -15,9 +15,11 @@ use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
 use crossbeam_channel::Sender;
-use rumqttc::{PubRel, Publish, QoS, Request};
+use rumqttc::QoS;
 
 use super::error::Error;
+use super::properties::Properties;
+use super::protocol::Resend;
 
 /// Where a `publishSync()` learns how its message ended.
 pub type Receipt = Sender<Result<(), Error>>;
@@ -29,6 +31,8 @@ pub struct Message {
     pub payload: Bytes,
     pub qos: QoS,
     pub retain: bool,
+    /// MQTT 5 only.
+    pub properties: Option<Box<Properties>>,
     pub receipt: Option<Receipt>,
 }
 
@@ -72,6 +76,7 @@ pub struct Outbox {
     handed_qos0: usize,
     published: u64,
     acknowledged: u64,
+    refused: u64,
 }
 
 impl Outbox {
@@ -90,7 +95,13 @@ impl Outbox {
             handed_qos0: 0,
             published: 0,
             acknowledged: 0,
+            refused: 0,
         }
+    }
+
+    /// The broker's receive maximum (MQTT 5) can be lower than ours.
+    pub fn set_window(&mut self, window: usize) {
+        self.window = window;
     }
 
     pub fn push(
@@ -99,6 +110,7 @@ impl Outbox {
         payload: Bytes,
         qos: QoS,
         retain: bool,
+        properties: Option<Box<Properties>>,
         receipt: Option<Receipt>,
     ) -> Result<(), OutboxFull> {
         if self.len() >= self.capacity {
@@ -111,6 +123,7 @@ impl Outbox {
             payload,
             qos,
             retain,
+            properties,
             receipt,
         });
         Ok(())
@@ -177,6 +190,17 @@ impl Outbox {
         }
     }
 
+    /// The broker answered with an error reason code (MQTT 5): the message
+    /// ends there, as sending it again would get the same answer. `error`
+    /// tells its `publishSync()` why.
+    pub fn incoming_refusal(&mut self, pkid: u16, error: impl FnOnce(&Message) -> Error) {
+        if let Some(in_flight) = self.in_flight.remove(&pkid) {
+            self.refused += 1;
+            let error = error(&in_flight.message);
+            in_flight.message.finish(Err(error));
+        }
+    }
+
     pub fn incoming_pubrec(&mut self, pkid: u16) {
         if let Some(in_flight) = self.in_flight.get_mut(&pkid) {
             in_flight.released = true;
@@ -200,33 +224,25 @@ impl Outbox {
     /// broke, oldest first. With the session kept by the broker, a QoS 2
     /// message already received continues with PUBREL; everything else is
     /// published again under its packet id with the DUP flag.
-    pub fn resume(&mut self, session_present: bool) -> Vec<Request> {
-        let mut in_flight: Vec<(&u16, &InFlight)> = self.in_flight.iter().collect();
-        in_flight.sort_by_key(|(_, f)| f.message.id);
-        let mut resends = 0;
-        let requests = in_flight
-            .into_iter()
-            .map(|(&pkid, f)| {
-                if f.released && session_present {
-                    Request::PubRel(PubRel::new(pkid))
-                } else {
-                    resends += 1;
-                    let m = &f.message;
-                    let mut publish = Publish::from_bytes(&m.topic, m.qos, m.payload.clone());
-                    publish.retain = m.retain;
-                    publish.pkid = pkid;
-                    publish.dup = true;
-                    Request::Publish(publish)
-                }
-            })
-            .collect();
-        for f in self.in_flight.values_mut() {
-            if !session_present {
+    pub fn resume(&mut self, session_present: bool) -> Vec<Resend<'_>> {
+        if !session_present {
+            for f in self.in_flight.values_mut() {
                 f.released = false;
             }
         }
-        self.resends_unseen = resends;
-        requests
+        let mut in_flight: Vec<(&u16, &InFlight)> = self.in_flight.iter().collect();
+        in_flight.sort_by_key(|(_, f)| f.message.id);
+        self.resends_unseen = in_flight.iter().filter(|(_, f)| !f.released).count();
+        in_flight
+            .into_iter()
+            .map(|(&pkid, f)| {
+                if f.released {
+                    Resend::Release(pkid)
+                } else {
+                    Resend::Publish(pkid, &f.message)
+                }
+            })
+            .collect()
     }
 
     /// Tells every waiting `publishSync()` that its message will not be
@@ -293,10 +309,17 @@ impl Outbox {
         self.acknowledged
     }
 
+    /// Publishes the broker answered with an error reason code.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
     /// QoS 1/2 messages handed over or written, not yet acknowledged: what
     /// the broker's in-flight limit counts.
     fn awaiting_ack(&self) -> usize {
-        self.handed.len() - self.handed_qos0 + usize::from(self.held_back.is_some()) + self.in_flight.len()
+        self.handed.len() - self.handed_qos0
+            + usize::from(self.held_back.is_some())
+            + self.in_flight.len()
     }
 }
 
@@ -311,7 +334,14 @@ mod tests {
 
     fn push(outbox: &mut Outbox, topic: &str, qos: QoS) {
         outbox
-            .push(topic.into(), Bytes::from_static(b"x"), qos, false, None)
+            .push(
+                topic.into(),
+                Bytes::from_static(b"x"),
+                qos,
+                false,
+                None,
+                None,
+            )
             .unwrap();
     }
 
@@ -322,7 +352,14 @@ mod tests {
     ) -> Receiver<Result<(), Error>> {
         let (tx, rx) = bounded(1);
         outbox
-            .push(topic.into(), Bytes::from_static(b"x"), qos, false, Some(tx))
+            .push(
+                topic.into(),
+                Bytes::from_static(b"x"),
+                qos,
+                false,
+                None,
+                Some(tx),
+            )
             .unwrap();
         rx
     }
@@ -342,7 +379,7 @@ mod tests {
         push(&mut outbox, "a", QoS::AtLeastOnce);
         push(&mut outbox, "b", QoS::AtLeastOnce);
         assert!(outbox
-            .push("c".into(), Bytes::new(), QoS::AtMostOnce, false, None)
+            .push("c".into(), Bytes::new(), QoS::AtMostOnce, false, None, None)
             .is_err());
         assert_eq!(outbox.queued_len(), 2);
     }
@@ -367,7 +404,11 @@ mod tests {
         push(&mut outbox, "b", QoS::AtMostOnce);
         push(&mut outbox, "c", QoS::AtLeastOnce);
         push(&mut outbox, "d", QoS::AtMostOnce);
-        assert_eq!(hand_all(&mut outbox), ["a", "b"], "in order: c waits for a's ack, d behind it");
+        assert_eq!(
+            hand_all(&mut outbox),
+            ["a", "b"],
+            "in order: c waits for a's ack, d behind it"
+        );
         outbox.outgoing_publish(1);
         outbox.outgoing_publish(0);
         outbox.incoming_ack(1);
@@ -482,14 +523,11 @@ mod tests {
         outbox.incoming_pubrec(2);
         outbox.connection_lost();
 
-        let requests = outbox.resume(false);
-        let topics: Vec<_> = requests
+        let topics: Vec<_> = outbox
+            .resume(false)
             .iter()
             .map(|r| match r {
-                Request::Publish(p) => {
-                    assert!(p.dup);
-                    (p.topic.clone(), p.pkid)
-                }
+                Resend::Publish(pkid, m) => (m.topic.clone(), *pkid),
                 other => panic!("unexpected {other:?}"),
             })
             .collect();
@@ -504,10 +542,7 @@ mod tests {
         outbox.outgoing_publish(4);
         outbox.incoming_pubrec(4);
         outbox.connection_lost();
-        assert!(matches!(
-            outbox.resume(true)[..],
-            [Request::PubRel(PubRel { pkid: 4, .. })]
-        ));
+        assert!(matches!(outbox.resume(true)[..], [Resend::Release(4)]));
     }
 
     #[test]
@@ -518,8 +553,7 @@ mod tests {
         outbox.outgoing_publish(9);
         outbox.connection_lost();
         let new = push_with_receipt(&mut outbox, "new", QoS::AtLeastOnce);
-        let resent = outbox.resume(false);
-        assert_eq!(resent.len(), 1);
+        assert_eq!(outbox.resume(false).len(), 1);
         assert_eq!(hand_all(&mut outbox), ["new"]);
 
         outbox.outgoing_publish(9); // the resend
@@ -529,6 +563,32 @@ mod tests {
         outbox.incoming_ack(9);
         assert_eq!(old.try_recv(), Ok(Ok(())));
         assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn refused_publish_ends_with_the_reason_and_frees_its_window_slot() {
+        let mut outbox = Outbox::new(100, 1);
+        let refused = push_with_receipt(&mut outbox, "denied", QoS::AtLeastOnce);
+        push(&mut outbox, "next", QoS::AtLeastOnce);
+        assert_eq!(hand_all(&mut outbox), ["denied"]);
+        outbox.outgoing_publish(1);
+        outbox.incoming_refusal(1, |m| Error::Refused(format!("{} not authorized", m.topic)));
+        assert_eq!(
+            refused.try_recv(),
+            Ok(Err(Error::Refused("denied not authorized".into())))
+        );
+        assert_eq!((outbox.refused(), outbox.acknowledged()), (1, 0));
+        assert_eq!(hand_all(&mut outbox), ["next"]);
+    }
+
+    #[test]
+    fn a_smaller_window_from_the_broker_holds_messages_back() {
+        let mut outbox = Outbox::new(100, 10);
+        outbox.set_window(2);
+        for topic in ["a", "b", "c"] {
+            push(&mut outbox, topic, QoS::AtLeastOnce);
+        }
+        assert_eq!(hand_all(&mut outbox), ["a", "b"]);
     }
 
     #[test]

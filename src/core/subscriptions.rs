@@ -9,7 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use rumqttc::{QoS, SubscribeReasonCode};
+use rumqttc::QoS;
 
 use super::inbox::Inbox;
 use super::topic::matches;
@@ -19,7 +19,8 @@ pub enum SubscriptionState {
     /// Not yet confirmed by the broker in this session.
     Pending,
     Confirmed,
-    Refused,
+    /// With the broker's reason.
+    Refused(String),
 }
 
 #[derive(Debug)]
@@ -101,17 +102,14 @@ impl Subscriptions {
         }
     }
 
-    pub fn incoming_suback(&mut self, pkid: u16, codes: &[SubscribeReasonCode]) {
+    /// SUBACK; `refusal` is the broker's reason when it refused.
+    pub fn incoming_suback(&mut self, pkid: u16, refusal: Option<String>) {
         let Some(id) = self.by_pkid.remove(&pkid) else {
             return;
         };
-        let refused = codes
-            .iter()
-            .any(|c| matches!(c, SubscribeReasonCode::Failure));
-        let state = if refused {
-            SubscriptionState::Refused
-        } else {
-            SubscriptionState::Confirmed
+        let state = match refusal {
+            Some(reason) => SubscriptionState::Refused(reason),
+            None => SubscriptionState::Confirmed,
         };
         let Some(filter) = self
             .entries
@@ -168,7 +166,8 @@ impl Subscriptions {
     pub fn route(&self, topic: &str) -> Vec<Arc<Inbox>> {
         let mut inboxes: Vec<Arc<Inbox>> = Vec::new();
         for entry in &self.entries {
-            let wanted = entry.state != SubscriptionState::Refused && matches(&entry.filter, topic);
+            let refused = matches!(entry.state, SubscriptionState::Refused(_));
+            let wanted = !refused && matches(&entry.filter, topic);
             if wanted && !inboxes.iter().any(|i| i.id == entry.inbox.id) {
                 inboxes.push(entry.inbox.clone());
             }
@@ -196,7 +195,7 @@ mod tests {
     fn confirm(subs: &mut Subscriptions, id: u64, pkid: u16) {
         subs.sent(id);
         subs.outgoing_subscribe(pkid);
-        subs.incoming_suback(pkid, &[SubscribeReasonCode::Success(QoS::AtLeastOnce)]);
+        subs.incoming_suback(pkid, None);
     }
 
     #[test]
@@ -209,10 +208,13 @@ mod tests {
         subs.sent(b);
         subs.outgoing_subscribe(3);
         subs.outgoing_subscribe(4);
-        subs.incoming_suback(4, &[SubscribeReasonCode::Failure]);
-        subs.incoming_suback(3, &[SubscribeReasonCode::Success(QoS::AtLeastOnce)]);
+        subs.incoming_suback(4, Some("not authorized".into()));
+        subs.incoming_suback(3, None);
         assert_eq!(subs.state(a), Some(SubscriptionState::Confirmed));
-        assert_eq!(subs.state(b), Some(SubscriptionState::Refused));
+        assert_eq!(
+            subs.state(b),
+            Some(SubscriptionState::Refused("not authorized".into()))
+        );
     }
 
     #[test]

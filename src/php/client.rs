@@ -13,6 +13,7 @@ use ext_php_rs::types::ZendHashTable;
 use crate::core::config::{Config, Value};
 use crate::core::connection::{Connection, ConnectionState, Status};
 use crate::core::error::Error;
+use crate::core::properties::Properties;
 use crate::core::registry;
 use crate::core::runtime::current_pid;
 
@@ -55,8 +56,12 @@ impl Client {
         payload: BinarySlice<u8>,
         qos: Option<i64>,
         retain: Option<bool>,
+        properties: Option<&ZendHashTable>,
     ) -> PhpResult<()> {
-        Ok(self.connection()?.publish(topic, &payload, qos, retain)?)
+        let properties = self.properties("argument #5 ($properties)", properties)?;
+        Ok(self
+            .connection()?
+            .publish(topic, &payload, qos, retain, properties)?)
     }
 
     /// Returns once the broker acknowledged the message (PUBACK, PUBCOMP; written for QoS 0).
@@ -68,11 +73,13 @@ impl Client {
         qos: Option<i64>,
         retain: Option<bool>,
         timeout: Option<f64>,
+        properties: Option<&ZendHashTable>,
     ) -> PhpResult<()> {
         let timeout = seconds("argument #5 ($timeout)", timeout, self.config.flush_timeout)?;
+        let properties = self.properties("argument #6 ($properties)", properties)?;
         Ok(self
             .connection()?
-            .publish_sync(topic, &payload, qos, retain, timeout)?)
+            .publish_sync(topic, &payload, qos, retain, properties, timeout)?)
     }
 
     /// True once nothing is queued or in flight; false when the timeout passed first.
@@ -107,6 +114,20 @@ impl Client {
 }
 
 impl Client {
+    /// MQTT 5 publish properties, validated for this connection.
+    fn properties(
+        &self,
+        argument: &'static str,
+        properties: Option<&ZendHashTable>,
+    ) -> Result<Option<Properties>, Error> {
+        match properties {
+            None => Ok(None),
+            Some(array) => {
+                Properties::for_publish(&options::from_array(array), argument, &self.config)
+            }
+        }
+    }
+
     /// The connection of this process, for a subscriber.
     pub(crate) fn live_connection(&self) -> Result<Arc<Connection>, Error> {
         if self.connection.0.pid == current_pid() {
@@ -179,6 +200,7 @@ fn status_array(status: &Status) -> ext_php_rs::error::Result<ZBox<ZendHashTable
     array.insert("in_flight", status.in_flight as i64)?;
     array.insert("published", status.published as i64)?;
     array.insert("acknowledged", status.acknowledged as i64)?;
+    array.insert("refused", status.refused as i64)?;
     array.insert("last_error", status.last_error.clone())?;
     array.insert("connected_since", status.connected_since)?;
     Ok(array)

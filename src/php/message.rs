@@ -7,7 +7,11 @@ use ext_php_rs::binary::Binary;
 use ext_php_rs::flags::ClassFlags;
 use ext_php_rs::prelude::*;
 
+use ext_php_rs::boxed::ZBox;
+use ext_php_rs::types::ZendHashTable;
+
 use crate::core::inbox::Delivery;
+use crate::core::properties::Properties;
 
 /// A message received by a Subscriber.
 #[php_class]
@@ -21,6 +25,7 @@ pub struct Message {
     retain: bool,
     duplicate: bool,
     received_at: f64,
+    properties: Option<Arc<Properties>>,
 }
 
 impl From<Delivery> for Message {
@@ -33,6 +38,7 @@ impl From<Delivery> for Message {
             retain: delivery.retain,
             duplicate: delivery.duplicate,
             received_at: delivery.received_at,
+            properties: delivery.properties,
         }
     }
 }
@@ -80,4 +86,59 @@ impl Message {
     pub fn get_received_at(&self) -> f64 {
         self.received_at
     }
+
+    /// MQTT 5 properties it carried (user_properties, content_type,
+    /// message_expiry_interval, response_topic, correlation_data); empty otherwise.
+    #[php(getter)]
+    pub fn get_properties(&self) -> PhpResult<ZBox<ZendHashTable>> {
+        let mut array = ZendHashTable::new();
+        let Some(properties) = &self.properties else {
+            return Ok(array);
+        };
+        if !properties.user_properties.is_empty() {
+            array.insert(
+                "user_properties",
+                user_properties(&properties.user_properties)?,
+            )?;
+        }
+        if let Some(content_type) = &properties.content_type {
+            array.insert("content_type", content_type.as_str())?;
+        }
+        if let Some(seconds) = properties.message_expiry_interval {
+            array.insert("message_expiry_interval", i64::from(seconds))?;
+        }
+        if let Some(topic) = &properties.response_topic {
+            array.insert("response_topic", topic.as_str())?;
+        }
+        if let Some(data) = &properties.correlation_data {
+            array.insert("correlation_data", Binary::from(data.to_vec()))?;
+        }
+        Ok(array)
+    }
+}
+
+/// `name => value`; a name that came more than once maps to the list of
+/// its values, in order.
+fn user_properties(pairs: &[(String, String)]) -> PhpResult<ZBox<ZendHashTable>> {
+    let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (name, value) in pairs {
+        match grouped.iter_mut().find(|(n, _)| n == name) {
+            Some((_, values)) => values.push(value),
+            None => grouped.push((name, vec![value])),
+        }
+    }
+    let mut array = ZendHashTable::new();
+    for (name, values) in grouped {
+        match values.as_slice() {
+            [one] => array.insert(name, *one)?,
+            many => {
+                let mut list = ZendHashTable::new();
+                for value in many {
+                    list.push(*value)?;
+                }
+                array.insert(name, list)?;
+            }
+        }
+    }
+    Ok(array)
 }

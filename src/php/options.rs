@@ -28,8 +28,11 @@ fn from_zval(zval: &Zval) -> Value {
         Value::Int(i)
     } else if let Some(f) = zval.double() {
         Value::Float(f)
-    } else if let Some(s) = zval.string() {
-        Value::Str(s)
+    } else if let Some(s) = zval.zend_str() {
+        match s.as_str() {
+            Ok(text) => Value::Str(text.to_owned()),
+            Err(_) => Value::Bytes(s.as_bytes().to_vec()),
+        }
     } else if let Some(array) = zval.array() {
         from_array(array)
     } else {

@@ -70,7 +70,7 @@ final class AsyncPublishTest extends MqttTestCase
 
         $status = $client->status();
         $this->assertEqualsCanonicalizing(
-            ['name', 'state', 'connected', 'reconnects', 'queued', 'in_flight', 'published', 'acknowledged',
+            ['name', 'state', 'connected', 'reconnects', 'queued', 'in_flight', 'published', 'acknowledged', 'refused',
              'last_error', 'connected_since', 'client_id', 'host', 'port'],
             array_keys($status)
         );
@@ -85,6 +85,7 @@ final class AsyncPublishTest extends MqttTestCase
         $this->assertEqualsWithDelta(microtime(true), $status['connected_since'], 600, 'a unix timestamp');
         $this->assertSame(1, $status['published']);
         $this->assertSame(1, $status['acknowledged']);
+        $this->assertSame(0, $status['refused']);
         $this->assertSame(1, $this->broker()->connectionCount($options['client_id']));
     }
 }

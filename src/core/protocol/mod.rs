@@ -1,0 +1,225 @@
+//! MQTT 3.1.1 and MQTT 5 behind one face.
+//!
+//! rumqttc has a client and an event loop per protocol version, of the same
+//! shape but with their own packet types. The connection talks to the enums
+//! here; only `v311` and `v5` know the packets of their version, and turn
+//! them into the `Event`s both share.
+
+mod v311;
+mod v5;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::QoS;
+
+use super::config::{Config, Protocol};
+use super::outbox::Message;
+use super::properties::Properties;
+
+/// What happened on the connection, in the terms both versions share.
+#[derive(Debug, PartialEq)]
+pub enum Event {
+    /// CONNACK accepted the connection. `receive_maximum`: how many QoS 1/2
+    /// publishes the broker takes unacknowledged (MQTT 5 only).
+    Connected {
+        session_present: bool,
+        receive_maximum: Option<u16>,
+    },
+    /// The next publish handed over was written, under this packet id (0 for QoS 0).
+    Published(u16),
+    /// The next publish handed over waits until its packet id is free again.
+    HeldBack,
+    /// PUBACK, or PUBCOMP of QoS 2.
+    Acknowledged(u16),
+    /// PUBREC of QoS 2: PUBREL is on its way.
+    Received(u16),
+    /// The broker answered a publish with an error reason code (MQTT 5).
+    PublishRefused {
+        pkid: u16,
+        reason: String,
+    },
+    /// The next SUBSCRIBE handed over was written under this packet id.
+    Subscribing(u16),
+    /// SUBACK; `refusal` says why the broker refused the subscription.
+    Subscribed {
+        pkid: u16,
+        refusal: Option<String>,
+    },
+    Message(Incoming),
+    /// Nothing the connection tracks (pings, unsubscribe acknowledgements…).
+    Other,
+}
+
+/// A PUBLISH from the broker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: QoS,
+    pub retain: bool,
+    pub dup: bool,
+    pub pkid: u16,
+    pub properties: Option<Properties>,
+}
+
+/// Why a connection attempt or connection failed, and whether it was
+/// refused (credentials, authorization, the TLS handshake): retrying goes
+/// on, but waiting does not fix a refusal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub reason: String,
+    pub refused: bool,
+}
+
+impl Failure {
+    pub(super) fn timed_out() -> Self {
+        Failure {
+            reason: "timed out connecting to the broker".to_owned(),
+            refused: false,
+        }
+    }
+}
+
+/// A request that finishes what the last connection left in flight.
+#[derive(Debug)]
+pub enum Resend<'a> {
+    /// Published again under its packet id, with DUP.
+    Publish(u16, &'a Message),
+    /// QoS 2 the broker already received: PUBREL.
+    Release(u16),
+}
+
+/// The PHP thread's side: hands requests to the event loop without waiting.
+/// Each call says whether the request channel took it.
+pub enum Requests {
+    V311(rumqttc::AsyncClient),
+    V5(rumqttc::v5::AsyncClient),
+}
+
+/// The task's side: owns the socket, and the protocol state.
+pub enum EventLoop {
+    V311(rumqttc::EventLoop),
+    V5(Box<rumqttc::v5::EventLoop>),
+}
+
+/// A client and its event loop for `config`'s protocol version.
+pub fn open(
+    config: &Config,
+    client_id: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    capacity: usize,
+) -> (Requests, EventLoop) {
+    match config.protocol {
+        Protocol::V311 => {
+            let (client, eventloop) = v311::open(config, client_id, tls, capacity);
+            (Requests::V311(client), EventLoop::V311(eventloop))
+        }
+        Protocol::V5 => {
+            let (client, eventloop) = v5::open(config, client_id, tls, capacity);
+            (Requests::V5(client), EventLoop::V5(Box::new(eventloop)))
+        }
+    }
+}
+
+impl Requests {
+    pub fn publish(&self, message: &Message) -> bool {
+        match self {
+            Requests::V311(client) => v311::publish(client, message),
+            Requests::V5(client) => v5::publish(client, message),
+        }
+    }
+
+    pub fn subscribe(&self, filter: String, qos: QoS) -> bool {
+        match self {
+            Requests::V311(client) => client.try_subscribe(filter, qos).is_ok(),
+            Requests::V5(client) => client.try_subscribe(filter, v5::qos(qos)).is_ok(),
+        }
+    }
+
+    pub fn unsubscribe(&self, filter: String) -> bool {
+        match self {
+            Requests::V311(client) => client.try_unsubscribe(filter).is_ok(),
+            Requests::V5(client) => client.try_unsubscribe(filter).is_ok(),
+        }
+    }
+
+    /// PUBACK (QoS 1) or PUBREC (QoS 2) of a received message.
+    pub fn acknowledge(&self, pkid: u16, qos: QoS) -> bool {
+        match self {
+            Requests::V311(client) => v311::acknowledge(client, pkid, qos),
+            Requests::V5(client) => v5::acknowledge(client, pkid, qos),
+        }
+    }
+
+    pub fn disconnect(&self) -> bool {
+        match self {
+            Requests::V311(client) => client.try_disconnect().is_ok(),
+            Requests::V5(client) => client.try_disconnect().is_ok(),
+        }
+    }
+}
+
+impl EventLoop {
+    /// The next event; while connecting, bounded by `connect_timeout`
+    /// (rumqttc's own timeout counts whole seconds).
+    pub async fn poll(&mut self, connecting: Option<Duration>) -> Result<Event, Failure> {
+        let polled = async {
+            match self {
+                EventLoop::V311(eventloop) => v311::poll(eventloop).await,
+                EventLoop::V5(eventloop) => v5::poll(eventloop).await,
+            }
+        };
+        match connecting {
+            None => polled.await,
+            Some(timeout) => tokio::time::timeout(timeout, polled)
+                .await
+                .unwrap_or_else(|_| Err(Failure::timed_out())),
+        }
+    }
+
+    /// Events the protocol state produced that `poll` has not returned yet:
+    /// after a failure they still tell what was written and acknowledged.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        match self {
+            EventLoop::V311(eventloop) => v311::take_events(eventloop),
+            EventLoop::V5(eventloop) => v5::take_events(eventloop),
+        }
+    }
+
+    /// Drops the connection's requests and rumqttc's copies of what was in
+    /// flight: the outbox re-sends everything itself.
+    pub fn forget(&mut self) {
+        match self {
+            EventLoop::V311(eventloop) => {
+                eventloop.clean();
+                eventloop.pending.clear();
+                eventloop.state.collision = None;
+            }
+            EventLoop::V5(eventloop) => {
+                eventloop.clean();
+                eventloop.pending.clear();
+                eventloop.state.collision = None;
+            }
+        }
+    }
+
+    /// Puts the requests a new connection starts with in front of
+    /// everything else, replacing rumqttc's copy of the last session's.
+    pub fn resume(&mut self, resends: &[Resend<'_>], subscribes: &[(String, QoS)]) {
+        match self {
+            EventLoop::V311(eventloop) => v311::resume(eventloop, resends, subscribes),
+            EventLoop::V5(eventloop) => v5::resume(eventloop, resends, subscribes),
+        }
+    }
+}
+
+/// Why a connection attempt failed: the TLS problem if there is one, then
+/// what the protocol version reports.
+fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<Failure> {
+    super::tls::describe_failure(error).map(|reason| Failure {
+        reason,
+        refused: true,
+    })
+}

@@ -1,0 +1,175 @@
+//! MQTT 3.1.1 through rumqttc's top-level client and event loop.
+
+use std::sync::Arc;
+
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, ConnectionError, EventLoop, LastWill, MqttOptions,
+    NetworkOptions, Outgoing, Packet, PubRel, Publish, QoS, Request, Subscribe,
+    SubscribeReasonCode, TlsConfiguration, Transport,
+};
+
+use super::{tls_failure, Event, Failure, Incoming, Resend};
+use crate::core::config::Config;
+use crate::core::outbox::Message;
+
+pub fn open(
+    config: &Config,
+    client_id: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    capacity: usize,
+) -> (AsyncClient, EventLoop) {
+    let mut options = MqttOptions::new(client_id, config.host.as_str(), config.port);
+    options
+        .set_keep_alive(config.keep_alive)
+        .set_clean_session(config.clean_session)
+        .set_max_packet_size(config.max_packet_size, config.max_packet_size)
+        .set_inflight(config.max_inflight)
+        // Received messages are acknowledged once PHP handled them.
+        .set_manual_acks(true);
+    if let Some(username) = &config.username {
+        options.set_credentials(
+            username.as_str(),
+            config.password.clone().unwrap_or_default(),
+        );
+    }
+    if let Some(tls) = tls {
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+    }
+    if let Some(will) = &config.will {
+        let topic = format!("{}{}", config.prefix, will.topic);
+        options.set_last_will(LastWill::new(
+            topic,
+            will.payload.clone(),
+            qos(will.qos),
+            will.retain,
+        ));
+    }
+    let (client, mut eventloop) = AsyncClient::new(options, capacity);
+    eventloop.set_network_options(network_options(config));
+    (client, eventloop)
+}
+
+pub fn network_options(config: &Config) -> NetworkOptions {
+    let mut network = NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    network.set_connection_timeout(config.connect_timeout.as_secs_f64().ceil().max(1.0) as u64);
+    network
+}
+
+/// A validated QoS level (0, 1 or 2).
+pub fn qos(level: u8) -> QoS {
+    match level {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+pub fn publish(client: &AsyncClient, message: &Message) -> bool {
+    client
+        .try_publish(
+            message.topic.as_str(),
+            message.qos,
+            message.retain,
+            message.payload.to_vec(),
+        )
+        .is_ok()
+}
+
+pub fn acknowledge(client: &AsyncClient, pkid: u16, qos: QoS) -> bool {
+    let mut publish = Publish::new("", qos, Vec::new());
+    publish.pkid = pkid;
+    client.try_ack(&publish).is_ok()
+}
+
+pub async fn poll(eventloop: &mut EventLoop) -> Result<Event, Failure> {
+    eventloop.poll().await.map(event).map_err(|e| failure(&e))
+}
+
+pub fn take_events(eventloop: &mut EventLoop) -> Vec<Event> {
+    eventloop.state.events.drain(..).map(event).collect()
+}
+
+pub fn resume(eventloop: &mut EventLoop, resends: &[Resend<'_>], subscribes: &[(String, QoS)]) {
+    eventloop.pending.clear();
+    for resend in resends {
+        eventloop.pending.push_back(match resend {
+            Resend::Publish(pkid, message) => {
+                let mut publish =
+                    Publish::from_bytes(&message.topic, message.qos, message.payload.clone());
+                publish.retain = message.retain;
+                publish.pkid = *pkid;
+                publish.dup = true;
+                Request::Publish(publish)
+            }
+            Resend::Release(pkid) => Request::PubRel(PubRel::new(*pkid)),
+        });
+    }
+    for (filter, qos) in subscribes {
+        eventloop
+            .pending
+            .push_back(Request::Subscribe(Subscribe::new(filter, *qos)));
+    }
+}
+
+fn event(event: rumqttc::Event) -> Event {
+    use rumqttc::Event::{Incoming as In, Outgoing as Out};
+    match event {
+        In(Packet::ConnAck(connack)) => Event::Connected {
+            session_present: connack.session_present,
+            receive_maximum: None,
+        },
+        Out(Outgoing::Publish(pkid)) => Event::Published(pkid),
+        Out(Outgoing::AwaitAck(_)) => Event::HeldBack,
+        In(Packet::PubAck(ack)) => Event::Acknowledged(ack.pkid),
+        In(Packet::PubRec(rec)) => Event::Received(rec.pkid),
+        In(Packet::PubComp(comp)) => Event::Acknowledged(comp.pkid),
+        Out(Outgoing::Subscribe(pkid)) => Event::Subscribing(pkid),
+        In(Packet::SubAck(ack)) => Event::Subscribed {
+            pkid: ack.pkid,
+            refusal: ack
+                .return_codes
+                .iter()
+                .any(|code| matches!(code, SubscribeReasonCode::Failure))
+                .then(|| "not authorized, or an invalid filter for it".to_owned()),
+        },
+        In(Packet::Publish(publish)) => Event::Message(Incoming {
+            topic: publish.topic,
+            payload: publish.payload,
+            qos: publish.qos,
+            retain: publish.retain,
+            dup: publish.dup,
+            pkid: publish.pkid,
+            properties: None,
+        }),
+        _ => Event::Other,
+    }
+}
+
+fn failure(error: &ConnectionError) -> Failure {
+    if let Some(tls) = tls_failure(error) {
+        return tls;
+    }
+    let (reason, refused) = match error {
+        ConnectionError::ConnectionRefused(code) => (
+            format!("the broker refused the connection: {}", refusal(*code)),
+            true,
+        ),
+        ConnectionError::NetworkTimeout => return Failure::timed_out(),
+        ConnectionError::Io(io) => (format!("network error: {io}"), false),
+        ConnectionError::MqttState(state) => (format!("protocol error: {state}"), false),
+        other => (other.to_string(), false),
+    };
+    Failure { reason, refused }
+}
+
+fn refusal(code: ConnectReturnCode) -> &'static str {
+    match code {
+        ConnectReturnCode::Success => "success",
+        ConnectReturnCode::RefusedProtocolVersion => "unacceptable protocol version",
+        ConnectReturnCode::BadClientId => "identifier rejected (client id)",
+        ConnectReturnCode::ServiceUnavailable => "server unavailable",
+        ConnectReturnCode::BadUserNamePassword => "bad user name or password",
+        ConnectReturnCode::NotAuthorized => "not authorized",
+    }
+}

@@ -1,0 +1,333 @@
+//! MQTT 5 through rumqttc's `v5` client and event loop: publish
+//! properties, reason codes, session expiry and the broker's receive maximum.
+
+use std::sync::Arc;
+
+use rumqttc::v5::mqttbytes::v5::{
+    ConnectReturnCode, Filter, LastWill, Packet, PubAckReason, PubRecReason, PubRel, Publish,
+    PublishProperties, Subscribe, SubscribeReasonCode,
+};
+use rumqttc::v5::mqttbytes::QoS as V5QoS;
+use rumqttc::v5::{AsyncClient, ConnectionError, EventLoop, MqttOptions, Request, StateError};
+use rumqttc::{Outgoing, QoS, TlsConfiguration, Transport};
+
+use super::v311::network_options;
+use super::{tls_failure, Event, Failure, Incoming, Resend};
+use crate::core::config::Config;
+use crate::core::outbox::Message;
+use crate::core::properties::Properties;
+
+pub fn open(
+    config: &Config,
+    client_id: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    capacity: usize,
+) -> (AsyncClient, EventLoop) {
+    let mut options = MqttOptions::new(client_id, config.host.as_str(), config.port);
+    let expiry = config.session_expiry();
+    options
+        // Validated to be at least 5 s with protocol 5: rumqttc asserts it.
+        .set_keep_alive(config.keep_alive)
+        .set_clean_start(config.clean_session)
+        .set_session_expiry_interval((expiry != 0).then_some(expiry))
+        .set_max_packet_size(u32::try_from(config.max_packet_size).ok())
+        // The broker's receive maximum lowers this further on CONNACK.
+        .set_outgoing_inflight_upper_limit(config.max_inflight)
+        .set_manual_acks(true)
+        .set_connection_timeout(network_options(config).connection_timeout())
+        .set_network_options(network_options(config));
+    if let Some(username) = &config.username {
+        options.set_credentials(
+            username.as_str(),
+            config.password.clone().unwrap_or_default(),
+        );
+    }
+    if let Some(tls) = tls {
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+    }
+    if let Some(will) = &config.will {
+        let topic = format!("{}{}", config.prefix, will.topic);
+        let qos = qos(super::v311::qos(will.qos));
+        options.set_last_will(LastWill::new(
+            topic,
+            will.payload.clone(),
+            qos,
+            will.retain,
+            None,
+        ));
+    }
+    AsyncClient::new(options, capacity)
+}
+
+pub fn qos(qos: QoS) -> V5QoS {
+    match qos {
+        QoS::AtMostOnce => V5QoS::AtMostOnce,
+        QoS::AtLeastOnce => V5QoS::AtLeastOnce,
+        QoS::ExactlyOnce => V5QoS::ExactlyOnce,
+    }
+}
+
+fn from_v5_qos(qos: V5QoS) -> QoS {
+    match qos {
+        V5QoS::AtMostOnce => QoS::AtMostOnce,
+        V5QoS::AtLeastOnce => QoS::AtLeastOnce,
+        V5QoS::ExactlyOnce => QoS::ExactlyOnce,
+    }
+}
+
+pub fn publish(client: &AsyncClient, message: &Message) -> bool {
+    let properties = message.properties.as_deref().map(to_wire);
+    let (topic, qos, retain) = (message.topic.as_str(), qos(message.qos), message.retain);
+    let payload = message.payload.clone();
+    match properties {
+        Some(properties) => {
+            client.try_publish_with_properties(topic, qos, retain, payload, properties)
+        }
+        None => client.try_publish(topic, qos, retain, payload),
+    }
+    .is_ok()
+}
+
+pub fn acknowledge(client: &AsyncClient, pkid: u16, level: QoS) -> bool {
+    let mut publish = Publish::new("", qos(level), Vec::new(), None);
+    publish.pkid = pkid;
+    client.try_ack(&publish).is_ok()
+}
+
+pub async fn poll(eventloop: &mut EventLoop) -> Result<Event, Failure> {
+    eventloop.poll().await.map(event).map_err(|e| failure(&e))
+}
+
+pub fn take_events(eventloop: &mut EventLoop) -> Vec<Event> {
+    eventloop.state.events.drain(..).map(event).collect()
+}
+
+pub fn resume(eventloop: &mut EventLoop, resends: &[Resend<'_>], subscribes: &[(String, QoS)]) {
+    eventloop.pending.clear();
+    for resend in resends {
+        eventloop.pending.push_back(match resend {
+            Resend::Publish(pkid, message) => {
+                let properties = message.properties.as_deref().map(to_wire);
+                let mut publish = Publish::new(
+                    &message.topic,
+                    qos(message.qos),
+                    message.payload.clone(),
+                    properties,
+                );
+                publish.retain = message.retain;
+                publish.pkid = *pkid;
+                publish.dup = true;
+                Request::Publish(publish)
+            }
+            Resend::Release(pkid) => Request::PubRel(PubRel::new(*pkid, None)),
+        });
+    }
+    for (filter, level) in subscribes {
+        let subscribe = Subscribe::new(Filter::new(filter, qos(*level)), None);
+        eventloop.pending.push_back(Request::Subscribe(subscribe));
+    }
+}
+
+fn to_wire(properties: &Properties) -> PublishProperties {
+    PublishProperties {
+        message_expiry_interval: properties.message_expiry_interval,
+        response_topic: properties.response_topic.clone(),
+        correlation_data: properties.correlation_data.clone(),
+        user_properties: properties.user_properties.clone(),
+        content_type: properties.content_type.clone(),
+        ..PublishProperties::default()
+    }
+}
+
+fn from_wire(properties: PublishProperties) -> Option<Properties> {
+    let properties = Properties {
+        user_properties: properties.user_properties,
+        content_type: properties.content_type,
+        message_expiry_interval: properties.message_expiry_interval,
+        response_topic: properties.response_topic,
+        correlation_data: properties.correlation_data,
+    };
+    (properties != Properties::default()).then_some(properties)
+}
+
+fn event(event: rumqttc::v5::Event) -> Event {
+    use rumqttc::v5::Event::{Incoming as In, Outgoing as Out};
+    match event {
+        In(Packet::ConnAck(connack)) => Event::Connected {
+            session_present: connack.session_present,
+            receive_maximum: connack.properties.and_then(|p| p.receive_max),
+        },
+        Out(Outgoing::Publish(pkid)) => Event::Published(pkid),
+        Out(Outgoing::AwaitAck(_)) => Event::HeldBack,
+        In(Packet::PubAck(ack)) => match puback_refusal(ack.reason) {
+            None => Event::Acknowledged(ack.pkid),
+            Some(reason) => Event::PublishRefused {
+                pkid: ack.pkid,
+                reason: with_reason_string(reason, ack.properties.and_then(|p| p.reason_string)),
+            },
+        },
+        In(Packet::PubRec(rec)) => match pubrec_refusal(rec.reason) {
+            None => Event::Received(rec.pkid),
+            Some(reason) => Event::PublishRefused {
+                pkid: rec.pkid,
+                reason: with_reason_string(reason, rec.properties.and_then(|p| p.reason_string)),
+            },
+        },
+        In(Packet::PubComp(comp)) => Event::Acknowledged(comp.pkid),
+        Out(Outgoing::Subscribe(pkid)) => Event::Subscribing(pkid),
+        In(Packet::SubAck(ack)) => Event::Subscribed {
+            pkid: ack.pkid,
+            refusal: ack
+                .return_codes
+                .iter()
+                .find_map(|code| subscribe_refusal(*code))
+                .map(|reason| {
+                    with_reason_string(reason, ack.properties.and_then(|p| p.reason_string))
+                }),
+        },
+        In(Packet::Publish(publish)) => Event::Message(Incoming {
+            topic: String::from_utf8_lossy(&publish.topic).into_owned(),
+            payload: publish.payload,
+            qos: from_v5_qos(publish.qos),
+            retain: publish.retain,
+            dup: publish.dup,
+            pkid: publish.pkid,
+            properties: publish.properties.and_then(from_wire),
+        }),
+        _ => Event::Other,
+    }
+}
+
+fn with_reason_string(reason: String, detail: Option<String>) -> String {
+    match detail {
+        Some(detail) if !detail.is_empty() => format!("{reason}: {detail}"),
+        _ => reason,
+    }
+}
+
+fn puback_refusal(reason: PubAckReason) -> Option<String> {
+    let (code, text) = match reason {
+        PubAckReason::Success | PubAckReason::NoMatchingSubscribers => return None,
+        PubAckReason::UnspecifiedError => (0x80, "unspecified error"),
+        PubAckReason::ImplementationSpecificError => (0x83, "implementation specific error"),
+        PubAckReason::NotAuthorized => (0x87, "not authorized"),
+        PubAckReason::TopicNameInvalid => (0x90, "topic name invalid"),
+        PubAckReason::PacketIdentifierInUse => (0x91, "packet identifier in use"),
+        PubAckReason::QuotaExceeded => (0x97, "quota exceeded"),
+        PubAckReason::PayloadFormatInvalid => (0x99, "payload format invalid"),
+    };
+    Some(reason_code(code, text))
+}
+
+fn pubrec_refusal(reason: PubRecReason) -> Option<String> {
+    let (code, text) = match reason {
+        PubRecReason::Success | PubRecReason::NoMatchingSubscribers => return None,
+        PubRecReason::UnspecifiedError => (0x80, "unspecified error"),
+        PubRecReason::ImplementationSpecificError => (0x83, "implementation specific error"),
+        PubRecReason::NotAuthorized => (0x87, "not authorized"),
+        PubRecReason::TopicNameInvalid => (0x90, "topic name invalid"),
+        PubRecReason::PacketIdentifierInUse => (0x91, "packet identifier in use"),
+        PubRecReason::QuotaExceeded => (0x97, "quota exceeded"),
+        PubRecReason::PayloadFormatInvalid => (0x99, "payload format invalid"),
+    };
+    Some(reason_code(code, text))
+}
+
+fn subscribe_refusal(reason: SubscribeReasonCode) -> Option<String> {
+    let (code, text) = match reason {
+        SubscribeReasonCode::Success(_) => return None,
+        SubscribeReasonCode::Failure | SubscribeReasonCode::Unspecified => {
+            (0x80, "unspecified error")
+        }
+        SubscribeReasonCode::ImplementationSpecific => (0x83, "implementation specific error"),
+        SubscribeReasonCode::NotAuthorized => (0x87, "not authorized"),
+        SubscribeReasonCode::TopicFilterInvalid => (0x8F, "topic filter invalid"),
+        SubscribeReasonCode::PkidInUse => (0x91, "packet identifier in use"),
+        SubscribeReasonCode::QuotaExceeded => (0x97, "quota exceeded"),
+        SubscribeReasonCode::SharedSubscriptionsNotSupported => {
+            (0x9E, "shared subscriptions not supported")
+        }
+        SubscribeReasonCode::SubscriptionIdNotSupported => {
+            (0xA1, "subscription identifiers not supported")
+        }
+        SubscribeReasonCode::WildcardSubscriptionsNotSupported => {
+            (0xA2, "wildcard subscriptions not supported")
+        }
+    };
+    Some(reason_code(code, text))
+}
+
+fn connect_refusal(code: ConnectReturnCode) -> String {
+    let (code, text) = match code {
+        ConnectReturnCode::Success => (0x00, "success"),
+        ConnectReturnCode::RefusedProtocolVersion => (0x01, "unacceptable protocol version"),
+        ConnectReturnCode::BadClientId => (0x02, "identifier rejected (client id)"),
+        ConnectReturnCode::ServiceUnavailable => (0x03, "server unavailable"),
+        ConnectReturnCode::UnspecifiedError => (0x80, "unspecified error"),
+        ConnectReturnCode::MalformedPacket => (0x81, "malformed packet"),
+        ConnectReturnCode::ProtocolError => (0x82, "protocol error"),
+        ConnectReturnCode::ImplementationSpecificError => (0x83, "implementation specific error"),
+        ConnectReturnCode::UnsupportedProtocolVersion => (0x84, "unsupported protocol version"),
+        ConnectReturnCode::ClientIdentifierNotValid => (0x85, "client identifier not valid"),
+        ConnectReturnCode::BadUserNamePassword => (0x86, "bad user name or password"),
+        ConnectReturnCode::NotAuthorized => (0x87, "not authorized"),
+        ConnectReturnCode::ServerUnavailable => (0x88, "server unavailable"),
+        ConnectReturnCode::ServerBusy => (0x89, "server busy"),
+        ConnectReturnCode::Banned => (0x8A, "banned"),
+        ConnectReturnCode::BadAuthenticationMethod => (0x8C, "bad authentication method"),
+        ConnectReturnCode::TopicNameInvalid => (0x90, "topic name invalid"),
+        ConnectReturnCode::PacketTooLarge => (0x95, "packet too large"),
+        ConnectReturnCode::QuotaExceeded => (0x97, "quota exceeded"),
+        ConnectReturnCode::PayloadFormatInvalid => (0x99, "payload format invalid"),
+        ConnectReturnCode::RetainNotSupported => (0x9A, "retain not supported"),
+        ConnectReturnCode::QoSNotSupported => (0x9B, "QoS not supported"),
+        ConnectReturnCode::UseAnotherServer => (0x9C, "use another server"),
+        ConnectReturnCode::ServerMoved => (0x9D, "server moved"),
+        ConnectReturnCode::ConnectionRateExceeded => (0x9F, "connection rate exceeded"),
+    };
+    reason_code(code, text)
+}
+
+fn reason_code(code: u8, text: &str) -> String {
+    format!("{text} (reason code 0x{code:02X})")
+}
+
+fn failure(error: &ConnectionError) -> Failure {
+    if let Some(tls) = tls_failure(error) {
+        return tls;
+    }
+    let (reason, refused) = match error {
+        ConnectionError::ConnectionRefused(code) => (
+            format!(
+                "the broker refused the connection: {}",
+                connect_refusal(*code)
+            ),
+            true,
+        ),
+        ConnectionError::MqttState(StateError::ConnFail { reason }) => (
+            format!(
+                "the broker refused the connection: {}",
+                connect_refusal(*reason)
+            ),
+            true,
+        ),
+        ConnectionError::MqttState(StateError::ServerDisconnect {
+            reason_code,
+            reason_string,
+        }) => (
+            with_reason_string(
+                format!(
+                    "the broker closed the connection: {reason_code:?} (reason code 0x{:02X})",
+                    *reason_code as u8
+                ),
+                reason_string.clone(),
+            ),
+            false,
+        ),
+        ConnectionError::Timeout(_) => return Failure::timed_out(),
+        ConnectionError::Io(io) => (format!("network error: {io}"), false),
+        ConnectionError::MqttState(state) => (format!("protocol error: {state}"), false),
+        other => (other.to_string(), false),
+    };
+    Failure { reason, refused }
+}
