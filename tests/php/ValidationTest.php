@@ -222,6 +222,34 @@ final class ValidationTest extends MqttTestCase
         $this->assertSame([[$topic, 'longest topic']], $listener->waitFor(1));
     }
 
+    /**
+     * A packet larger than max_packet_size would never be written (and would break
+     * the connection on every attempt): one byte over is a ValueError, the largest
+     * that fits goes through.
+     */
+    public function testMessageLargerThanMaxPacketSizeIsRefusedAndTheLargestThatFitsIsDelivered(): void
+    {
+        $topic = $this->topic('packet-size');
+        $listener = $this->listen($topic);
+        $client = $this->client($this->options(['max_packet_size' => 1024]));
+        // QoS 1 PUBLISH: 1 byte header + 2 bytes remaining length + (2 + topic + 2 + payload).
+        $fits = str_repeat('x', 1024 - 3 - 2 - strlen($topic) - 2);
+
+        try {
+            $client->publish($topic, $fits . 'y', 1);
+            $this->fail('no ValueError for a packet one byte over max_packet_size');
+        } catch (\ValueError $e) {
+            $this->assertStringContainsString('$payload', $e->getMessage());
+            $this->assertStringContainsString('max_packet_size', $e->getMessage());
+            $this->assertStringContainsString('1025 bytes', $e->getMessage());
+        }
+        $this->assertSame(0, $client->status()['queued']);
+
+        $client->publishSync($topic, $fits, 1, false, 5.0);
+        $this->assertSame([[$topic, $fits]], $listener->waitFor(1));
+        $this->assertSame(0, $client->status()['reconnects']);
+    }
+
     /** Options rumqttc would panic on must be rejected or handled: the process survives either way. */
     public function testExtremeOptionsNeverCrashTheProcess(): void
     {
