@@ -88,6 +88,10 @@ struct Link {
     last_error: Option<String>,
     /// Why the broker or the TLS handshake refused the last attempt.
     refusal: Option<String>,
+    /// The last publish the broker refused on this connection: some brokers
+    /// (Mosquitto 2.0) close the connection right after, and the refusal is
+    /// the better explanation of that.
+    refused_publish: Option<String>,
     /// A persistent session's messages that arrived before any subscriber
     /// wanted them, and when.
     unrouted: Vec<(Instant, Incoming)>,
@@ -149,6 +153,7 @@ impl Connection {
                 reconnects: 0,
                 last_error: None,
                 refusal: None,
+                refused_publish: None,
                 unrouted: Vec::new(),
                 unsent_acks: Vec::new(),
                 connected_since: None,
@@ -323,12 +328,12 @@ impl Connection {
         })?;
         let mut link = self.link.lock();
         self.ensure_usable(&link)?;
-        let (id, filter, qos) = link.subscriptions.add(inbox, filter, qos);
-        if link.state == ConnectionState::Connected && self.requests.subscribe(filter, qos) {
-            link.subscriptions.sent(id);
+        let subscribe = link.subscriptions.add(inbox, filter, qos);
+        if link.state == ConnectionState::Connected && self.requests.subscribe(&subscribe) {
+            link.subscriptions.sent(subscribe.id);
         }
         self.deliver_unrouted(&mut link, inbox);
-        Ok(id)
+        Ok(subscribe.id)
     }
 
     /// Waits for the broker's SUBACK, through the first connection attempt;
@@ -554,15 +559,9 @@ impl Connection {
         });
         link.outbox.set_window(usize::from(window));
         let subscribes = link.subscriptions.resume(session_present);
-        eventloop.resume(
-            &link.outbox.resume(session_present),
-            &subscribes
-                .iter()
-                .map(|(_, filter, qos)| (filter.clone(), *qos))
-                .collect::<Vec<_>>(),
-        );
-        for (id, _, _) in subscribes {
-            link.subscriptions.sent(id);
+        eventloop.resume(&link.outbox.resume(session_present), &subscribes);
+        for subscribe in subscribes {
+            link.subscriptions.sent(subscribe.id);
         }
         link.session += 1;
         if link.state == ConnectionState::Reconnecting {
@@ -570,6 +569,7 @@ impl Connection {
         }
         link.state = ConnectionState::Connected;
         link.refusal = None;
+        link.refused_publish = None;
         link.connected_since = Some(SystemTime::now());
         self.pump(&mut link);
     }
@@ -611,7 +611,8 @@ impl Connection {
                     error
                 });
                 if refusal.is_some() {
-                    link.last_error = refusal;
+                    link.last_error.clone_from(&refusal);
+                    link.refused_publish = refusal;
                 }
             }
             Event::Subscribing(pkid) => link.subscriptions.outgoing_subscribe(pkid),
@@ -628,12 +629,23 @@ impl Connection {
     /// A copy for every subscriber whose filter matches; the broker's
     /// acknowledgement waits until all of them handled it.
     fn route(&self, link: &mut Link, publish: Incoming) -> Vec<(Arc<Inbox>, Delivery)> {
-        let inboxes = link.subscriptions.route(&publish.topic);
-        if inboxes.is_empty() {
-            self.unrouted(link, publish);
-            return Vec::new();
+        match link
+            .subscriptions
+            .route(&publish.topic, &publish.identifiers)
+        {
+            None => {
+                self.unrouted(link, publish);
+                Vec::new()
+            }
+            // One of the broker's copies per subscription: the others reach every subscriber.
+            Some(inboxes) if inboxes.is_empty() => {
+                if publish.qos != QoS::AtMostOnce {
+                    self.requests.acknowledge(publish.pkid, publish.qos);
+                }
+                Vec::new()
+            }
+            Some(inboxes) => self.deliveries(link.session, &publish, inboxes),
         }
-        self.deliveries(link.session, &publish, inboxes)
     }
 
     /// Nobody here wants it yet. A persistent session's broker sends what it
@@ -708,8 +720,10 @@ impl Connection {
         let (gone, wanted): (Vec<_>, Vec<_>) = std::mem::take(&mut link.unrouted)
             .into_iter()
             .partition(|(arrived, publish)| {
-                let unwanted =
-                    subscriptions.route(&publish.topic).is_empty() && !subscriptions.is_empty();
+                let unwanted = match subscriptions.route(&publish.topic, &publish.identifiers) {
+                    None => !subscriptions.is_empty(),
+                    Some(inboxes) => inboxes.is_empty(),
+                };
                 unwanted || now.duration_since(*arrived) >= UNROUTED_GRACE
             });
         link.unrouted = wanted;
@@ -732,12 +746,11 @@ impl Connection {
     fn deliver_unrouted(&self, link: &mut Link, inbox: &Arc<Inbox>) {
         let waiting = std::mem::take(&mut link.unrouted);
         for (arrived, publish) in waiting {
-            if !link
+            let wanted = link
                 .subscriptions
-                .route(&publish.topic)
-                .iter()
-                .any(|i| i.id == inbox.id)
-            {
+                .route(&publish.topic, &publish.identifiers)
+                .is_some_and(|inboxes| inboxes.iter().any(|i| i.id == inbox.id));
+            if !wanted {
                 link.unrouted.push((arrived, publish));
                 continue;
             }
@@ -769,7 +782,13 @@ impl Connection {
         // Unacknowledged, so the broker sends them again on the next connection.
         link.unrouted.clear();
         link.unsent_acks.clear();
-        let Failure { reason, refused } = failure;
+        let Failure {
+            mut reason,
+            refused,
+        } = failure;
+        if let Some(refusal) = link.refused_publish.take() {
+            reason = format!("{refusal}; then the connection ended: {reason}");
+        }
         if refused {
             link.outbox.fail_receipts(&self.refused_error(&reason));
         }

@@ -167,13 +167,18 @@ impl Outbox {
             self.handed_qos0 -= 1;
             message.finish(Ok(()));
         } else {
-            self.in_flight.insert(
+            let earlier = self.in_flight.insert(
                 pkid,
                 InFlight {
                     message,
                     released: false,
                 },
             );
+            if let Some(earlier) = earlier {
+                // The packet id was reused before its flow ended: sent
+                // again rather than forgotten.
+                self.queued.push_front(earlier.message);
+            }
         }
     }
 
@@ -563,6 +568,19 @@ mod tests {
         outbox.incoming_ack(9);
         assert_eq!(old.try_recv(), Ok(Ok(())));
         assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn a_packet_id_reused_while_in_flight_does_not_lose_the_earlier_message() {
+        let mut outbox = outbox();
+        push(&mut outbox, "first", QoS::ExactlyOnce);
+        push(&mut outbox, "second", QoS::AtLeastOnce);
+        hand_all(&mut outbox);
+        outbox.outgoing_publish(1);
+        outbox.incoming_pubrec(1);
+        outbox.outgoing_publish(1);
+        assert_eq!(outbox.len(), 2);
+        assert_eq!(hand_all(&mut outbox), ["first"]);
     }
 
     #[test]

@@ -5,6 +5,11 @@
 //! Like publishes, SUBSCRIBE packets get their packet id inside rumqttc, so
 //! the ids are learnt from `Outgoing::Subscribe(pkid)` events, which come in
 //! the order the requests were handed over.
+//!
+//! An MQTT 5 broker may send one copy of a message per matching subscription
+//! of the connection. Each filter is subscribed with a subscription
+//! identifier, which the copies carry, so that every subscriber here still
+//! gets a message once.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -33,8 +38,29 @@ struct Entry {
     state: SubscriptionState,
 }
 
-/// A SUBSCRIBE to send: the entry it confirms, its filter and QoS.
-pub type Subscribe = (u64, String, QoS);
+/// A SUBSCRIBE to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscribe {
+    /// The subscription it confirms.
+    pub id: u64,
+    pub filter: String,
+    pub qos: QoS,
+    /// MQTT 5's subscription identifier of the filter.
+    pub identifier: usize,
+}
+
+/// The subscription identifier of a filter: the same in every process, so
+/// that the copies a persistent session kept still tell which filter they
+/// were for after a restart.
+pub fn identifier(filter: &str) -> usize {
+    // FNV-1a, folded into MQTT's 1..=268,435,455.
+    let hash = filter
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    (hash % 268_435_455) as usize + 1
+}
 
 #[derive(Debug, Default)]
 pub struct Subscriptions {
@@ -62,7 +88,12 @@ impl Subscriptions {
             state: SubscriptionState::Pending,
         });
         let qos = self.highest_qos(&filter).unwrap_or(qos);
-        (id, filter, qos)
+        Subscribe {
+            id,
+            identifier: identifier(&filter),
+            filter,
+            qos,
+        }
     }
 
     /// Removes the inbox's subscription to `filter`; returns the filter to
@@ -153,26 +184,59 @@ impl Subscriptions {
         }
         for entry in &self.entries {
             let wanted = entry.state == SubscriptionState::Pending;
-            let already = subscribes.iter().any(|(_, f, _)| *f == entry.filter);
+            let already = subscribes.iter().any(|s| s.filter == entry.filter);
             if wanted && !already {
-                let qos = self.highest_qos(&entry.filter).unwrap_or(entry.qos);
-                subscribes.push((entry.id, entry.filter.clone(), qos));
+                subscribes.push(Subscribe {
+                    id: entry.id,
+                    filter: entry.filter.clone(),
+                    qos: self.highest_qos(&entry.filter).unwrap_or(entry.qos),
+                    identifier: identifier(&entry.filter),
+                });
             }
         }
         subscribes
     }
 
-    /// The inboxes a message on `topic` goes to, each once.
-    pub fn route(&self, topic: &str) -> Vec<Arc<Inbox>> {
-        let mut inboxes: Vec<Arc<Inbox>> = Vec::new();
+    /// The inboxes a message on `topic` goes to, each once; `None` when no
+    /// subscription here matches it.
+    ///
+    /// `identifiers`: the subscription identifiers the copy carries (MQTT 5).
+    /// Then an inbox takes only the copy of its matching filter with the
+    /// lowest identifier among those the broker holds (confirmed, or named
+    /// by this copy): one copy each, whether the broker sends one copy per
+    /// subscription or one for all. An empty list means no identifiers
+    /// (MQTT 3.1.1): every matching inbox.
+    pub fn route(&self, topic: &str, identifiers: &[usize]) -> Option<Vec<Arc<Inbox>>> {
+        // Each matching inbox with the lowest identifier it takes a copy for.
+        let mut matched: Vec<(Arc<Inbox>, Option<usize>)> = Vec::new();
         for entry in &self.entries {
             let refused = matches!(entry.state, SubscriptionState::Refused(_));
-            let wanted = !refused && matches(&entry.filter, topic);
-            if wanted && !inboxes.iter().any(|i| i.id == entry.inbox.id) {
-                inboxes.push(entry.inbox.clone());
+            if refused || !matches(&entry.filter, topic) {
+                continue;
+            }
+            let id = identifier(&entry.filter);
+            let held = entry.state == SubscriptionState::Confirmed || identifiers.contains(&id);
+            let id = held.then_some(id);
+            match matched
+                .iter_mut()
+                .find(|(inbox, _)| inbox.id == entry.inbox.id)
+            {
+                Some((_, lowest)) => *lowest = lower(*lowest, id),
+                None => matched.push((entry.inbox.clone(), id)),
             }
         }
-        inboxes
+        if matched.is_empty() {
+            return None;
+        }
+        Some(
+            matched
+                .into_iter()
+                .filter(|(_, lowest)| {
+                    identifiers.is_empty() || lowest.is_some_and(|id| identifiers.contains(&id))
+                })
+                .map(|(inbox, _)| inbox)
+                .collect(),
+        )
     }
 
     pub fn is_empty(&self) -> bool {
@@ -185,6 +249,13 @@ impl Subscriptions {
             .filter(|e| e.filter == filter)
             .map(|e| e.qos)
             .max_by_key(|q| *q as u8)
+    }
+}
+
+fn lower(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -202,8 +273,8 @@ mod tests {
     fn suback_confirms_the_subscription_with_that_packet_id() {
         let mut subs = Subscriptions::default();
         let inbox = Inbox::new(8);
-        let (a, _, _) = subs.add(&inbox, "a/#".into(), QoS::AtLeastOnce);
-        let (b, _, _) = subs.add(&inbox, "b/#".into(), QoS::AtLeastOnce);
+        let a = subs.add(&inbox, "a/#".into(), QoS::AtLeastOnce).id;
+        let b = subs.add(&inbox, "b/#".into(), QoS::AtLeastOnce).id;
         subs.sent(a);
         subs.sent(b);
         subs.outgoing_subscribe(3);
@@ -226,12 +297,13 @@ mod tests {
         subs.add(&first, "sensors/#".into(), QoS::AtMostOnce);
         subs.add(&second, "sensors/kitchen/temp".into(), QoS::AtMostOnce);
         let ids: Vec<u64> = subs
-            .route("sensors/kitchen/temp")
+            .route("sensors/kitchen/temp", &[])
+            .unwrap()
             .iter()
             .map(|i| i.id)
             .collect();
         assert_eq!(ids, [first.id, second.id]);
-        assert!(subs.route("other").is_empty());
+        assert!(subs.route("other", &[]).is_none());
     }
 
     #[test]
@@ -239,7 +311,7 @@ mod tests {
         let mut subs = Subscriptions::default();
         let inbox = Inbox::new(8);
         subs.add(&inbox, "$share/workers/jobs/#".into(), QoS::AtLeastOnce);
-        assert_eq!(subs.route("jobs/1").len(), 1);
+        assert_eq!(subs.route("jobs/1", &[]).unwrap().len(), 1);
     }
 
     #[test]
@@ -258,22 +330,22 @@ mod tests {
     fn subscribe_asks_for_the_highest_qos_on_a_shared_filter() {
         let mut subs = Subscriptions::default();
         subs.add(&Inbox::new(8), "a".into(), QoS::ExactlyOnce);
-        let (_, _, qos) = subs.add(&Inbox::new(8), "a".into(), QoS::AtMostOnce);
-        assert_eq!(qos, QoS::ExactlyOnce);
+        let subscribe = subs.add(&Inbox::new(8), "a".into(), QoS::AtMostOnce);
+        assert_eq!(subscribe.qos, QoS::ExactlyOnce);
     }
 
     #[test]
     fn resume_without_session_subscribes_everything_again_once_per_filter() {
         let mut subs = Subscriptions::default();
         let first = Inbox::new(8);
-        let (a, _, _) = subs.add(&first, "a".into(), QoS::AtLeastOnce);
+        let a = subs.add(&first, "a".into(), QoS::AtLeastOnce).id;
         subs.add(&Inbox::new(8), "a".into(), QoS::AtMostOnce);
         confirm(&mut subs, a, 1);
         subs.connection_lost();
         let resent = subs.resume(false);
-        let filters: Vec<&str> = resent.iter().map(|(_, f, _)| f.as_str()).collect();
+        let filters: Vec<&str> = resent.iter().map(|s| s.filter.as_str()).collect();
         assert_eq!(filters, ["a"]);
-        confirm(&mut subs, resent[0].0, 2);
+        confirm(&mut subs, resent[0].id, 2);
         assert!(
             subs.resume(true).is_empty(),
             "one SUBACK confirms every subscriber of the filter"
@@ -284,11 +356,11 @@ mod tests {
     fn resume_with_session_subscribes_only_what_was_never_confirmed() {
         let mut subs = Subscriptions::default();
         let inbox = Inbox::new(8);
-        let (a, _, _) = subs.add(&inbox, "a".into(), QoS::AtLeastOnce);
+        let a = subs.add(&inbox, "a".into(), QoS::AtLeastOnce).id;
         subs.add(&inbox, "b".into(), QoS::AtLeastOnce);
         confirm(&mut subs, a, 1);
         subs.connection_lost();
-        let filters: Vec<String> = subs.resume(true).into_iter().map(|(_, f, _)| f).collect();
+        let filters: Vec<String> = subs.resume(true).into_iter().map(|s| s.filter).collect();
         assert_eq!(filters, ["b"]);
     }
 
@@ -300,6 +372,62 @@ mod tests {
         subs.add(&first, "b".into(), QoS::AtMostOnce);
         subs.add(&Inbox::new(8), "b".into(), QoS::AtMostOnce);
         assert_eq!(subs.remove_inbox(first.id), ["a"]);
-        assert!(subs.route("a").is_empty());
+        assert!(subs.route("a", &[]).is_none());
+    }
+
+    #[test]
+    fn each_inbox_takes_one_of_the_copies_sent_per_matching_subscription() {
+        let mut subs = Subscriptions::default();
+        let both = Inbox::new(8);
+        let hash_only = Inbox::new(8);
+        let a = subs.add(&both, "s/#".into(), QoS::AtLeastOnce).id;
+        let b = subs.add(&both, "s/+/t".into(), QoS::AtLeastOnce).id;
+        subs.add(&hash_only, "s/#".into(), QoS::AtLeastOnce);
+        confirm(&mut subs, a, 1);
+        confirm(&mut subs, b, 2);
+        let (hash, plus) = (identifier("s/#"), identifier("s/+/t"));
+        let receivers = |ids: &[usize]| -> Vec<u64> {
+            subs.route("s/x/t", ids)
+                .unwrap()
+                .iter()
+                .map(|i| i.id)
+                .collect()
+        };
+        let mut copies = receivers(&[hash]);
+        copies.extend(receivers(&[plus]));
+        copies.sort_unstable();
+        assert_eq!(copies, [both.id, hash_only.id], "one copy each");
+        let mut single = receivers(&[hash, plus]);
+        single.sort_unstable();
+        assert_eq!(
+            single,
+            [both.id, hash_only.id],
+            "one copy for all subscriptions"
+        );
+    }
+
+    #[test]
+    fn a_filter_the_broker_does_not_hold_yet_does_not_take_the_copy() {
+        let mut subs = Subscriptions::default();
+        let inbox = Inbox::new(8);
+        let a = subs.add(&inbox, "s/#".into(), QoS::AtLeastOnce).id;
+        confirm(&mut subs, a, 1);
+        subs.add(&inbox, "s/+/t".into(), QoS::AtLeastOnce);
+        let ids: Vec<u64> = subs
+            .route("s/x/t", &[identifier("s/#")])
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(ids, [inbox.id]);
+    }
+
+    #[test]
+    fn subscription_identifiers_are_stable_and_in_mqtt_range() {
+        assert_eq!(identifier("a/b"), identifier("a/b"));
+        assert_ne!(identifier("a/b"), identifier("a/c"));
+        for filter in ["", "#", "a/+/b", "$share/g/x"] {
+            assert!((1..=268_435_455).contains(&identifier(filter)));
+        }
     }
 }

@@ -17,6 +17,7 @@ use rumqttc::QoS;
 use super::config::{Config, Protocol};
 use super::outbox::Message;
 use super::properties::Properties;
+use super::subscriptions::Subscribe;
 
 /// What happened on the connection, in the terms both versions share.
 #[derive(Debug, PartialEq)]
@@ -62,6 +63,8 @@ pub struct Incoming {
     pub dup: bool,
     pub pkid: u16,
     pub properties: Option<Properties>,
+    /// MQTT 5: the subscriptions this copy is for.
+    pub identifiers: Vec<usize>,
 }
 
 /// Why a connection attempt or connection failed, and whether it was
@@ -131,10 +134,12 @@ impl Requests {
         }
     }
 
-    pub fn subscribe(&self, filter: String, qos: QoS) -> bool {
+    pub fn subscribe(&self, subscribe: &Subscribe) -> bool {
         match self {
-            Requests::V311(client) => client.try_subscribe(filter, qos).is_ok(),
-            Requests::V5(client) => client.try_subscribe(filter, v5::qos(qos)).is_ok(),
+            Requests::V311(client) => client
+                .try_subscribe(subscribe.filter.as_str(), subscribe.qos)
+                .is_ok(),
+            Requests::V5(client) => v5::subscribe(client, subscribe),
         }
     }
 
@@ -207,7 +212,7 @@ impl EventLoop {
 
     /// Puts the requests a new connection starts with in front of
     /// everything else, replacing rumqttc's copy of the last session's.
-    pub fn resume(&mut self, resends: &[Resend<'_>], subscribes: &[(String, QoS)]) {
+    pub fn resume(&mut self, resends: &[Resend<'_>], subscribes: &[Subscribe]) {
         match self {
             EventLoop::V311(eventloop) => v311::resume(eventloop, resends, subscribes),
             EventLoop::V5(eventloop) => v5::resume(eventloop, resends, subscribes),

@@ -11,6 +11,7 @@ use rumqttc::{
 use super::{tls_failure, Event, Failure, Incoming, Resend};
 use crate::core::config::Config;
 use crate::core::outbox::Message;
+use crate::core::subscriptions::Subscribe as Subscription;
 
 pub fn open(
     config: &Config,
@@ -90,7 +91,7 @@ pub fn take_events(eventloop: &mut EventLoop) -> Vec<Event> {
     eventloop.state.events.drain(..).map(event).collect()
 }
 
-pub fn resume(eventloop: &mut EventLoop, resends: &[Resend<'_>], subscribes: &[(String, QoS)]) {
+pub fn resume(eventloop: &mut EventLoop, resends: &[Resend<'_>], subscribes: &[Subscription]) {
     eventloop.pending.clear();
     for resend in resends {
         eventloop.pending.push_back(match resend {
@@ -105,10 +106,13 @@ pub fn resume(eventloop: &mut EventLoop, resends: &[Resend<'_>], subscribes: &[(
             Resend::Release(pkid) => Request::PubRel(PubRel::new(*pkid)),
         });
     }
-    for (filter, qos) in subscribes {
+    for subscribe in subscribes {
         eventloop
             .pending
-            .push_back(Request::Subscribe(Subscribe::new(filter, *qos)));
+            .push_back(Request::Subscribe(Subscribe::new(
+                &subscribe.filter,
+                subscribe.qos,
+            )));
     }
 }
 
@@ -141,6 +145,7 @@ fn event(event: rumqttc::Event) -> Event {
             dup: publish.dup,
             pkid: publish.pkid,
             properties: None,
+            identifiers: Vec::new(),
         }),
         _ => Event::Other,
     }

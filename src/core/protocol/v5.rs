@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use rumqttc::v5::mqttbytes::v5::{
     ConnectReturnCode, Filter, LastWill, Packet, PubAckReason, PubRecReason, PubRel, Publish,
-    PublishProperties, Subscribe, SubscribeReasonCode,
+    PublishProperties, Subscribe, SubscribeProperties, SubscribeReasonCode,
 };
-use rumqttc::v5::mqttbytes::QoS as V5QoS;
+use rumqttc::v5::mqttbytes::{Error as MqttError, QoS as V5QoS};
 use rumqttc::v5::{AsyncClient, ConnectionError, EventLoop, MqttOptions, Request, StateError};
 use rumqttc::{Outgoing, QoS, TlsConfiguration, Transport};
 
@@ -16,6 +16,7 @@ use super::{tls_failure, Event, Failure, Incoming, Resend};
 use crate::core::config::Config;
 use crate::core::outbox::Message;
 use crate::core::properties::Properties;
+use crate::core::subscriptions::Subscribe as Subscription;
 
 pub fn open(
     config: &Config,
@@ -88,6 +89,24 @@ pub fn publish(client: &AsyncClient, message: &Message) -> bool {
     .is_ok()
 }
 
+/// With the filter's subscription identifier, which the broker's copies carry.
+pub fn subscribe(client: &AsyncClient, subscribe: &Subscription) -> bool {
+    client
+        .try_subscribe_with_properties(
+            subscribe.filter.as_str(),
+            qos(subscribe.qos),
+            identified(subscribe),
+        )
+        .is_ok()
+}
+
+fn identified(subscribe: &Subscription) -> SubscribeProperties {
+    SubscribeProperties {
+        id: Some(subscribe.identifier),
+        user_properties: Vec::new(),
+    }
+}
+
 pub fn acknowledge(client: &AsyncClient, pkid: u16, level: QoS) -> bool {
     let mut publish = Publish::new("", qos(level), Vec::new(), None);
     publish.pkid = pkid;
@@ -102,7 +121,7 @@ pub fn take_events(eventloop: &mut EventLoop) -> Vec<Event> {
     eventloop.state.events.drain(..).map(event).collect()
 }
 
-pub fn resume(eventloop: &mut EventLoop, resends: &[Resend<'_>], subscribes: &[(String, QoS)]) {
+pub fn resume(eventloop: &mut EventLoop, resends: &[Resend<'_>], subscribes: &[Subscription]) {
     eventloop.pending.clear();
     for resend in resends {
         eventloop.pending.push_back(match resend {
@@ -122,8 +141,9 @@ pub fn resume(eventloop: &mut EventLoop, resends: &[Resend<'_>], subscribes: &[(
             Resend::Release(pkid) => Request::PubRel(PubRel::new(*pkid, None)),
         });
     }
-    for (filter, level) in subscribes {
-        let subscribe = Subscribe::new(Filter::new(filter, qos(*level)), None);
+    for subscription in subscribes {
+        let filter = Filter::new(&subscription.filter, qos(subscription.qos));
+        let subscribe = Subscribe::new(filter, Some(identified(subscription)));
         eventloop.pending.push_back(Request::Subscribe(subscribe));
     }
 }
@@ -185,13 +205,18 @@ fn event(event: rumqttc::v5::Event) -> Event {
                     with_reason_string(reason, ack.properties.and_then(|p| p.reason_string))
                 }),
         },
-        In(Packet::Publish(publish)) => Event::Message(Incoming {
+        In(Packet::Publish(mut publish)) => Event::Message(Incoming {
             topic: String::from_utf8_lossy(&publish.topic).into_owned(),
             payload: publish.payload,
             qos: from_v5_qos(publish.qos),
             retain: publish.retain,
             dup: publish.dup,
             pkid: publish.pkid,
+            identifiers: publish
+                .properties
+                .as_mut()
+                .map(|p| std::mem::take(&mut p.subscription_identifiers))
+                .unwrap_or_default(),
             properties: publish.properties.and_then(from_wire),
         }),
         _ => Event::Other,
@@ -295,6 +320,13 @@ fn reason_code(code: u8, text: &str) -> String {
 fn failure(error: &ConnectionError) -> Failure {
     if let Some(tls) = tls_failure(error) {
         return tls;
+    }
+    // A TLS alert read while waiting for CONNACK arrives as a codec error,
+    // which does not expose its source.
+    if let ConnectionError::MqttState(StateError::Deserialization(MqttError::Io(io))) = error {
+        if let Some(tls) = tls_failure(io) {
+            return tls;
+        }
     }
     let (reason, refused) = match error {
         ConnectionError::ConnectionRefused(code) => (
