@@ -290,6 +290,10 @@ impl MqttState {
         self.outgoing_rel.set(pubcomp.pkid as usize, false);
         self.inflight -= 1;
         let packet = self.check_collision(pubcomp.pkid).map(|publish| {
+            // Sent now: it waits for its ack like any other publish.
+            self.outgoing_pub[publish.pkid as usize] = Some(publish.clone());
+            self.inflight += 1;
+
             let event = Event::Outgoing(Outgoing::Publish(publish.pkid));
             self.events.push_back(event);
             self.collision_ping_count = 0;
@@ -766,6 +770,32 @@ mod test {
 
         mqtt.handle_incoming_pubcomp(&PubComp::new(1)).unwrap();
         assert_eq!(mqtt.inflight, 0);
+    }
+
+    #[test]
+    fn incoming_pubcomp_should_track_collided_publish_until_its_ack() {
+        let mut mqtt = MqttState::new(2, false);
+
+        // pkids 1 (QoS 2) and 2, then 1 again: a collision
+        mqtt.outgoing_publish(build_outgoing_publish(QoS::ExactlyOnce))
+            .unwrap();
+        mqtt.outgoing_publish(build_outgoing_publish(QoS::AtLeastOnce))
+            .unwrap();
+        mqtt.outgoing_publish(build_outgoing_publish(QoS::AtLeastOnce))
+            .unwrap();
+        assert!(mqtt.collision.is_some());
+
+        mqtt.handle_incoming_pubrec(&PubRec::new(1)).unwrap();
+        match mqtt.handle_incoming_pubcomp(&PubComp::new(1)).unwrap() {
+            Some(Packet::Publish(publish)) => assert_eq!(publish.pkid, 1),
+            packet => panic!("Invalid network request: {:?}", packet),
+        }
+        assert!(mqtt.collision.is_none());
+        assert_eq!(mqtt.inflight, 2);
+
+        // its ack is not unsolicited
+        mqtt.handle_incoming_puback(&PubAck::new(1)).unwrap();
+        assert_eq!(mqtt.inflight, 1);
     }
 
     #[test]

@@ -364,11 +364,11 @@ impl MqttState {
         if puback.reason != PubAckReason::Success
             && puback.reason != PubAckReason::NoMatchingSubscribers
         {
+            // The packet id is free all the same: resolve a collision on it below.
             warn!(
                 "PubAck Pkid = {:?}, reason: {:?}",
                 puback.pkid, puback.reason
             );
-            return Ok(None);
         }
 
         if let Some(publish) = self.check_collision(puback.pkid) {
@@ -404,7 +404,20 @@ impl MqttState {
                 "PubRec Pkid = {:?}, reason: {:?}",
                 pubrec.pkid, pubrec.reason
             );
-            return Ok(None);
+            // A failed PubRec ends the QoS 2 flow: no PubRel, so no PubComp will
+            // free the packet id. Free it here and resolve a collision on it.
+            self.inflight -= 1;
+            let outgoing = self.check_collision(pubrec.pkid).map(|publish| {
+                self.outgoing_pub[publish.pkid as usize] = Some(publish.clone());
+                self.inflight += 1;
+
+                let event = Event::Outgoing(Outgoing::Publish(publish.pkid));
+                self.events.push_back(event);
+                self.collision_ping_count = 0;
+
+                Packet::Publish(publish)
+            });
+            return Ok(outgoing);
         }
 
         // NOTE: Inflight - 1 for qos2 in comp
@@ -438,6 +451,10 @@ impl MqttState {
 
     fn handle_incoming_pubcomp(&mut self, pubcomp: &PubComp) -> Result<Option<Packet>, StateError> {
         let outgoing = self.check_collision(pubcomp.pkid).map(|publish| {
+            // Sent now: it waits for its ack like any other publish.
+            self.outgoing_pub[publish.pkid as usize] = Some(publish.clone());
+            self.inflight += 1;
+
             let pkid = publish.pkid;
             let event = Event::Outgoing(Outgoing::Publish(pkid));
             self.events.push_back(event);
@@ -453,11 +470,11 @@ impl MqttState {
         self.outgoing_rel.set(pubcomp.pkid as usize, false);
 
         if pubcomp.reason != PubCompReason::Success {
+            // The flow is over and the packet id free all the same.
             warn!(
                 "PubComp Pkid = {:?}, reason: {:?}",
                 pubcomp.pkid, pubcomp.reason
             );
-            return Ok(None);
         }
 
         self.inflight -= 1;
@@ -979,6 +996,111 @@ mod test {
         mqtt.handle_incoming_pubcomp(&PubComp::new(1, None))
             .unwrap();
         assert_eq!(mqtt.inflight, 0);
+    }
+
+    #[test]
+    fn incoming_puback_with_failure_reason_should_send_collided_publish() {
+        let mut mqtt = MqttState::new(2, false);
+        let publish = build_outgoing_publish(QoS::AtLeastOnce);
+
+        // pkids 1 and 2, then 1 again: a collision
+        mqtt.outgoing_publish(publish.clone()).unwrap();
+        mqtt.outgoing_publish(publish.clone()).unwrap();
+        mqtt.outgoing_publish(publish).unwrap();
+        assert!(mqtt.collision.is_some());
+
+        let mut puback = PubAck::new(1, None);
+        puback.reason = PubAckReason::QuotaExceeded;
+        match mqtt.handle_incoming_puback(&puback).unwrap() {
+            Some(Packet::Publish(publish)) => assert_eq!(publish.pkid, 1),
+            packet => panic!("Invalid network request: {:?}", packet),
+        }
+        assert!(mqtt.collision.is_none());
+        assert!(mqtt.outgoing_pub[1].is_some());
+        assert_eq!(mqtt.inflight, 2);
+    }
+
+    #[test]
+    fn incoming_pubrec_with_failure_reason_should_free_inflight_slot() {
+        let mut mqtt = build_mqttstate();
+        let publish = build_outgoing_publish(QoS::ExactlyOnce);
+
+        mqtt.outgoing_publish(publish).unwrap();
+        assert_eq!(mqtt.inflight, 1);
+
+        let mut pubrec = PubRec::new(1, None);
+        pubrec.reason = PubRecReason::NotAuthorized;
+        // no PubRel: the QoS 2 flow ends here
+        assert!(mqtt.handle_incoming_pubrec(&pubrec).unwrap().is_none());
+        assert!(!mqtt.outgoing_rel.contains(1));
+        assert!(mqtt.outgoing_pub[1].is_none());
+        assert_eq!(mqtt.inflight, 0);
+    }
+
+    #[test]
+    fn incoming_pubrec_with_failure_reason_should_send_collided_publish() {
+        let mut mqtt = MqttState::new(2, false);
+        let publish = build_outgoing_publish(QoS::ExactlyOnce);
+
+        // pkids 1 and 2, then 1 again: a collision
+        mqtt.outgoing_publish(publish.clone()).unwrap();
+        mqtt.outgoing_publish(publish.clone()).unwrap();
+        mqtt.outgoing_publish(publish).unwrap();
+        assert!(mqtt.collision.is_some());
+
+        let mut pubrec = PubRec::new(1, None);
+        pubrec.reason = PubRecReason::QuotaExceeded;
+        match mqtt.handle_incoming_pubrec(&pubrec).unwrap() {
+            Some(Packet::Publish(publish)) => assert_eq!(publish.pkid, 1),
+            packet => panic!("Invalid network request: {:?}", packet),
+        }
+        assert!(mqtt.collision.is_none());
+        assert!(mqtt.outgoing_pub[1].is_some());
+        assert_eq!(mqtt.inflight, 2);
+    }
+
+    #[test]
+    fn incoming_pubcomp_with_failure_reason_should_free_inflight_slot() {
+        let mut mqtt = build_mqttstate();
+        let publish = build_outgoing_publish(QoS::ExactlyOnce);
+
+        mqtt.outgoing_publish(publish).unwrap();
+        mqtt.handle_incoming_pubrec(&PubRec::new(1, None)).unwrap();
+
+        let mut pubcomp = PubComp::new(1, None);
+        pubcomp.reason = PubCompReason::PacketIdentifierNotFound;
+        mqtt.handle_incoming_pubcomp(&pubcomp).unwrap();
+        assert!(!mqtt.outgoing_rel.contains(1));
+        assert_eq!(mqtt.inflight, 0);
+    }
+
+    #[test]
+    fn incoming_pubcomp_should_track_collided_publish_until_its_ack() {
+        let mut mqtt = MqttState::new(2, false);
+
+        // pkids 1 (QoS 2) and 2, then 1 again: a collision
+        mqtt.outgoing_publish(build_outgoing_publish(QoS::ExactlyOnce))
+            .unwrap();
+        mqtt.outgoing_publish(build_outgoing_publish(QoS::AtLeastOnce))
+            .unwrap();
+        mqtt.outgoing_publish(build_outgoing_publish(QoS::AtLeastOnce))
+            .unwrap();
+        assert!(mqtt.collision.is_some());
+
+        mqtt.handle_incoming_pubrec(&PubRec::new(1, None)).unwrap();
+        match mqtt
+            .handle_incoming_pubcomp(&PubComp::new(1, None))
+            .unwrap()
+        {
+            Some(Packet::Publish(publish)) => assert_eq!(publish.pkid, 1),
+            packet => panic!("Invalid network request: {:?}", packet),
+        }
+        assert!(mqtt.collision.is_none());
+        assert_eq!(mqtt.inflight, 2);
+
+        // its ack is not unsolicited
+        mqtt.handle_incoming_puback(&PubAck::new(1, None)).unwrap();
+        assert_eq!(mqtt.inflight, 1);
     }
 
     #[test]
