@@ -319,11 +319,14 @@ impl MqttState {
             }
 
             let pkid = publish.pkid;
+            // A QoS 2 packet id stays taken until PUBCOMP, also after PUBREC
+            // freed its slot in `outgoing_pub`.
             if self
                 .outgoing_pub
                 .get(publish.pkid as usize)
                 .ok_or(StateError::Unsolicited(publish.pkid))?
                 .is_some()
+                || self.outgoing_rel.contains(pkid as usize)
             {
                 info!("Collision on packet id = {:?}", publish.pkid);
                 self.collision = Some(publish);
@@ -770,6 +773,31 @@ mod test {
 
         mqtt.handle_incoming_pubcomp(&PubComp::new(1)).unwrap();
         assert_eq!(mqtt.inflight, 0);
+    }
+
+    #[test]
+    fn outgoing_publish_should_not_reuse_a_packet_id_awaiting_pubcomp() {
+        let mut mqtt = MqttState::new(3, false);
+
+        // pkids 1 (QoS 2) and 2 (QoS 1)
+        mqtt.outgoing_publish(build_outgoing_publish(QoS::ExactlyOnce))
+            .unwrap();
+        mqtt.outgoing_publish(build_outgoing_publish(QoS::AtLeastOnce))
+            .unwrap();
+        // 1 is released but not complete; 2 is acknowledged
+        mqtt.handle_incoming_pubrec(&PubRec::new(1)).unwrap();
+        mqtt.handle_incoming_puback(&PubAck::new(2)).unwrap();
+
+        // the counter wraps to 1 again: it must wait for PUBCOMP
+        mqtt.outgoing_publish(build_outgoing_publish(QoS::AtLeastOnce))
+            .unwrap();
+        assert_eq!(mqtt.outgoing_publish(build_outgoing_publish(QoS::AtLeastOnce)).unwrap(), None);
+        assert_eq!(mqtt.collision.as_ref().map(|p| p.pkid), Some(1));
+
+        match mqtt.handle_incoming_pubcomp(&PubComp::new(1)).unwrap() {
+            Some(Packet::Publish(publish)) => assert_eq!(publish.pkid, 1),
+            packet => panic!("Invalid network request: {:?}", packet),
+        }
     }
 
     #[test]
