@@ -3,7 +3,7 @@
 #
 #   ./build.sh deps      install the system packages the build and the tests need (Debian 12)
 #   ./build.sh build     cargo build --release -> target/release/libmqtt_broadcast.so
-#   ./build.sh test      deps, build, Rust unit tests, then the PHP suite (extra args go to phpunit)
+#   ./build.sh test      deps, build, Rust unit tests, then the PHP suites (extra args go to phpunit)
 #   ./build.sh install   deps, build, copy the extension into PHP's extension dir, enable it (cli + fpm)
 #   ./build.sh example   deps, build, run examples/publish.php against a throw-away mosquitto
 #   ./build.sh bench     deps, build, run the benchmarks (bench/run.php) and print one markdown table
@@ -74,6 +74,9 @@ cmd_test() {
     (cd "$ROOT" && cargo test --release)
     log "phpunit"
     (cd "$ROOT" && run_php /usr/bin/phpunit -c tests/php/phpunit.xml "$@")
+    log "phpunit: the connection tests again over MQTT 5"
+    (cd "$ROOT" && MQTT_BROADCAST_TEST_PROTOCOL=5 run_php /usr/bin/phpunit -c tests/php/phpunit.xml \
+        --group protocol --exclude-group short-keep-alive "$@")
     log "phpunit: laravel-adapter"
     (cd "$ROOT" && run_php /usr/bin/phpunit -c laravel-adapter/tests/phpunit.xml "$@")
 }

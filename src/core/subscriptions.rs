@@ -34,6 +34,8 @@ struct Entry {
     inbox: Arc<Inbox>,
     /// As sent to the broker: prefix applied, `$share/{group}/` kept.
     filter: String,
+    /// MQTT 5's subscription identifier of the filter.
+    identifier: usize,
     qos: QoS,
     state: SubscriptionState,
 }
@@ -80,17 +82,19 @@ impl Subscriptions {
             .retain(|e| !(e.inbox.id == inbox.id && e.filter == filter));
         self.next_id += 1;
         let id = self.next_id;
+        let identifier = identifier(&filter);
         self.entries.push(Entry {
             id,
             inbox: inbox.clone(),
             filter: filter.clone(),
+            identifier,
             qos,
             state: SubscriptionState::Pending,
         });
         let qos = self.highest_qos(&filter).unwrap_or(qos);
         Subscribe {
             id,
-            identifier: identifier(&filter),
+            identifier,
             filter,
             qos,
         }
@@ -190,7 +194,7 @@ impl Subscriptions {
                     id: entry.id,
                     filter: entry.filter.clone(),
                     qos: self.highest_qos(&entry.filter).unwrap_or(entry.qos),
-                    identifier: identifier(&entry.filter),
+                    identifier: entry.identifier,
                 });
             }
         }
@@ -214,7 +218,7 @@ impl Subscriptions {
             if refused || !matches(&entry.filter, topic) {
                 continue;
             }
-            let id = identifier(&entry.filter);
+            let id = entry.identifier;
             let held = entry.state == SubscriptionState::Confirmed || identifiers.contains(&id);
             let id = held.then_some(id);
             match matched

@@ -6,7 +6,11 @@ namespace MqttBroadcast\Tests;
 
 use MqttBroadcast\Tests\Support\MqttTestCase;
 
-/** publish() enqueues and returns; the background runtime delivers every message. */
+/**
+ * publish() enqueues and returns; the background runtime delivers every message.
+ *
+ * @group protocol
+ */
 final class AsyncPublishTest extends MqttTestCase
 {
     private const COUNT = 10_000;
@@ -35,6 +39,32 @@ final class AsyncPublishTest extends MqttTestCase
         $messages = $listener->messages();
         $this->assertSame([$topic], array_values(array_unique(array_column($messages, 0))));
         $this->assertSameMultiset($expected, array_column($messages, 1), 'every payload exactly once');
+    }
+
+    /**
+     * QoS 1 acknowledgements overtake QoS 2 flows, which keep their packet id until
+     * PUBCOMP: an id must not be reused before, or two messages share one flow.
+     */
+    public function testMixedQos1AndQos2AreEachAcknowledgedOnce(): void
+    {
+        $topic = $this->topic('mixed');
+        $listener = $this->listen($topic, null, 2);
+        $client = $this->client($this->options(['max_inflight' => 5]));
+
+        $expected = [];
+        for ($i = 0; $i < 300; $i++) {
+            $client->publish($topic, "m-$i", 1 + $i % 2);
+            $expected[] = "m-$i";
+        }
+        $this->assertTrue($client->flush(20), 'flush(20) returned false: ' . json_encode($client->status()));
+        $status = $client->status();
+        $this->assertSame(300, $status['published'], 'nothing was sent twice: ' . json_encode($status));
+        $this->assertSame(300, $status['acknowledged'], json_encode($status));
+        $this->assertSame(0, $status['reconnects']);
+
+        $listener->waitFor(300, 30);
+        $listener->sync();
+        $this->assertSameMultiset($expected, $listener->payloads(), 'every payload exactly once');
     }
 
     /** Brokers disconnect a client with more unacknowledged QoS 2 messages than they allow (Mosquitto: 20). */

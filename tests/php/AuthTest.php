@@ -17,6 +17,8 @@ use MqttBroadcast\Tests\Support\SecureBroker;
  * access: a refused CONNACK is reported with its reason, makes publishSync()
  * fail fast, and is retried with backoff until reconnect.max_retries.
  * The password never shows.
+ *
+ * @group protocol
  */
 final class AuthTest extends MqttTestCase
 {

@@ -8,7 +8,11 @@ use MqttBroadcast\Tests\Support\Broker;
 use MqttBroadcast\Tests\Support\Failure;
 use MqttBroadcast\Tests\Support\MqttTestCase;
 
-/** A broker outage while publishing: publish() keeps returning, the queue holds, everything arrives after. */
+/**
+ * A broker outage while publishing: publish() keeps returning, the queue holds, everything arrives after.
+ *
+ * @group protocol
+ */
 final class BrokerOutageTest extends MqttTestCase
 {
     public function testMessagesPublishedDuringAnOutageArriveAfterTheBrokerIsBack(): void

@@ -8,7 +8,11 @@ use Mqtt\Client;
 use Mqtt\ConnectionException;
 use MqttBroadcast\Tests\Support\MqttTestCase;
 
-/** close() flushes, disconnects and makes the handle unusable. */
+/**
+ * close() flushes, disconnects and makes the handle unusable.
+ *
+ * @group protocol
+ */
 final class CloseTest extends MqttTestCase
 {
     public function testCloseFlushesThenRefusesFurtherPublishing(): void

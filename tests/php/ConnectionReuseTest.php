@@ -7,7 +7,11 @@ namespace MqttBroadcast\Tests;
 use Mqtt\Client;
 use MqttBroadcast\Tests\Support\MqttTestCase;
 
-/** A named connection lives on in the process: same name and options reuse it, new options replace it. */
+/**
+ * A named connection lives on in the process: same name and options reuse it, new options replace it.
+ *
+ * @group protocol
+ */
 final class ConnectionReuseTest extends MqttTestCase
 {
     public function testSameNameAndOptionsShareOneConnection(): void

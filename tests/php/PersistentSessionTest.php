@@ -12,6 +12,8 @@ use MqttBroadcast\Tests\Support\PhpScript;
  * clean_session => false with a fixed client_id: the broker keeps the
  * subscriptions and the QoS 1 messages published while the subscribing process
  * is away, and the next process with that id receives every one of them.
+ *
+ * @group protocol
  */
 final class PersistentSessionTest extends MqttTestCase
 {

@@ -6,7 +6,11 @@ namespace MqttBroadcast\Tests;
 
 use MqttBroadcast\Tests\Support\MqttTestCase;
 
-/** publishSync() at every QoS, exact payloads, retained messages and the topic prefix. */
+/**
+ * publishSync() at every QoS, exact payloads, retained messages and the topic prefix.
+ *
+ * @group protocol
+ */
 final class PublishSyncTest extends MqttTestCase
 {
     public function testEveryQosArrives(): void

@@ -8,7 +8,11 @@ use Mqtt\QueueFullException;
 use MqttBroadcast\Tests\Support\Broker;
 use MqttBroadcast\Tests\Support\MqttTestCase;
 
-/** A full outbox throws instead of dropping. */
+/**
+ * A full outbox throws instead of dropping.
+ *
+ * @group protocol
+ */
 final class QueueFullTest extends MqttTestCase
 {
     public function testPublishBeyondMaxQueueThrowsAndKeepsWhatWasQueued(): void

@@ -8,7 +8,11 @@ use MqttBroadcast\Tests\Support\Broker;
 use MqttBroadcast\Tests\Support\MqttTestCase;
 use MqttBroadcast\Tests\Support\PhpScript;
 
-/** A script that publishes and exits at once still delivers: the module flushes at process end. */
+/**
+ * A script that publishes and exits at once still delivers: the module flushes at process end.
+ *
+ * @group protocol
+ */
 final class ShutdownFlushTest extends MqttTestCase
 {
     /** @return iterable<string, array{int}> */

@@ -13,6 +13,8 @@ use MqttBroadcast\Tests\Support\PhpChild;
 /**
  * Subscribers as separate processes, the way daemons run them: killed with
  * SIGKILL, stopped with SIGTERM, sharing a $share group, failing in a handler.
+ *
+ * @group protocol
  */
 final class SubscriberProcessTest extends MqttTestCase
 {

@@ -11,7 +11,11 @@ use MqttBroadcast\Tests\Support\Broker;
 use MqttBroadcast\Tests\Support\Failure;
 use MqttBroadcast\Tests\Support\MqttTestCase;
 
-/** Broker restarts under a Subscriber: subscriptions come back, a persistent session loses nothing. */
+/**
+ * Broker restarts under a Subscriber: subscriptions come back, a persistent session loses nothing.
+ *
+ * @group protocol
+ */
 final class SubscriberReconnectTest extends MqttTestCase
 {
     public function testSubscriptionsComeBackAfterABrokerRestart(): void

@@ -17,6 +17,8 @@ use MqttBroadcast\Tests\Support\MqttTestCase;
  * Mqtt\Subscriber in this process against a real mosquitto: routing by
  * filter, prefixes, several brokers and subscribers, payloads, back-pressure
  * and argument checks. Messages come from mosquitto_pub, not from the extension.
+ *
+ * @group protocol
  */
 final class SubscriberTest extends MqttTestCase
 {
@@ -288,6 +290,11 @@ final class SubscriberTest extends MqttTestCase
         $this->assertSame(0, $client->status()['reconnects']);
     }
 
+    /**
+     * keep_alive 1 is MQTT 3.1.1 only.
+     *
+     * @group short-keep-alive
+     */
     public function testAFullInboxDoesNotCostTheConnectionItsKeepAlive(): void
     {
         $broker = Broker::start();

@@ -17,6 +17,8 @@ use MqttBroadcast\Tests\Support\SecureBroker;
  * subscriber on the broker's plain listener), what fails says why in
  * status()['last_error'] and makes publishSync() fail fast with that reason
  * while the connection keeps retrying.
+ *
+ * @group protocol
  */
 final class TlsTest extends MqttTestCase
 {

@@ -222,18 +222,28 @@ final class ValidationTest extends MqttTestCase
         $this->assertSame([[$topic, 'longest topic']], $listener->waitFor(1));
     }
 
+    /** @return iterable<string, array{0: string, 1: int}> protocol => bytes of its PUBLISH beyond topic and payload */
+    public static function protocols(): iterable
+    {
+        // 1 byte header + 2 bytes remaining length + 2 bytes topic length + 2 bytes packet id,
+        yield 'MQTT 3.1.1' => ['3.1.1', 7];
+        // + 1 byte of (empty) properties length.
+        yield 'MQTT 5' => ['5', 8];
+    }
+
     /**
      * A packet larger than max_packet_size would never be written (and would break
      * the connection on every attempt): one byte over is a ValueError, the largest
      * that fits goes through.
+     *
+     * @dataProvider protocols
      */
-    public function testMessageLargerThanMaxPacketSizeIsRefusedAndTheLargestThatFitsIsDelivered(): void
+    public function testMessageLargerThanMaxPacketSizeIsRefusedAndTheLargestThatFitsIsDelivered(string $protocol, int $overhead): void
     {
         $topic = $this->topic('packet-size');
         $listener = $this->listen($topic);
-        $client = $this->client($this->options(['max_packet_size' => 1024]));
-        // QoS 1 PUBLISH: 1 byte header + 2 bytes remaining length + (2 + topic + 2 + payload).
-        $fits = str_repeat('x', 1024 - 3 - 2 - strlen($topic) - 2);
+        $client = $this->client($this->options(['max_packet_size' => 1024, 'protocol' => $protocol]));
+        $fits = str_repeat('x', 1024 - $overhead - strlen($topic));
 
         try {
             $client->publish($topic, $fits . 'y', 1);

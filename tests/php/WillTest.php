@@ -14,6 +14,8 @@ use MqttBroadcast\Tests\Support\PhpScript;
  * The `will` option: the broker publishes it when a PHP process holding the
  * connection dies without disconnecting (SIGKILL), and not when the process
  * ends normally (script end, close(), exit()), which sends DISCONNECT.
+ *
+ * @group protocol
  */
 final class WillTest extends MqttTestCase
 {

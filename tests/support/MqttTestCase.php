@@ -67,17 +67,21 @@ abstract class MqttTestCase extends TestCase
         return 'test/' . $this->uniq() . '/' . $suffix;
     }
 
-    /** Options for a client of $broker (default: the shared one), reconnecting quickly; $overrides win. */
+    /**
+     * Options for a client of $broker (default: the shared one), reconnecting quickly; $overrides win.
+     * MQTT_BROADCAST_TEST_PROTOCOL=5 runs the tests over MQTT 5 (./build.sh test does, for the group "protocol").
+     */
     protected function options(array $overrides = [], ?Broker $broker = null): array
     {
         $broker ??= static::broker();
+        $protocol = getenv('MQTT_BROADCAST_TEST_PROTOCOL');
         return array_replace([
             'host' => $broker->host(),
             'port' => $broker->port(),
             'client_id' => 'php-' . $this->uniq() . '-' . bin2hex(random_bytes(2)),
             'flush_timeout' => 10,
             'reconnect' => ['initial_delay' => 0.1, 'max_delay' => 1.0, 'max_retries' => 0],
-        ], $overrides);
+        ], $protocol ? ['protocol' => $protocol] : [], $overrides);
     }
 
     /** A client closed at the end of the test; the name is unique unless given. */
