@@ -48,6 +48,7 @@ return [
 
             // Seconds between keep-alive pings, and seconds a connection attempt may take.
             'alive_interval' => env('MQTT_ALIVE_INTERVAL', 60),
+            'protocol' => env('MQTT_PROTOCOL', '3.1.1'),
             'timeout' => env('MQTT_TIMEOUT', 3),
 
             // TLS applies with or without auth. It needs a build of the

@@ -16,8 +16,11 @@ final class ConnectionConfig
     public const KEYS = [
         'host', 'port', 'auth', 'username', 'password', 'qos', 'retain', 'prefix', 'clientId',
         'alive_interval', 'timeout', 'use_tls', 'self_signed_allowed', 'tls', 'clean_session', 'topics',
-        'max_retries', 'max_retry_delay', 'terminate_on_max_retries',
+        'max_retries', 'max_retry_delay', 'terminate_on_max_retries', 'protocol',
     ];
+
+    /** MQTT versions the extension speaks. */
+    private const PROTOCOLS = ['3.1.1', '5'];
 
     /** Keys of the pure-PHP package's connections that have no meaning here. */
     public const IGNORED_KEYS = ['max_failure_duration', 'rate_limiting'];
@@ -49,6 +52,7 @@ final class ConnectionConfig
         public readonly int $maxRetries,
         public readonly float $maxRetryDelay,
         public readonly bool $terminateOnMaxRetries,
+        public readonly string $protocol,
     ) {
     }
 
@@ -67,6 +71,10 @@ final class ConnectionConfig
         $username = $auth ? $at('username')->nonEmptyString('username', null) : null;
         if ($auth && $username === null) {
             throw InvalidConfigException::because($connection->key('username'), 'is required when auth is true.');
+        }
+        $protocol = $at('protocol')->string('protocol', '3.1.1');
+        if (!in_array($protocol, self::PROTOCOLS, true)) {
+            throw InvalidConfigException::invalidValue($at('protocol')->key('protocol'), 'must be "3.1.1" or "5"', $at('protocol')->raw('protocol'));
         }
         $tls = $at('tls')->array('tls');
         foreach (array_keys($tls) as $key) {
@@ -95,6 +103,7 @@ final class ConnectionConfig
             maxRetries: $at('max_retries', $supervisor)->int('max_retries', 20, 1, PHP_INT_MAX),
             maxRetryDelay: self::retryDelay($at('max_retry_delay', $supervisor)),
             terminateOnMaxRetries: $at('terminate_on_max_retries', $supervisor)->bool('terminate_on_max_retries', false),
+            protocol: $protocol,
         );
     }
 
@@ -135,6 +144,9 @@ final class ConnectionConfig
                 'max_retries' => $this->terminateOnMaxRetries ? $this->maxRetries : 0,
             ],
         ];
+        if ($this->protocol !== '3.1.1') {
+            $options['protocol'] = $this->protocol;
+        }
         if ($this->username !== null) {
             $options['username'] = $this->username;
             if ($this->password !== null) {

@@ -127,6 +127,18 @@ final class ConfigTest extends TestCase
         ], $config->connection('default')->clientOptions(forDaemon: true));
     }
 
+    public function test_protocol_5_reaches_the_extension_and_anything_else_is_named(): void
+    {
+        $v5 = MqttBroadcastConfig::fromArray(['connections' => ['default' => ['host' => 'h', 'protocol' => '5']]]);
+        self::assertSame('5', $v5->connection('default')->clientOptions(false)['protocol']);
+        $default = MqttBroadcastConfig::fromArray(['connections' => ['default' => ['host' => 'h']]]);
+        self::assertArrayNotHasKey('protocol', $default->connection('default')->clientOptions(false), 'MQTT 3.1.1 is the default');
+        self::assertStringContainsString(
+            '"mqtt-broadcast.connections.default.protocol": must be "3.1.1" or "5"',
+            $this->configError(['connections' => ['default' => ['host' => 'h', 'protocol' => '4']]])
+        );
+    }
+
     public function test_tls_applies_with_or_without_auth(): void
     {
         $tls = ['use_tls' => true, 'self_signed_allowed' => true, 'tls' => ['server_name' => 'mqtt.example.com']];
@@ -175,7 +187,7 @@ final class ConfigTest extends TestCase
             'host' => '127.0.0.1', 'port' => Broker::freePort(), 'auth' => true, 'username' => 'u', 'password' => 'p',
             'qos' => 2, 'retain' => true, 'prefix' => 'app/', 'clientId' => 'cid-' . bin2hex(random_bytes(4)),
             'clean_session' => false, 'alive_interval' => 30, 'timeout' => 2, 'use_tls' => true, 'self_signed_allowed' => true,
-            'terminate_on_max_retries' => true,
+            'terminate_on_max_retries' => true, 'protocol' => '5',
         ]]]);
 
         foreach ([true, false] as $forDaemon) {
