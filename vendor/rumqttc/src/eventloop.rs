@@ -31,6 +31,9 @@ use {
 #[cfg(feature = "proxy")]
 use crate::proxy::ProxyError;
 
+/// Most requests written in one go before the socket is flushed (see `select`).
+const MAX_REQUEST_BATCH: usize = 100;
+
 /// Critical errors during eventloop polling
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
@@ -245,6 +248,24 @@ impl EventLoop {
                     if let Some(outgoing) = self.state.handle_outgoing_packet(request)? {
                         network.write(outgoing).await?;
                     }
+                    // Write the requests that are ready too and flush them all at once: one
+                    // syscall for a batch instead of one per request. Bounded, so that acks
+                    // and pings are read in between. Their events are yielded in order.
+                    for _ in 1..MAX_REQUEST_BATCH {
+                        let request = match Self::try_next_request(
+                            &mut self.pending,
+                            &self.requests_rx,
+                            self.mqtt_options.pending_throttle,
+                            self.state.inflight >= self.mqtt_options.inflight
+                                || self.state.collision.is_some(),
+                        ) {
+                            Some(request) => request,
+                            None => break,
+                        };
+                        if let Some(outgoing) = self.state.handle_outgoing_packet(request)? {
+                            network.write(outgoing).await?;
+                        }
+                    }
                     match time::timeout(network_timeout, network.flush()).await {
                         Ok(inner) => inner?,
                         Err(_)=> return Err(ConnectionError::FlushTimeout),
@@ -296,6 +317,28 @@ impl EventLoop {
                 Ok(r) => Ok(r),
                 Err(_) => Err(ConnectionError::RequestsDone),
             }
+        }
+    }
+
+    /// The request `next_request` would yield next, if it is ready now and flow
+    /// control lets it through: never while the inflight queue is full or a collision
+    /// waits (`blocked`), and a throttled pending request waits for `next_request`.
+    fn try_next_request(
+        pending: &mut VecDeque<Request>,
+        rx: &Receiver<Request>,
+        pending_throttle: Duration,
+        blocked: bool,
+    ) -> Option<Request> {
+        if blocked {
+            None
+        } else if !pending.is_empty() {
+            if pending_throttle.is_zero() {
+                pending.pop_front()
+            } else {
+                None
+            }
+        } else {
+            rx.try_recv().ok()
         }
     }
 }
@@ -501,5 +544,188 @@ async fn mqtt_connect(
         Incoming::ConnAck(connack) if connack.code == ConnectReturnCode::Success => Ok(connack),
         Incoming::ConnAck(connack) => Err(ConnectionError::ConnectionRefused(connack.code)),
         packet => Err(ConnectionError::NotConnAck(packet)),
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::mqttbytes::QoS;
+    use bytes::BytesMut;
+    use futures_util::FutureExt;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll};
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    /// A connection on which nothing arrives and which records every write.
+    #[derive(Clone, Default)]
+    struct Recorder {
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl Recorder {
+        fn writes(&self) -> usize {
+            self.writes.lock().unwrap().len()
+        }
+
+        /// Packet ids of the publishes written, in order.
+        fn pkids(&self) -> Vec<u16> {
+            let mut stream = BytesMut::from(&self.writes.lock().unwrap().concat()[..]);
+            let mut pkids = Vec::new();
+            while !stream.is_empty() {
+                match Packet::read(&mut stream, 1024).unwrap() {
+                    Packet::Publish(publish) => pkids.push(publish.pkid),
+                    packet => panic!("Unexpected packet: {:?}", packet),
+                }
+            }
+            pkids
+        }
+    }
+
+    impl AsyncRead for Recorder {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for Recorder {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.writes.lock().unwrap().push(buf.to_vec());
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn connected_eventloop(inflight: u16, recorder: &Recorder) -> EventLoop {
+        let mut options = MqttOptions::new("test", "localhost", 1883);
+        options.set_inflight(inflight);
+        let mut eventloop = EventLoop::new(options, 200);
+        eventloop.network = Some(Network::new(recorder.clone(), 1024, 1024));
+        eventloop
+    }
+
+    fn publish(qos: QoS) -> Request {
+        Request::Publish(Publish::new("hello/world", qos, vec![1, 2, 3]))
+    }
+
+    #[tokio::test]
+    async fn ready_requests_should_be_written_with_one_flush_and_yielded_in_order() {
+        let recorder = Recorder::default();
+        let mut eventloop = connected_eventloop(10, &recorder);
+        for _ in 0..5 {
+            eventloop
+                .requests_tx
+                .send(publish(QoS::AtLeastOnce))
+                .unwrap();
+        }
+
+        for pkid in 1..=5 {
+            let event = eventloop.poll().await.unwrap();
+            assert_eq!(event, Event::Outgoing(Outgoing::Publish(pkid)));
+        }
+        assert_eq!(recorder.writes(), 1);
+        assert_eq!(recorder.pkids(), vec![1, 2, 3, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn request_batch_should_stop_at_full_inflight_queue() {
+        let recorder = Recorder::default();
+        let mut eventloop = connected_eventloop(3, &recorder);
+        for _ in 0..5 {
+            eventloop
+                .requests_tx
+                .send(publish(QoS::AtLeastOnce))
+                .unwrap();
+        }
+
+        for pkid in 1..=3 {
+            let event = eventloop.poll().await.unwrap();
+            assert_eq!(event, Event::Outgoing(Outgoing::Publish(pkid)));
+        }
+        // no ack yet: the other two wait in the channel
+        assert!(eventloop.poll().now_or_never().is_none());
+        assert_eq!(eventloop.requests_rx.len(), 2);
+        assert_eq!(recorder.writes(), 1);
+        assert_eq!(recorder.pkids(), vec![1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn request_batch_should_be_bounded() {
+        let recorder = Recorder::default();
+        let mut eventloop = connected_eventloop(10, &recorder);
+        let count = MAX_REQUEST_BATCH + MAX_REQUEST_BATCH / 2;
+        for _ in 0..count {
+            eventloop
+                .requests_tx
+                .send(publish(QoS::AtMostOnce))
+                .unwrap();
+        }
+
+        eventloop.poll().await.unwrap();
+        assert_eq!(recorder.writes(), 1);
+        assert_eq!(eventloop.requests_rx.len(), count - MAX_REQUEST_BATCH);
+
+        for _ in 1..count {
+            eventloop.poll().await.unwrap();
+        }
+        assert_eq!(recorder.writes(), 2);
+        assert!(eventloop.requests_rx.is_empty());
+    }
+
+    #[tokio::test]
+    async fn pending_requests_should_be_batched_before_new_ones() {
+        let recorder = Recorder::default();
+        let mut eventloop = connected_eventloop(10, &recorder);
+        let mut resent = Publish::new("hello/world", QoS::AtLeastOnce, vec![1, 2, 3]);
+        resent.pkid = 7;
+        eventloop.pending.push_back(Request::Publish(resent));
+        eventloop
+            .requests_tx
+            .send(publish(QoS::AtLeastOnce))
+            .unwrap();
+
+        assert_eq!(
+            eventloop.poll().await.unwrap(),
+            Event::Outgoing(Outgoing::Publish(7))
+        );
+        assert_eq!(
+            eventloop.poll().await.unwrap(),
+            Event::Outgoing(Outgoing::Publish(1))
+        );
+        assert_eq!(recorder.writes(), 1);
+        assert_eq!(recorder.pkids(), vec![7, 1]);
+    }
+
+    #[tokio::test]
+    async fn throttled_pending_requests_should_not_be_batched() {
+        let recorder = Recorder::default();
+        let mut eventloop = connected_eventloop(10, &recorder);
+        eventloop
+            .mqtt_options
+            .set_pending_throttle(Duration::from_millis(1));
+        for _ in 0..3 {
+            eventloop.pending.push_back(publish(QoS::AtLeastOnce));
+        }
+
+        for pkid in 1..=3 {
+            let event = eventloop.poll().await.unwrap();
+            assert_eq!(event, Event::Outgoing(Outgoing::Publish(pkid)));
+        }
+        assert_eq!(recorder.writes(), 3);
     }
 }

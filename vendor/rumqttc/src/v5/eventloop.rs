@@ -31,6 +31,9 @@ use {
 #[cfg(feature = "proxy")]
 use crate::proxy::ProxyError;
 
+/// Most requests written in one go before the socket is flushed (see `select`).
+const MAX_REQUEST_BATCH: usize = 100;
+
 /// Critical errors during eventloop polling
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
@@ -227,6 +230,24 @@ impl EventLoop {
                     if let Some(outgoing) = self.state.handle_outgoing_packet(request)? {
                         network.write(outgoing).await?;
                     }
+                    // Write the requests that are ready too and flush them all at once: one
+                    // syscall for a batch instead of one per request. Bounded, so that acks
+                    // and pings are read in between. Their events are yielded in order.
+                    for _ in 1..MAX_REQUEST_BATCH {
+                        let request = match Self::try_next_request(
+                            &mut self.pending,
+                            &self.requests_rx,
+                            self.options.pending_throttle,
+                            self.state.inflight >= self.state.max_outgoing_inflight
+                                || self.state.collision.is_some(),
+                        ) {
+                            Some(request) => request,
+                            None => break,
+                        };
+                        if let Some(outgoing) = self.state.handle_outgoing_packet(request)? {
+                            network.write(outgoing).await?;
+                        }
+                    }
                     network.flush().await?;
                     Ok(self.state.events.pop_front().unwrap())
                 }
@@ -269,6 +290,28 @@ impl EventLoop {
                 Ok(r) => Ok(r),
                 Err(_) => Err(ConnectionError::RequestsDone),
             }
+        }
+    }
+
+    /// The request `next_request` would yield next, if it is ready now and flow
+    /// control lets it through: never while the inflight queue is full or a collision
+    /// waits (`blocked`), and a throttled pending request waits for `next_request`.
+    fn try_next_request(
+        pending: &mut VecDeque<Request>,
+        rx: &Receiver<Request>,
+        pending_throttle: Duration,
+        blocked: bool,
+    ) -> Option<Request> {
+        if blocked {
+            None
+        } else if !pending.is_empty() {
+            if pending_throttle.is_zero() {
+                pending.pop_front()
+            } else {
+                None
+            }
+        } else {
+            rx.try_recv().ok()
         }
     }
 }
@@ -431,5 +474,87 @@ async fn mqtt_connect(
         }
         Incoming::ConnAck(connack) => Err(ConnectionError::ConnectionRefused(connack.code)),
         packet => Err(ConnectionError::NotConnAck(Box::new(packet))),
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::v5::mqttbytes::QoS;
+    use bytes::BytesMut;
+    use futures_util::FutureExt;
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll};
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    /// A connection on which nothing arrives and which records every write.
+    #[derive(Clone, Default)]
+    struct Recorder {
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl AsyncRead for Recorder {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for Recorder {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.writes.lock().unwrap().push(buf.to_vec());
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn ready_requests_should_be_written_with_one_flush_until_inflight_queue_is_full() {
+        let recorder = Recorder::default();
+        let mut options = MqttOptions::new("test", "localhost", 1883);
+        options.set_outgoing_inflight_upper_limit(3);
+        let mut eventloop = EventLoop::new(options, 10);
+        eventloop.network = Some(Network::new(recorder.clone(), None));
+        eventloop.keepalive_timeout = Some(Box::pin(time::sleep(Duration::from_secs(60))));
+        for _ in 0..5 {
+            let publish = Publish::new("hello/world", QoS::AtLeastOnce, vec![1, 2, 3], None);
+            eventloop
+                .requests_tx
+                .send(Request::Publish(publish))
+                .unwrap();
+        }
+
+        for pkid in 1..=3 {
+            let event = eventloop.poll().await.unwrap();
+            assert_eq!(event, Event::Outgoing(Outgoing::Publish(pkid)));
+        }
+        // no ack yet: the other two wait in the channel
+        assert!(eventloop.poll().now_or_never().is_none());
+        assert_eq!(eventloop.requests_rx.len(), 2);
+
+        let writes = recorder.writes.lock().unwrap();
+        assert_eq!(writes.len(), 1);
+        let mut stream = BytesMut::from(&writes[0][..]);
+        for pkid in 1..=3 {
+            match Packet::read(&mut stream, None).unwrap() {
+                Packet::Publish(publish) => assert_eq!(publish.pkid, pkid),
+                packet => panic!("Unexpected packet: {:?}", packet),
+            }
+        }
+        assert!(stream.is_empty());
     }
 }
