@@ -503,12 +503,15 @@ impl Connection {
     async fn run(self: Arc<Self>, mut eventloop: EventLoop) {
         let reconnect = &self.config.reconnect;
         let mut backoff = Backoff::new(reconnect.initial_delay, reconnect.max_delay);
+        // Only this task changes the state between these two.
+        let mut connected = false;
+        let close_requested = self.close_requested.notified();
+        tokio::pin!(close_requested);
         loop {
-            let connected = self.link.lock().state == ConnectionState::Connected;
             let connecting = (!connected).then_some(self.config.connect_timeout);
             let polled = tokio::select! {
                 biased;
-                _ = self.close_requested.notified() => break,
+                _ = &mut close_requested => break,
                 polled = eventloop.poll(connecting) => polled,
             };
             match polled {
@@ -517,13 +520,19 @@ impl Connection {
                     receive_maximum,
                 }) => {
                     backoff.reset();
+                    connected = true;
                     self.connected(&mut eventloop, session_present, receive_maximum);
                 }
                 Ok(event) => {
-                    let deliveries = self.handle(event);
+                    // The rest of what one read or one batch of writes produced,
+                    // under one lock.
+                    let mut events = vec![event];
+                    events.extend(eventloop.take_events());
+                    let deliveries = self.handle(events);
                     deliver(deliveries).await;
                 }
                 Err(failure) => {
+                    connected = false;
                     let attempts = backoff.attempts();
                     let retries = reconnect.max_retries;
                     let gave_up = retries != 0 && attempts >= retries;
@@ -535,7 +544,7 @@ impl Connection {
                     let delay = backoff.next_delay();
                     tokio::select! {
                         biased;
-                        _ = self.close_requested.notified() => break,
+                        _ = &mut close_requested => break,
                         _ = tokio::time::sleep(delay) => {}
                     }
                 }
@@ -574,9 +583,12 @@ impl Connection {
         self.pump(&mut link);
     }
 
-    fn handle(&self, event: Event) -> Vec<(Arc<Inbox>, Delivery)> {
+    fn handle(&self, events: Vec<Event>) -> Vec<(Arc<Inbox>, Delivery)> {
         let mut link = self.link.lock();
-        let deliveries = self.apply(&mut link, event);
+        let mut deliveries = Vec::new();
+        for event in events {
+            deliveries.extend(self.apply(&mut link, event));
+        }
         if !link.unsent_acks.is_empty() {
             let requests = &self.requests;
             link.unsent_acks
@@ -819,7 +831,7 @@ impl Connection {
         }
         let closed_by_broker = async {
             while let Ok(event) = eventloop.poll(None).await {
-                deliver(self.handle(event)).await;
+                deliver(self.handle(vec![event])).await;
             }
         };
         let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, closed_by_broker).await;

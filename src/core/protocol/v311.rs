@@ -68,11 +68,11 @@ pub fn qos(level: u8) -> QoS {
 
 pub fn publish(client: &AsyncClient, message: &Message) -> bool {
     client
-        .try_publish(
+        .try_publish_bytes(
             message.topic.as_str(),
             message.qos,
             message.retain,
-            message.payload.to_vec(),
+            message.payload.clone(),
         )
         .is_ok()
 }

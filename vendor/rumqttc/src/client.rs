@@ -130,6 +130,28 @@ impl AsyncClient {
         Ok(())
     }
 
+    /// Attempts to send a MQTT Publish to the `EventLoop`, without copying the payload
+    pub fn try_publish_bytes<S>(
+        &self,
+        topic: S,
+        qos: QoS,
+        retain: bool,
+        payload: Bytes,
+    ) -> Result<(), ClientError>
+    where
+        S: Into<String>,
+    {
+        let topic = topic.into();
+        let mut publish = Publish::from_bytes(&topic, qos, payload);
+        publish.retain = retain;
+        let publish = Request::Publish(publish);
+        if !valid_topic(&topic) {
+            return Err(ClientError::TryRequest(publish));
+        }
+        self.request_tx.try_send(publish)?;
+        Ok(())
+    }
+
     /// Sends a MQTT Publish to the `EventLoop`
     pub async fn publish_bytes<S>(
         &self,
