@@ -698,29 +698,6 @@ final class Mqtt5Test extends MqttTestCase
         return $subscriber;
     }
 
-    /** @return list<Message> exactly $count messages, failing after a generous bound */
-    private function collect(Subscriber $subscriber, int $count, string $what, ?Broker $broker = null): array
-    {
-        $messages = [];
-        $deadline = microtime(true) + 20.0;
-        while (count($messages) < $count) {
-            $message = $subscriber->next(0.5);
-            if ($message !== null) {
-                $messages[] = $message;
-            } elseif (microtime(true) >= $deadline) {
-                $this->fail(sprintf(
-                    "%s: %d of %d messages arrived: %s\nbroker log:\n%s",
-                    $what,
-                    count($messages),
-                    $count,
-                    json_encode(array_map(fn (Message $m) => $m->payload, $messages)),
-                    Failure::tail(($broker ?? static::broker())->log(), 30)
-                ));
-            }
-        }
-        return $messages;
-    }
-
     /**
      * @param list<Message> $messages
      * @return array<string, Message>

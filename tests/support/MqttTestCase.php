@@ -5,7 +5,9 @@ declare(strict_types=1);
 namespace MqttBroadcast\Tests\Support;
 
 use Mqtt\Client;
+use Mqtt\Message;
 use Mqtt\MqttException;
+use Mqtt\Subscriber;
 use PHPUnit\Framework\TestCase;
 
 /**
@@ -98,6 +100,29 @@ abstract class MqttTestCase extends TestCase
         $listener = Listener::start($broker ?? static::broker(), $filter, $qos);
         $this->listeners[] = $listener;
         return $listener;
+    }
+
+    /** @return list<Message> exactly $count messages from $subscriber, failing after a generous bound */
+    protected function collect(Subscriber $subscriber, int $count, string $what, ?Broker $broker = null): array
+    {
+        $messages = [];
+        $deadline = microtime(true) + 20;
+        while (count($messages) < $count) {
+            $message = $subscriber->next(0.5);
+            if ($message !== null) {
+                $messages[] = $message;
+            } elseif (microtime(true) >= $deadline) {
+                $this->fail(sprintf(
+                    "%s: %d of %d messages arrived: %s\nbroker log:\n%s",
+                    $what,
+                    count($messages),
+                    $count,
+                    json_encode(array_map(fn (Message $m) => [$m->topic, $m->payload], $messages)),
+                    Failure::tail(($broker ?? static::broker())->log(), 30)
+                ));
+            }
+        }
+        return $messages;
     }
 
     /** Asserts the two lists hold the same strings the same number of times, in any order. */
