@@ -415,11 +415,15 @@ impl Connection {
     /// Sends the acknowledgement of a received message, if it is still due on this connection.
     pub(crate) fn acknowledge(&self, session: u64, pkid: u16, qos: QoS) {
         let mut link = self.link.lock();
-        // A lost acknowledgement would hold a slot of the broker's window for good.
-        if link.session == session
-            && link.state == ConnectionState::Connected
-            && !self.requests.acknowledge(pkid, qos)
-        {
+        if link.session == session && link.state == ConnectionState::Connected {
+            self.send_acknowledgement(&mut link, pkid, qos);
+        }
+    }
+
+    /// A lost acknowledgement would hold a slot of the broker's window for
+    /// good: what the request channel has no room for now is sent later.
+    fn send_acknowledgement(&self, link: &mut Link, pkid: u16, qos: QoS) {
+        if !self.requests.acknowledge(pkid, qos) {
             link.unsent_acks.push((pkid, qos));
         }
     }
@@ -612,19 +616,16 @@ impl Connection {
             Event::Received(pkid) => link.outbox.incoming_pubrec(pkid),
             Event::PublishRefused { pkid, reason } => {
                 let prefix = self.config.prefix.as_str();
-                let mut refusal = None;
-                link.outbox.incoming_refusal(pkid, |message| {
+                let refused = link.outbox.incoming_refusal(pkid, |message| {
                     let topic = message.topic.strip_prefix(prefix).unwrap_or(&message.topic);
-                    let error = Error::Refused(format!(
+                    Error::Refused(format!(
                         "the broker of connection \"{}\" refused the publish to \"{topic}\": {reason}",
                         self.name
-                    ));
-                    refusal = Some(error.to_string());
-                    error
+                    ))
                 });
-                if refusal.is_some() {
-                    link.last_error.clone_from(&refusal);
-                    link.refused_publish = refusal;
+                if let Some(error) = refused {
+                    link.last_error = Some(error.to_string());
+                    link.refused_publish = link.last_error.clone();
                 }
             }
             Event::Subscribing(pkid) => link.subscriptions.outgoing_subscribe(pkid),
@@ -652,7 +653,7 @@ impl Connection {
             // One of the broker's copies per subscription: the others reach every subscriber.
             Some(inboxes) if inboxes.is_empty() => {
                 if publish.qos != QoS::AtMostOnce {
-                    self.requests.acknowledge(publish.pkid, publish.qos);
+                    self.send_acknowledgement(link, publish.pkid, publish.qos);
                 }
                 Vec::new()
             }
@@ -669,7 +670,7 @@ impl Connection {
             return;
         }
         if self.config.clean_session {
-            self.requests.acknowledge(publish.pkid, publish.qos);
+            self.send_acknowledgement(link, publish.pkid, publish.qos);
         } else if link.unrouted.len() < MAX_UNROUTED {
             link.unrouted.push((Instant::now(), publish));
         }
@@ -740,7 +741,7 @@ impl Connection {
             });
         link.unrouted = wanted;
         for (_, publish) in gone {
-            self.requests.acknowledge(publish.pkid, publish.qos);
+            self.send_acknowledgement(link, publish.pkid, publish.qos);
         }
     }
 

@@ -197,13 +197,17 @@ impl Outbox {
 
     /// The broker answered with an error reason code (MQTT 5): the message
     /// ends there, as sending it again would get the same answer. `error`
-    /// tells its `publishSync()` why.
-    pub fn incoming_refusal(&mut self, pkid: u16, error: impl FnOnce(&Message) -> Error) {
-        if let Some(in_flight) = self.in_flight.remove(&pkid) {
-            self.refused += 1;
-            let error = error(&in_flight.message);
-            in_flight.message.finish(Err(error));
-        }
+    /// says why, to its `publishSync()` and to the caller.
+    pub fn incoming_refusal(
+        &mut self,
+        pkid: u16,
+        error: impl FnOnce(&Message) -> Error,
+    ) -> Option<Error> {
+        let in_flight = self.in_flight.remove(&pkid)?;
+        self.refused += 1;
+        let error = error(&in_flight.message);
+        in_flight.message.finish(Err(error.clone()));
+        Some(error)
     }
 
     pub fn incoming_pubrec(&mut self, pkid: u16) {
