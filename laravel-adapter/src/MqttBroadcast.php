@@ -33,6 +33,7 @@ class MqttBroadcast
      * @param int|null $qos null: the connection's qos
      * @param bool|null $retain null: the connection's retain
      * @param bool|null $queued null: queue.enabled
+     * @param array<string, mixed>|null $properties MQTT 5 publish properties (a connection with 'protocol' => '5')
      */
     public function publish(
         string $topic,
@@ -41,14 +42,15 @@ class MqttBroadcast
         ?int $qos = null,
         ?bool $retain = null,
         ?bool $queued = null,
+        ?array $properties = null,
     ): void {
         $this->config->connection($broker);
         if ($queued ?? $this->config->queue->enabled) {
-            $this->bus->dispatch(new MqttMessageJob($topic, $message, $broker, $qos, $retain));
+            $this->bus->dispatch(new MqttMessageJob($topic, $message, $broker, $qos, $retain, $properties));
             return;
         }
         $payload = self::payload($message);
-        $this->connections->get($broker)->publish($topic, $payload, $qos, $retain);
+        $this->connections->get($broker)->publish($topic, $payload, $qos, $retain, $properties);
         $this->log->record($broker, $topic, $payload);
     }
 
@@ -57,6 +59,7 @@ class MqttBroadcast
      * for QoS 2, written to the socket for QoS 0).
      *
      * @param float|null $timeout seconds; null: the extension's flush_timeout (5 s)
+     * @param array<string, mixed>|null $properties MQTT 5 publish properties (a connection with 'protocol' => '5')
      *
      * @throws \Mqtt\TimeoutException not acknowledged in time (the message stays queued and is still delivered)
      * @throws \Mqtt\ConnectionException the connection failed for good
@@ -69,9 +72,10 @@ class MqttBroadcast
         ?int $qos = null,
         ?bool $retain = null,
         ?float $timeout = null,
+        ?array $properties = null,
     ): void {
         $payload = self::payload($message);
-        $this->connections->get($broker)->publishSync($topic, $payload, $qos, $retain, $timeout);
+        $this->connections->get($broker)->publishSync($topic, $payload, $qos, $retain, $timeout, $properties);
         $this->log->record($broker, $topic, $payload);
     }
 

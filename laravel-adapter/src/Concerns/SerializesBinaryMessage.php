@@ -7,7 +7,8 @@ namespace MqttBroadcast\Laravel\Concerns;
 /**
  * Laravel's queues put serialize()d jobs into a JSON payload, and json_encode()
  * fails on the bytes of a payload that is not UTF-8. Serialized, such a
- * `message` travels base64-encoded and comes back byte for byte.
+ * `message`, and such MQTT 5 `correlation_data` in `properties`, travel
+ * base64-encoded and come back byte for byte.
  */
 trait SerializesBinaryMessage
 {
@@ -19,6 +20,11 @@ trait SerializesBinaryMessage
             $data['message'] = base64_encode($this->message);
             $data['messageIsBase64'] = true;
         }
+        $correlation = $data['properties']['correlation_data'] ?? null;
+        if (is_string($correlation) && !mb_check_encoding($correlation, 'UTF-8')) {
+            $data['properties']['correlation_data'] = base64_encode($correlation);
+            $data['correlationDataIsBase64'] = true;
+        }
         return $data;
     }
 
@@ -28,7 +34,10 @@ trait SerializesBinaryMessage
         if ($data['messageIsBase64'] ?? false) {
             $data['message'] = base64_decode($data['message'], true);
         }
-        unset($data['messageIsBase64']);
+        if ($data['correlationDataIsBase64'] ?? false) {
+            $data['properties']['correlation_data'] = base64_decode($data['properties']['correlation_data'], true);
+        }
+        unset($data['messageIsBase64'], $data['correlationDataIsBase64']);
         foreach ($data as $property => $value) {
             $this->{$property} = $value;
         }

@@ -228,6 +228,7 @@ class Daemon
                 $message->broker,
                 $message->qos,
                 $message->retain,
+                $message->properties,
             ));
         } catch (\Throwable $e) {
             // Reported, and the loop goes on: one bad message must not stop the others.

@@ -28,6 +28,8 @@ class MqttMessageReceived
         public readonly string $broker = 'default',
         public readonly int $qos = 0,
         public readonly bool $retain = false,
+        /** MQTT 5 properties (Mqtt\Message::$properties); [] over MQTT 3.1.1 */
+        public readonly array $properties = [],
     ) {
         $this->pid = (int) getmypid();
     }

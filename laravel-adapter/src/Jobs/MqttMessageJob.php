@@ -32,6 +32,8 @@ class MqttMessageJob implements ShouldQueue
         public readonly string $broker = 'default',
         public readonly ?int $qos = null,
         public readonly ?bool $retain = null,
+        /** MQTT 5 publish properties */
+        public readonly ?array $properties = null,
     ) {
         $this->message = MqttBroadcast::payload($message);
         $queue = app(MqttBroadcastConfig::class)->queue;
@@ -41,6 +43,6 @@ class MqttMessageJob implements ShouldQueue
 
     public function handle(MqttBroadcast $mqtt): void
     {
-        $mqtt->publishSync($this->topic, $this->message, $this->broker, $this->qos, $this->retain);
+        $mqtt->publishSync($this->topic, $this->message, $this->broker, $this->qos, $this->retain, properties: $this->properties);
     }
 }

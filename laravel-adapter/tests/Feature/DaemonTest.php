@@ -8,6 +8,7 @@ use MqttBroadcast\Laravel\Daemon\Daemon;
 use MqttBroadcast\Laravel\Tests\DaemonProcess;
 use MqttBroadcast\Laravel\Tests\TestCase;
 use MqttBroadcast\Tests\Support\Broker;
+use MqttBroadcast\Tests\Support\Mqtt5Publisher;
 
 /**
  * `php artisan mqtt-broadcast` of the test application as a real child process,
@@ -56,6 +57,31 @@ final class DaemonTest extends TestCase
         $retained = array_values(array_filter($second->waitForMessages('status', 2), static fn (array $r) => $r['pid'] === $second->pid()));
         self::assertSame([['status', 'online', true]], array_map(static fn (array $r) => [$r['topic'], $r['message'], $r['retain']], $retained));
         static::broker()->mosquittoPub($prefix . 'status', '', qos: 1, retain: true);
+    }
+
+    public function test_over_mqtt_5_listeners_get_the_messages_properties(): void
+    {
+        $prefix = $this->topic('app') . '/';
+        $daemon = $this->startDaemon(['MQTT_PREFIX' => $prefix, 'MQTT_QOS' => '1', 'MQTT_PROTOCOL' => '5']);
+        $daemon->awaitSubscription(static::broker(), 'probe', $prefix);
+
+        Mqtt5Publisher::publish(static::broker(), $prefix . 'orders', 'placed', [
+            'user_properties' => [['tag', 'a'], ['tag', 'b']],
+            'content_type' => 'application/json',
+            'response_topic' => $prefix . 'replies/1',
+            'correlation_data' => "\x01\xff",
+        ]);
+        $daemon->waitForMessages('orders', 1);
+
+        foreach (['class', 'queued', 'closure'] as $listener) {
+            [$received] = $daemon->receivedBy($listener, 'orders');
+            self::assertSame([
+                'user_properties' => ['tag' => ['a', 'b']],
+                'content_type' => bin2hex('application/json'),
+                'response_topic' => bin2hex('replies/1'),
+                'correlation_data' => bin2hex("\x01\xff"),
+            ], $received['properties'], "$listener listener\n" . $daemon->describe());
+        }
     }
 
     public function test_it_prints_a_startup_summary(): void

@@ -9,6 +9,7 @@ use Mqtt\ConnectionException;
 use MqttBroadcast\Laravel\Facades\MqttBroadcast;
 use MqttBroadcast\Laravel\Tests\TestCase;
 use MqttBroadcast\Tests\Support\Broker;
+use MqttBroadcast\Tests\Support\Mqtt5Listener;
 
 final class PublishTest extends TestCase
 {
@@ -54,6 +55,20 @@ final class PublishTest extends TestCase
         self::assertSame([[$topic, 'kept']], $late->waitFor(1));
 
         MqttBroadcast::publishSync($topic, '', retain: true);
+    }
+
+    public function test_mqtt_5_properties_reach_the_broker(): void
+    {
+        $listener = Mqtt5Listener::start(static::broker(), $this->topic('#'));
+        $this->bootApp(['MQTT_PROTOCOL' => '5']);
+
+        MqttBroadcast::publishSync($this->topic('v5'), 'sync', qos: 1, properties: ['content_type' => 'text/plain']);
+        MqttBroadcast::publish($this->topic('v5'), 'async', qos: 1, properties: ['user_properties' => ['k' => 'v']]);
+        self::assertTrue(MqttBroadcast::connection()->flush(5.0));
+
+        $listener->sync();
+        self::assertSame('text/plain', $listener->messageWithPayload('sync')['content_type']);
+        self::assertSame('k:v', $listener->messageWithPayload('async')['user_properties']);
     }
 
     public function test_connection_returns_the_extensions_client_with_a_client_id_of_its_own(): void

@@ -12,6 +12,7 @@ use MqttBroadcast\Laravel\Facades\MqttBroadcast;
 use MqttBroadcast\Laravel\Jobs\MqttMessageJob;
 use MqttBroadcast\Laravel\Tests\TestCase;
 use MqttBroadcast\Tests\Support\Broker;
+use MqttBroadcast\Tests\Support\Mqtt5Listener;
 
 /**
  * Publishing through the queue, on Laravel's sync queue connection: the job is
@@ -73,6 +74,23 @@ final class QueueTest extends TestCase
 
         $listener->sync();
         self::assertSame([[$this->topic('raw'), "\x00\xff\xfe raw"]], $listener->messages());
+    }
+
+    public function test_mqtt_5_properties_survive_the_queues_json(): void
+    {
+        $listener = Mqtt5Listener::start(static::broker(), $this->topic('#'));
+        $this->bootQueueApp(['MQTT_QUEUE_ENABLED' => 'true', 'MQTT_PROTOCOL' => '5']);
+
+        MqttBroadcast::publish($this->topic('v5'), 'with properties', qos: 1, properties: [
+            'user_properties' => ['trace' => 'abc'],
+            'content_type' => 'text/plain',
+            'correlation_data' => "\x00\xff\xfe",
+        ]);
+
+        $listener->sync();
+        $message = $listener->messageWithPayload('with properties');
+        self::assertSame(['trace:abc', 'text/plain', "\x00\xff\xfe"], [$message['user_properties'], $message['content_type'], $message['correlation_data']]);
+        self::assertSame([MqttMessageJob::class], $this->processed);
     }
 
     public function test_a_message_the_broker_does_not_take_fails_the_job(): void

@@ -44,6 +44,7 @@ return [
             'timeout' => env('MQTT_TIMEOUT'),
             'use_tls' => env('MQTT_USE_TLS'),
             'self_signed_allowed' => env('MQTT_SELF_SIGNED_ALLOWED'),
+            'protocol' => env('MQTT_PROTOCOL'),
         ],
 
         'backup' => [

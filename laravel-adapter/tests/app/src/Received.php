@@ -25,6 +25,7 @@ final class Received
             'broker' => $event->broker,
             'qos' => $event->qos,
             'retain' => $event->retain,
+            'properties' => array_map(static fn ($v) => is_string($v) ? bin2hex($v) : $v, $event->properties),
             'pid' => $event->pid,
             'at' => microtime(true),
         ], JSON_INVALID_UTF8_SUBSTITUTE) . "\n", FILE_APPEND | LOCK_EX);
