@@ -1,0 +1,151 @@
+//! Received messages: which subscribers they go to, and those of a
+//! persistent session that arrive before anybody subscribed.
+
+use super::*;
+
+/// A persistent session's messages kept for a subscriber yet to come; the
+/// broker keeps the rest until the next connection.
+const MAX_UNROUTED: usize = 1000;
+/// How long such a message waits for a subscriber. Past that it belongs to
+/// a subscription the application no longer makes, and holding it would
+/// block the broker's in-flight window for this client.
+const UNROUTED_GRACE: Duration = Duration::from_secs(5);
+
+impl Connection {
+    /// A copy for every subscriber whose filter matches; the broker's
+    /// acknowledgement waits until all of them handled it.
+    pub(super) fn route(&self, link: &mut Link, publish: Incoming) -> Vec<(Arc<Inbox>, Delivery)> {
+        match link
+            .subscriptions
+            .route(&publish.topic, &publish.identifiers)
+        {
+            None => {
+                self.unrouted(link, publish);
+                Vec::new()
+            }
+            // One of the broker's copies per subscription: the others reach every subscriber.
+            Some(inboxes) if inboxes.is_empty() => {
+                if publish.qos != QoS::AtMostOnce {
+                    self.send_acknowledgement(link, publish.pkid, publish.qos);
+                }
+                Vec::new()
+            }
+            Some(inboxes) => self.deliveries(link.session, &publish, inboxes),
+        }
+    }
+
+    /// Nobody here wants it yet. A persistent session's broker sends what it
+    /// kept right after CONNACK, usually before the application subscribed:
+    /// those wait, unacknowledged, for a subscriber. With a clean session it
+    /// is a leftover of an earlier subscriber.
+    fn unrouted(&self, link: &mut Link, publish: Incoming) {
+        if publish.qos == QoS::AtMostOnce {
+            return;
+        }
+        if self.config.clean_session {
+            self.send_acknowledgement(link, publish.pkid, publish.qos);
+        } else if link.unrouted.len() < MAX_UNROUTED {
+            link.unrouted.push((Instant::now(), publish));
+        }
+        // Beyond that the broker has them and sends them again on the next connection.
+    }
+
+    /// A copy for every subscriber whose filter matches; the broker's
+    /// acknowledgement waits until all of them handled it.
+    fn deliveries(
+        &self,
+        session: u64,
+        publish: &Incoming,
+        inboxes: Vec<Arc<Inbox>>,
+    ) -> Vec<(Arc<Inbox>, Delivery)> {
+        let ack = (publish.qos != QoS::AtMostOnce).then(|| {
+            Arc::new(PendingAck {
+                connection: self.me.clone(),
+                session,
+                pkid: publish.pkid,
+                qos: publish.qos,
+                holders: std::sync::atomic::AtomicUsize::new(inboxes.len()),
+            })
+        });
+        let topic = publish
+            .topic
+            .strip_prefix(self.config.prefix.as_str())
+            .unwrap_or(&publish.topic);
+        let received_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let properties = publish
+            .properties
+            .as_ref()
+            .map(|properties| Arc::new(properties.clone().without_prefix(&self.config.prefix)));
+        inboxes
+            .into_iter()
+            .map(|inbox| {
+                let delivery = Delivery {
+                    topic: topic.to_string(),
+                    payload: publish.payload.clone(),
+                    broker: self.broker.clone(),
+                    qos: publish.qos,
+                    retain: publish.retain,
+                    duplicate: publish.dup,
+                    received_at,
+                    properties: properties.clone(),
+                    ack: ack.clone(),
+                };
+                (inbox, delivery)
+            })
+            .collect()
+    }
+
+    /// Messages waiting for a subscription that is gone, or that nobody made
+    /// within the grace period: acknowledged, or they would hold the broker's
+    /// window for this client for good.
+    pub(super) fn release_unrouted(&self, link: &mut Link) {
+        let now = Instant::now();
+        let subscriptions = &link.subscriptions;
+        let (gone, wanted): (Vec<_>, Vec<_>) = std::mem::take(&mut link.unrouted)
+            .into_iter()
+            .partition(|(arrived, publish)| {
+                let unwanted = match subscriptions.route(&publish.topic, &publish.identifiers) {
+                    None => !subscriptions.is_empty(),
+                    Some(inboxes) => inboxes.is_empty(),
+                };
+                unwanted || now.duration_since(*arrived) >= UNROUTED_GRACE
+            });
+        link.unrouted = wanted;
+        for (_, publish) in gone {
+            self.send_acknowledgement(link, publish.pkid, publish.qos);
+        }
+    }
+
+    /// Called while a subscriber waits, so the grace period ends even when
+    /// the broker, its window full, sends nothing more.
+    pub fn release_stale_unrouted(&self) {
+        let mut link = self.link.lock();
+        if !link.unrouted.is_empty() {
+            self.release_unrouted(&mut link);
+        }
+    }
+
+    /// Hands the session's waiting messages to a subscriber that now wants
+    /// them, as far as its inbox has room.
+    pub(super) fn deliver_unrouted(&self, link: &mut Link, inbox: &Arc<Inbox>) {
+        let waiting = std::mem::take(&mut link.unrouted);
+        for (arrived, publish) in waiting {
+            let wanted = link
+                .subscriptions
+                .route(&publish.topic, &publish.identifiers)
+                .is_some_and(|inboxes| inboxes.iter().any(|i| i.id == inbox.id));
+            if !wanted {
+                link.unrouted.push((arrived, publish));
+                continue;
+            }
+            let deliveries = self.deliveries(link.session, &publish, vec![inbox.clone()]);
+            for (_, delivery) in deliveries {
+                if inbox.try_deliver(delivery).is_err() {
+                    link.unrouted.push((arrived, publish.clone()));
+                }
+            }
+        }
+    }
+}

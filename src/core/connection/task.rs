@@ -1,0 +1,210 @@
+//! The task that owns rumqttc's event loop: connects, reconnects with
+//! backoff, and applies what the event loop reports to the link.
+
+use super::*;
+
+impl Connection {
+    pub(super) async fn run(self: Arc<Self>, mut eventloop: EventLoop) {
+        let reconnect = &self.config.reconnect;
+        let mut backoff = Backoff::new(reconnect.initial_delay, reconnect.max_delay);
+        // Only this task changes the state between these two.
+        let mut connected = false;
+        let close_requested = self.close_requested.notified();
+        tokio::pin!(close_requested);
+        loop {
+            let connecting = (!connected).then_some(self.config.connect_timeout);
+            let polled = tokio::select! {
+                biased;
+                _ = &mut close_requested => break,
+                polled = eventloop.poll(connecting) => polled,
+            };
+            match polled {
+                Ok(Event::Connected {
+                    session_present,
+                    receive_maximum,
+                }) => {
+                    backoff.reset();
+                    connected = true;
+                    self.connected(&mut eventloop, session_present, receive_maximum);
+                }
+                Ok(event) => {
+                    // The rest of what one read or one batch of writes produced,
+                    // under one lock.
+                    let mut events = vec![event];
+                    events.extend(eventloop.take_events());
+                    let deliveries = self.handle(events);
+                    deliver(deliveries).await;
+                }
+                Err(failure) => {
+                    connected = false;
+                    let attempts = backoff.attempts();
+                    let retries = reconnect.max_retries;
+                    let gave_up = retries != 0 && attempts >= retries;
+                    let deliveries = self.lost(&mut eventloop, failure, gave_up);
+                    deliver(deliveries).await;
+                    if gave_up {
+                        break;
+                    }
+                    let delay = backoff.next_delay();
+                    tokio::select! {
+                        biased;
+                        _ = &mut close_requested => break,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+        self.disconnect(&mut eventloop).await;
+        let mut link = self.link.lock();
+        link.task_done = true;
+        self.changed.notify_all();
+    }
+
+    fn connected(
+        &self,
+        eventloop: &mut EventLoop,
+        session_present: bool,
+        receive_maximum: Option<u16>,
+    ) {
+        let mut link = self.link.lock();
+        let window = receive_maximum.map_or(self.config.max_inflight, |most| {
+            most.min(self.config.max_inflight)
+        });
+        link.outbox.set_window(usize::from(window));
+        let subscribes = link.subscriptions.resume(session_present);
+        eventloop.resume(&link.outbox.resume(session_present), &subscribes);
+        for subscribe in subscribes {
+            link.subscriptions.sent(subscribe.id);
+        }
+        link.session += 1;
+        if link.state == ConnectionState::Reconnecting {
+            link.reconnects += 1;
+        }
+        link.state = ConnectionState::Connected;
+        link.refusal = None;
+        link.refused_publish = None;
+        link.connected_since = Some(SystemTime::now());
+        self.pump(&mut link);
+    }
+
+    fn handle(&self, events: Vec<Event>) -> Vec<(Arc<Inbox>, Delivery)> {
+        let mut link = self.link.lock();
+        let mut deliveries = Vec::new();
+        for event in events {
+            deliveries.extend(self.apply(&mut link, event));
+        }
+        if !link.unsent_acks.is_empty() {
+            let requests = &self.requests;
+            link.unsent_acks
+                .retain(|&(pkid, qos)| !requests.acknowledge(pkid, qos));
+        }
+        if !link.unrouted.is_empty() {
+            self.release_unrouted(&mut link);
+        }
+        self.pump(&mut link);
+        if link.outbox.is_empty() {
+            self.changed.notify_all();
+        }
+        deliveries
+    }
+
+    fn apply(&self, link: &mut Link, event: Event) -> Vec<(Arc<Inbox>, Delivery)> {
+        match event {
+            Event::Published(pkid) => link.outbox.outgoing_publish(pkid),
+            Event::HeldBack => link.outbox.outgoing_await_ack(),
+            Event::Acknowledged(pkid) => link.outbox.incoming_ack(pkid),
+            Event::Received(pkid) => link.outbox.incoming_pubrec(pkid),
+            Event::PublishRefused { pkid, reason } => {
+                let prefix = self.config.prefix.as_str();
+                let refused = link.outbox.incoming_refusal(pkid, |message| {
+                    let topic = message.topic.strip_prefix(prefix).unwrap_or(&message.topic);
+                    Error::Refused(format!(
+                        "the broker of connection \"{}\" refused the publish to \"{topic}\": {reason}",
+                        self.name
+                    ))
+                });
+                if let Some(error) = refused {
+                    link.last_error = Some(error.to_string());
+                    link.refused_publish = link.last_error.clone();
+                }
+            }
+            Event::Subscribing(pkid) => link.subscriptions.outgoing_subscribe(pkid),
+            Event::Subscribed { pkid, refusal } => {
+                link.subscriptions.incoming_suback(pkid, refusal);
+                self.changed.notify_all();
+            }
+            Event::Message(incoming) => return self.route(link, incoming),
+            Event::Connected { .. } | Event::Other => {}
+        }
+        Vec::new()
+    }
+
+    fn lost(
+        &self,
+        eventloop: &mut EventLoop,
+        failure: Failure,
+        gave_up: bool,
+    ) -> Vec<(Arc<Inbox>, Delivery)> {
+        let mut link = self.link.lock();
+        // Events rumqttc produced before the failure still tell what was
+        // written, acknowledged and received.
+        let mut deliveries = Vec::new();
+        for event in eventloop.take_events() {
+            deliveries.extend(self.apply(&mut link, event));
+        }
+        eventloop.forget();
+        link.outbox.connection_lost();
+        link.subscriptions.connection_lost();
+        // Unacknowledged, so the broker sends them again on the next connection.
+        link.unrouted.clear();
+        link.unsent_acks.clear();
+        let Failure {
+            mut reason,
+            refused,
+        } = failure;
+        if let Some(refusal) = link.refused_publish.take() {
+            reason = format!("{refusal}; then the connection ended: {reason}");
+        }
+        if refused {
+            link.outbox.fail_receipts(&self.refused_error(&reason));
+        }
+        link.refusal = refused.then(|| reason.clone());
+        link.last_error = Some(reason);
+        link.connected_since = None;
+        link.state = if gave_up {
+            ConnectionState::Failed
+        } else if link.state == ConnectionState::Connecting {
+            ConnectionState::Connecting
+        } else {
+            ConnectionState::Reconnecting
+        };
+        if gave_up {
+            let error = self.failed_error(&link);
+            link.outbox.fail_receipts(&error);
+        }
+        self.changed.notify_all();
+        deliveries
+    }
+
+    /// Says DISCONNECT, then reads until the broker closes the connection:
+    /// closing our end with unread data in it would reset the connection, and
+    /// the broker could lose what we wrote just before.
+    async fn disconnect(&self, eventloop: &mut EventLoop) {
+        if self.link.lock().state != ConnectionState::Connected || !self.requests.disconnect() {
+            return;
+        }
+        let closed_by_broker = async {
+            while let Ok(event) = eventloop.poll(None).await {
+                deliver(self.handle(vec![event])).await;
+            }
+        };
+        let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, closed_by_broker).await;
+    }
+}
+
+/// Outside the lock: a full inbox makes the connection wait here.
+async fn deliver(deliveries: Vec<(Arc<Inbox>, Delivery)>) {
+    for (inbox, delivery) in deliveries {
+        inbox.deliver(delivery).await;
+    }
+}
