@@ -898,14 +898,14 @@ fn type_name(value: &Value) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn str(text: &str) -> Value {
+    pub(in crate::core) fn str(text: &str) -> Value {
         Value::Str(text.to_owned())
     }
 
-    fn map(pairs: &[(&str, Value)]) -> Value {
+    pub(in crate::core) fn map(pairs: &[(&str, Value)]) -> Value {
         Value::Map(
             pairs
                 .iter()

@@ -228,21 +228,9 @@ pub fn variable_int_len(n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::config::tests::{map, str};
 
     const ARG: &str = "argument #5 ($properties)";
-
-    fn str(text: &str) -> Value {
-        Value::Str(text.to_owned())
-    }
-
-    fn map(pairs: &[(&str, Value)]) -> Value {
-        Value::Map(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                .collect(),
-        )
-    }
 
     fn parse(pairs: &[(&str, Value)]) -> Result<Option<Properties>, Error> {
         Properties::from_value(&map(pairs), ARG, "app/")
