@@ -69,6 +69,7 @@ final class Client
      *
      * @throws QueueFullException when max_queue messages are already waiting
      * @throws ConnectionException when the connection failed for good or was closed
+     * @throws MqttException when the message is larger than the maximum packet size the broker announced (MQTT 5)
      * @throws \ValueError on an invalid topic, QoS or property, a packet larger than max_packet_size, or properties on an MQTT 3.1.1 connection
      */
     public function publish(string $topic, string $payload, ?int $qos = null, ?bool $retain = null, ?array $properties = null): void {}
@@ -83,7 +84,7 @@ final class Client
      * @throws TimeoutException when not acknowledged within $timeout (the message stays queued)
      * @throws QueueFullException when max_queue messages are already waiting
      * @throws ConnectionException when the connection failed for good or was closed
-     * @throws MqttException when the broker refused the message with an MQTT 5 reason code (the message says which)
+     * @throws MqttException when the broker refused the message with an MQTT 5 reason code (the message says which), or it is larger than the maximum packet size the broker announced
      * @throws \ValueError on an invalid topic, QoS, timeout or property
      */
     public function publishSync(string $topic, string $payload, ?int $qos = null, ?bool $retain = null, ?float $timeout = null, ?array $properties = null): void {}

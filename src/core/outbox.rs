@@ -195,6 +195,28 @@ impl Outbox {
         }
     }
 
+    /// Ends the queued messages `undeliverable` picks, each with `error`;
+    /// returns the last error, if any.
+    pub fn refuse_queued(
+        &mut self,
+        undeliverable: impl Fn(&Message) -> bool,
+        error: impl Fn(&Message) -> Error,
+    ) -> Option<Error> {
+        let mut last = None;
+        let (refused, kept): (VecDeque<Message>, VecDeque<Message>) =
+            std::mem::take(&mut self.queued)
+                .into_iter()
+                .partition(|m| undeliverable(m));
+        self.queued = kept;
+        for message in refused {
+            self.refused += 1;
+            let reason = error(&message);
+            message.finish(Err(reason.clone()));
+            last = Some(reason);
+        }
+        last
+    }
+
     /// The broker answered with an error reason code (MQTT 5): the message
     /// ends there, as sending it again would get the same answer. `error`
     /// says why, to its `publishSync()` and to the caller.
@@ -601,6 +623,22 @@ mod tests {
         );
         assert_eq!((outbox.refused(), outbox.acknowledged()), (1, 0));
         assert_eq!(hand_all(&mut outbox), ["next"]);
+    }
+
+    #[test]
+    fn queued_messages_the_broker_cannot_take_end_with_the_reason() {
+        let mut outbox = outbox();
+        let too_large = push_with_receipt(&mut outbox, "large", QoS::AtLeastOnce);
+        push(&mut outbox, "small", QoS::AtLeastOnce);
+        let error = outbox.refuse_queued(
+            |m| m.topic == "large",
+            |m| Error::Refused(format!("{} is too large", m.topic)),
+        );
+        let expected = Error::Refused("large is too large".into());
+        assert_eq!(error, Some(expected.clone()));
+        assert_eq!(too_large.try_recv(), Ok(Err(expected)));
+        assert_eq!((outbox.refused(), outbox.len()), (1, 1));
+        assert_eq!(hand_all(&mut outbox), ["small"]);
     }
 
     #[test]

@@ -477,6 +477,48 @@ final class Mqtt5Test extends MqttTestCase
         $this->assertNull($status['last_error']);
     }
 
+    /**
+     * A broker that announces a maximum packet size (mosquitto: max_packet_size) would
+     * drop the connection on a larger packet, and again after every reconnect: such a
+     * publish is refused instead, also one queued before the broker told its limit.
+     */
+    public function testAPublishLargerThanTheBrokersMaximumPacketSizeIsRefusedAndTheConnectionStays(): void
+    {
+        $broker = Broker::start(['max_packet_size 1000']);
+        $topic = $this->topic('size');
+        $listener = $this->listen($topic, $broker);
+        $client = $this->client($this->v5(['flush_timeout' => 20], $broker));
+        $client->publishSync($topic, 'small', 1, null, self::SYNC_TIMEOUT);
+
+        try {
+            $client->publishSync($topic, str_repeat('x', 2000), 1, null, self::SYNC_TIMEOUT);
+            $this->fail('publishSync() took a packet larger than the broker takes');
+        } catch (TimeoutException $e) {
+            $this->fail('timed out instead of refusing: ' . $e->getMessage() . "\nstatus: " . json_encode($client->status()));
+        } catch (MqttException $e) {
+            $this->assertStringContainsString('at most 1000 bytes', $e->getMessage());
+            $this->assertStringContainsString($topic, $e->getMessage());
+        }
+
+        $this->assertSame(0, $client->status()['reconnects']);
+
+        // A new client queues while the broker is away, so before a CONNACK told the limit.
+        $broker->stop();
+        $fresh = $this->client($this->v5(['flush_timeout' => 20], $broker));
+        $fresh->publish($topic, str_repeat('y', 2000), 1);
+        $fresh->publish($topic, 'queued', 1);
+        $broker->resume();
+        $this->assertTrue($fresh->flush(20.0), json_encode($fresh->status()));
+
+        $status = $fresh->status();
+        $this->assertSame(1, $status['refused'], json_encode($status));
+        $this->assertSame(0, $status['reconnects'], json_encode($status));
+        $this->assertStringContainsString('at most 1000 bytes', (string) $status['last_error']);
+        $listener->waitFor(2);
+        $listener->sync();
+        $this->assertSame(['small', 'queued'], array_values(array_unique($listener->payloads())));
+    }
+
     // --- receive maximum ------------------------------------------------------------------
 
     public function testTheBrokersReceiveMaximumIsRespected(): void

@@ -17,7 +17,7 @@ use super::error::Error;
 use super::inbox::{Delivery, Inbox, PendingAck};
 use super::outbox::{Message, Outbox, Receipt};
 use super::properties::{variable_int_len, Properties};
-use super::protocol::{self, Event, EventLoop, Failure, Incoming, Requests};
+use super::protocol::{self, Accepted, Event, EventLoop, Failure, Incoming, Requests};
 use super::subscriptions::{SubscriptionState, Subscriptions};
 use super::topic::{validate_filter, validate_length, validate_topic};
 
@@ -89,6 +89,8 @@ struct Link {
     /// (Mosquitto 2.0) close the connection right after, and the refusal is
     /// the better explanation of that.
     refused_publish: Option<String>,
+    /// The largest packet the broker takes, when it said so (MQTT 5).
+    broker_max_packet_size: Option<usize>,
     /// A persistent session's messages that arrived before any subscriber
     /// wanted them, and when.
     unrouted: Vec<(Instant, Incoming)>,
@@ -151,6 +153,7 @@ impl Connection {
                 last_error: None,
                 refusal: None,
                 refused_publish: None,
+                broker_max_packet_size: None,
                 unrouted: Vec::new(),
                 unsent_acks: Vec::new(),
                 connected_since: None,
@@ -218,11 +221,7 @@ impl Connection {
             Error::invalid_topic("argument #1 ($topic) with the connection's prefix", e)
         })?;
         let full_topic = format!("{}{topic}", self.config.prefix);
-        let properties_len = match self.config.protocol {
-            Protocol::V311 => 0,
-            Protocol::V5 => properties.as_ref().map_or(1, Properties::encoded_len),
-        };
-        let size = publish_size(&full_topic, payload.len(), qos, properties_len);
+        let size = self.packet_size(&full_topic, payload.len(), qos, properties.as_ref());
         if size > self.config.max_packet_size {
             return Err(Error::InvalidArgument {
                 argument: "argument #2 ($payload)",
@@ -237,6 +236,9 @@ impl Connection {
 
         let mut link = self.link.lock();
         self.ensure_usable(&link)?;
+        if let Some(limit) = link.broker_max_packet_size.filter(|&limit| size > limit) {
+            return Err(self.too_large_error(&full_topic, limit));
+        }
         let retain = retain.unwrap_or(self.config.retain);
         if let (Some(reason), Some(receipt)) = (&link.refusal, &receipt) {
             // Refused: waiting would only end in a timeout.
@@ -457,6 +459,35 @@ impl Connection {
         Ok(())
     }
 
+    /// The size of a PUBLISH as rumqttc encodes it. It refuses to write one
+    /// beyond the maximum packet size, and the connection would break on it
+    /// again after every reconnect.
+    fn packet_size(
+        &self,
+        topic: &str,
+        payload: usize,
+        qos: QoS,
+        properties: Option<&Properties>,
+    ) -> usize {
+        let properties_len = match self.config.protocol {
+            Protocol::V311 => 0,
+            Protocol::V5 => properties.map_or(1, Properties::encoded_len),
+        };
+        let packet_id = if qos == QoS::AtMostOnce { 0 } else { 2 };
+        let remaining = 2 + topic.len() + packet_id + properties_len + payload;
+        1 + variable_int_len(remaining) + remaining
+    }
+
+    fn too_large_error(&self, topic: &str, limit: usize) -> Error {
+        let topic = topic
+            .strip_prefix(self.config.prefix.as_str())
+            .unwrap_or(topic);
+        Error::Refused(format!(
+            "the broker of connection \"{}\" takes packets of at most {limit} bytes: the publish to \"{topic}\" is larger",
+            self.name
+        ))
+    }
+
     fn closed_error(&self) -> Error {
         Error::Connection(format!("connection \"{}\" is closed", self.name))
     }
@@ -519,13 +550,4 @@ fn shared_group(filter: &str) -> Option<(&str, &str)> {
     let group_end = rest.find('/')?;
     let head_len = "$share/".len() + group_end + 1;
     Some((&filter[..head_len], &filter[head_len..]))
-}
-
-/// The size of a PUBLISH as rumqttc encodes it, which it refuses to write
-/// beyond the maximum packet size: the connection would break on it again
-/// after every reconnect.
-fn publish_size(topic: &str, payload: usize, qos: QoS, properties_len: usize) -> usize {
-    let packet_id = if qos == QoS::AtMostOnce { 0 } else { 2 };
-    let remaining = 2 + topic.len() + packet_id + properties_len + payload;
-    1 + variable_int_len(remaining) + remaining
 }

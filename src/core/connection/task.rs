@@ -19,13 +19,10 @@ impl Connection {
                 polled = eventloop.poll(connecting) => polled,
             };
             match polled {
-                Ok(Event::Connected {
-                    session_present,
-                    receive_maximum,
-                }) => {
+                Ok(Event::Connected(accepted)) => {
                     backoff.reset();
                     connected = true;
-                    self.connected(&mut eventloop, session_present, receive_maximum);
+                    self.connected(&mut eventloop, accepted);
                 }
                 Ok(event) => {
                     // The rest of what one read or one batch of writes produced,
@@ -60,17 +57,29 @@ impl Connection {
         self.changed.notify_all();
     }
 
-    fn connected(
-        &self,
-        eventloop: &mut EventLoop,
-        session_present: bool,
-        receive_maximum: Option<u16>,
-    ) {
+    fn connected(&self, eventloop: &mut EventLoop, accepted: Accepted) {
+        let session_present = accepted.session_present;
         let mut link = self.link.lock();
-        let window = receive_maximum.map_or(self.config.max_inflight, |most| {
-            most.min(self.config.max_inflight)
-        });
+        let window = accepted
+            .receive_maximum
+            .map_or(self.config.max_inflight, |most| {
+                most.min(self.config.max_inflight)
+            });
         link.outbox.set_window(usize::from(window));
+        link.broker_max_packet_size = accepted.maximum_packet_size.map(|size| size as usize);
+        if let Some(limit) = link.broker_max_packet_size {
+            // Queued before the broker told its limit: never deliverable.
+            let refused = link.outbox.refuse_queued(
+                |m| {
+                    self.packet_size(&m.topic, m.payload.len(), m.qos, m.properties.as_deref())
+                        > limit
+                },
+                |m| self.too_large_error(&m.topic, limit),
+            );
+            if let Some(error) = refused {
+                link.last_error = Some(error.to_string());
+            }
+        }
         let subscribes = link.subscriptions.resume(session_present);
         eventloop.resume(&link.outbox.resume(session_present), &subscribes);
         for subscribe in subscribes {

@@ -22,12 +22,8 @@ use super::subscriptions::Subscribe;
 /// What happened on the connection, in the terms both versions share.
 #[derive(Debug, PartialEq)]
 pub enum Event {
-    /// CONNACK accepted the connection. `receive_maximum`: how many QoS 1/2
-    /// publishes the broker takes unacknowledged (MQTT 5 only).
-    Connected {
-        session_present: bool,
-        receive_maximum: Option<u16>,
-    },
+    /// CONNACK accepted the connection.
+    Connected(Accepted),
     /// The next publish handed over was written, under this packet id (0 for QoS 0).
     Published(u16),
     /// The next publish handed over waits until its packet id is free again.
@@ -51,6 +47,16 @@ pub enum Event {
     Message(Incoming),
     /// Nothing the connection tracks (pings, unsubscribe acknowledgements…).
     Other,
+}
+
+/// What the broker's CONNACK says about the connection.
+#[derive(Debug, PartialEq)]
+pub struct Accepted {
+    pub session_present: bool,
+    /// QoS 1/2 publishes the broker takes unacknowledged (MQTT 5 only).
+    pub receive_maximum: Option<u16>,
+    /// The largest packet the broker takes (MQTT 5 only).
+    pub maximum_packet_size: Option<u32>,
 }
 
 /// A PUBLISH from the broker.

@@ -8,7 +8,7 @@ use rumqttc::{
     SubscribeReasonCode, TlsConfiguration, Transport,
 };
 
-use super::{tls_failure, Event, Failure, Incoming, Resend};
+use super::{tls_failure, Accepted, Event, Failure, Incoming, Resend};
 use crate::core::config::Config;
 use crate::core::outbox::Message;
 use crate::core::subscriptions::Subscribe as Subscription;
@@ -119,10 +119,11 @@ pub fn resume(eventloop: &mut EventLoop, resends: &[Resend<'_>], subscribes: &[S
 fn event(event: rumqttc::Event) -> Event {
     use rumqttc::Event::{Incoming as In, Outgoing as Out};
     match event {
-        In(Packet::ConnAck(connack)) => Event::Connected {
+        In(Packet::ConnAck(connack)) => Event::Connected(Accepted {
             session_present: connack.session_present,
             receive_maximum: None,
-        },
+            maximum_packet_size: None,
+        }),
         Out(Outgoing::Publish(pkid)) => Event::Published(pkid),
         Out(Outgoing::AwaitAck(_)) => Event::HeldBack,
         In(Packet::PubAck(ack)) => Event::Acknowledged(ack.pkid),

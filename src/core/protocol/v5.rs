@@ -12,7 +12,7 @@ use rumqttc::v5::{AsyncClient, ConnectionError, EventLoop, MqttOptions, Request,
 use rumqttc::{Outgoing, QoS, TlsConfiguration, Transport};
 
 use super::v311::network_options;
-use super::{tls_failure, Event, Failure, Incoming, Resend};
+use super::{tls_failure, Accepted, Event, Failure, Incoming, Resend};
 use crate::core::config::Config;
 use crate::core::outbox::Message;
 use crate::core::properties::Properties;
@@ -173,10 +173,11 @@ fn from_wire(properties: PublishProperties) -> Option<Properties> {
 fn event(event: rumqttc::v5::Event) -> Event {
     use rumqttc::v5::Event::{Incoming as In, Outgoing as Out};
     match event {
-        In(Packet::ConnAck(connack)) => Event::Connected {
+        In(Packet::ConnAck(connack)) => Event::Connected(Accepted {
             session_present: connack.session_present,
-            receive_maximum: connack.properties.and_then(|p| p.receive_max),
-        },
+            receive_maximum: connack.properties.as_ref().and_then(|p| p.receive_max),
+            maximum_packet_size: connack.properties.and_then(|p| p.max_packet_size),
+        }),
         Out(Outgoing::Publish(pkid)) => Event::Published(pkid),
         Out(Outgoing::AwaitAck(_)) => Event::HeldBack,
         In(Packet::PubAck(ack)) => match puback_refusal(ack.reason) {
