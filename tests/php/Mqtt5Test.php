@@ -236,18 +236,8 @@ final class Mqtt5Test extends MqttTestCase
         $topic = $this->topic('bad-properties');
         $listener = $this->listen($this->topic('#'));
         $client = $this->client($this->v5());
-        $calls = [
-            'publish()' => fn () => $client->publish($topic, 'never sent', 1, null, $properties),
-            'publishSync()' => fn () => $client->publishSync($topic, 'never sent', 1, null, self::SYNC_TIMEOUT, $properties),
-        ];
-        foreach ($calls as $method => $call) {
-            try {
-                $call();
-                $this->fail("$method accepted " . var_export($properties, true));
-            } catch (\ValueError $e) {
-                $this->assertStringContainsString('$properties', $e->getMessage(), $method);
-                $this->assertStringContainsString($mention, $e->getMessage(), $method);
-            }
+        foreach ($this->propertiesErrors($client, $topic, $properties) as $method => $error) {
+            $this->assertStringContainsString($mention, $error, $method);
         }
         $listener->sync();
         $this->assertSame([], $listener->messages(), 'nothing was published');
@@ -355,18 +345,8 @@ final class Mqtt5Test extends MqttTestCase
         $listener = $this->listen($this->topic('#'));
         $client = $this->client($this->options(['protocol' => '3.1.1']));
         foreach ([['content_type' => 'text/plain'], ['user_properties' => ['k' => 'v']]] as $properties) {
-            $calls = [
-                'publish()' => fn () => $client->publish($topic, 'never sent', 1, null, $properties),
-                'publishSync()' => fn () => $client->publishSync($topic, 'never sent', 1, null, self::SYNC_TIMEOUT, $properties),
-            ];
-            foreach ($calls as $method => $call) {
-                try {
-                    $call();
-                    $this->fail("$method on a 3.1.1 connection accepted " . json_encode($properties));
-                } catch (\ValueError $e) {
-                    $this->assertStringContainsString('$properties', $e->getMessage(), $method);
-                    $this->assertMatchesRegularExpression('/protocol\W+5\b/', $e->getMessage(), "$method says properties need protocol '5'");
-                }
+            foreach ($this->propertiesErrors($client, $topic, $properties) as $method => $error) {
+                $this->assertMatchesRegularExpression('/protocol\W+5\b/', $error, "$method says properties need protocol '5'");
             }
         }
         $listener->sync();
@@ -703,6 +683,30 @@ final class Mqtt5Test extends MqttTestCase
     // --- helpers --------------------------------------------------------------------------
 
     /** Options of an MQTT 5 client of $broker (default: the shared one); $overrides win. */
+    /**
+     * publish() and publishSync() with $properties must both throw \ValueError naming the argument.
+     *
+     * @return array<string, string> the messages, by method
+     */
+    private function propertiesErrors(Client $client, string $topic, array $properties): array
+    {
+        $calls = [
+            'publish()' => fn () => $client->publish($topic, 'never sent', 1, null, $properties),
+            'publishSync()' => fn () => $client->publishSync($topic, 'never sent', 1, null, self::SYNC_TIMEOUT, $properties),
+        ];
+        $errors = [];
+        foreach ($calls as $method => $call) {
+            try {
+                $call();
+                $this->fail("$method accepted " . var_export($properties, true));
+            } catch (\ValueError $e) {
+                $this->assertStringContainsString('$properties', $e->getMessage(), $method);
+                $errors[$method] = $e->getMessage();
+            }
+        }
+        return $errors;
+    }
+
     private function v5(array $overrides = [], ?Broker $broker = null): array
     {
         return $this->options(array_replace(['protocol' => '5'], $overrides), $broker);
