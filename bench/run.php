@@ -32,8 +32,10 @@ use MqttBroadcast\Bench\Env;
 use MqttBroadcast\Bench\FpmBench;
 use MqttBroadcast\Bench\LineFiles;
 use MqttBroadcast\Bench\MosquittoSub;
+use MqttBroadcast\Bench\ProcessCpu;
 use MqttBroadcast\Bench\Stats;
 use MqttBroadcast\Bench\Table;
+use MqttBroadcast\Tests\Support\Broker;
 use MqttBroadcast\Tests\Support\PhpScript;
 
 $began = microtime(true);
@@ -59,7 +61,7 @@ $progress = static fn (string $line) => fwrite(STDERR, sprintf("[%5.0fs] %s\n", 
 $broker = BenchBroker::start();
 $lines = new LineFiles();
 $topic = static fn (string $scenario): string => "bench/$scenario/" . bin2hex(random_bytes(4));
-$at = ['host' => $broker->host(), 'port' => $broker->port()];
+$at = ['host' => $broker->host(), 'port' => $broker->port(), 'broker_pid' => $broker->pid()];
 $args = static function (array $values) use ($at): array {
     $list = [];
     foreach ($at + $values as $key => $value) {
@@ -105,19 +107,49 @@ $scenarios['1'] = static function () use (&$m, $broker, $lines, $topic, $args, $
 };
 
 // 2. publish() QoS 1 pipelined, then flush(): acknowledged messages per second,
-//    with max_inflight 1000 (the broker allows any number) and with the default 20.
-$scenarios['2'] = static function () use (&$m, $lines, $topic, $args, $mosquittoPub, $scripts, $n, $progress): void {
+//    with max_inflight 1000 (the broker allows any number) and with the default 20,
+//    and how busy the broker was meanwhile.
+$scenarios['2'] = static function () use (&$m, $broker, $lines, $topic, $args, $mosquittoPub, $scripts, $n, $progress): void {
     $count = $n['acked'];
     foreach (['' => 1000, 'default' => 20] as $variant => $inflight) {
         $key = $variant === '' ? '2' : "2.$variant";
         $r = Command::json(Command::mustRun(Command::php("$scripts/publish-burst.php", $args(['topic' => $topic('2'), 'count' => $count, 'qos' => 1, 'max_inflight' => $inflight]))));
         $r['acknowledged'] === $count || throw new RuntimeException("scenario 2: {$r['acknowledged']} of $count acknowledged");
         $m[$key][] = $r['flushed_per_second'];
-        $pub = Command::mustRun($mosquittoPub($topic('2-ref'), ['-q', '1', '-M', (string) $inflight, '-l']), $lines->get($count));
-        $m["$key.ref"][] = $count / $pub['seconds'];
-        $progress(sprintf('2   QoS 1, max_inflight %d: %s acked/s; mosquitto_pub -M %d: %s msg/s', $inflight, Table::rate($r['flushed_per_second']), $inflight, Table::rate($count / $pub['seconds'])));
+        $m["$key.broker"][] = $r['broker_busy'];
+        $ref = acknowledgedByMosquittoPub($broker, $lines, $mosquittoPub($topic('2-ref'), ['-q', '1', '-M', (string) $inflight, '-l']), $count);
+        $m["$key.ref"][] = $ref['per_second'];
+        $m["$key.ref.broker"][] = $ref['broker_busy'];
+        $progress(sprintf('2   QoS 1, max_inflight %d: %s acked/s (broker busy %.0f%%); mosquitto_pub -M %d: %s msg/s (broker busy %.0f%%)',
+            $inflight, Table::rate($r['flushed_per_second']), 100 * $r['broker_busy'], $inflight, Table::rate($ref['per_second']), 100 * $ref['broker_busy']));
     }
 };
+
+/**
+ * The reference of scenario 2: $count messages from `mosquitto_pub -l -q 1`, in
+ * processes of at most 65,535 messages. mosquitto_pub (2.0) disconnects once the
+ * broker acknowledges the message whose packet id is the last message's; ids wrap
+ * after 65,535, so from a longer input it sends only the first few thousand. The
+ * broker's own count of received messages checks that all of them arrived.
+ *
+ * @param list<string> $command
+ * @return array{per_second: float, broker_busy: float}
+ */
+function acknowledgedByMosquittoPub(Broker $broker, LineFiles $lines, array $command, int $count): array
+{
+    $before = BenchBroker::settledPublishesReceived($broker);
+    $processes = (int) ceil($count / 65_535);
+    $seconds = $brokerSeconds = 0.0;
+    for ($i = 0; $i < $processes; $i++) {
+        $brokerCpu = ProcessCpu::seconds($broker->pid());
+        $seconds += Command::mustRun($command, $lines->get(intdiv($count, $processes)))['seconds'];
+        $brokerSeconds += ProcessCpu::seconds($broker->pid()) - $brokerCpu;
+    }
+    $sent = $processes * intdiv($count, $processes);
+    $received = (BenchBroker::awaitPublishesReceived($broker, $before + $sent) ?? $before) - $before;
+    $received >= $sent || throw new RuntimeException("scenario 2 reference: the broker received $received of $sent messages from mosquitto_pub");
+    return ['per_second' => $sent / $seconds, 'broker_busy' => $brokerSeconds / $seconds];
+}
 
 // 3. publishSync() QoS 1 one at a time: latency; the reference is the floor
 //    of a QoS 1 round trip from PHP (qos1-floor.php, without the extension).
@@ -177,30 +209,38 @@ $scenarios['4'] = static function () use (&$m, &$arrived, $broker, $topic, $args
 $scenarios['5'] = static function () use (&$m, $broker, $lines, $topic, $args, $mosquittoPub, $scripts, $n, $progress): void {
     $count = $n['messages'];
     $publish = static fn (string $t) => static fn () => Command::mustRun($mosquittoPub($t, ['-q', '0', '-l']), $lines->get($count));
+    $brokerBusy = static fn (array $start, float $end): float => (ProcessCpu::seconds($broker->pid()) - $start['broker_cpu']) / ($end - $start['at']);
     foreach (['live', 'backlog'] as $variant) {
         $t = $topic("5-$variant");
         $child = Command::background(Command::php("$scripts/subscriber-loop.php", $args(['topic' => $t, 'count' => $count])), $lines->dir());
         $child->waitForLine('ready');
-        $start = publishWhile($variant, $child->pid(), $publish($t));
-        $m["5.$variant"][] = $count / ($child->result(120.0)['ended_at'] - $start);
+        $start = publishWhile($broker, $variant, $child->pid(), $publish($t));
+        $end = $child->result(120.0)['ended_at'];
+        $m["5.$variant"][] = $count / ($end - $start['at']);
+        $m["5.$variant.broker"][] = $brokerBusy($start, $end);
 
         $t = $topic("5-$variant-ref");
         $sub = MosquittoSub::start($broker, $t, $count);
-        $start = publishWhile($variant, $sub->pid(), $publish($t));
+        $start = publishWhile($broker, $variant, $sub->pid(), $publish($t));
         $end = $sub->waitForEnd(120.0) ?? throw new RuntimeException("scenario 5 reference: not all $count messages arrived: " . $sub->describe());
-        $m["5.$variant.ref"][] = $count / ($end - $start);
-        $progress(sprintf('5   loop() %s: %s msg/s; mosquitto_sub: %s msg/s', $variant, Table::rate(end($m["5.$variant"])), Table::rate(end($m["5.$variant.ref"]))));
+        $m["5.$variant.ref"][] = $count / ($end - $start['at']);
+        $m["5.$variant.ref.broker"][] = $brokerBusy($start, $end);
+        $progress(sprintf('5   loop() %s: %s msg/s (broker busy %.0f%%); mosquitto_sub: %s msg/s (broker busy %.0f%%)', $variant,
+            Table::rate(end($m["5.$variant"])), 100 * end($m["5.$variant.broker"]), Table::rate(end($m["5.$variant.ref"])), 100 * end($m["5.$variant.ref.broker"])));
     }
 };
 
 /**
  * Live: publishes while the subscriber runs; returns when publishing started.
  * Backlog: stops the subscriber, publishes, lets it go on; returns when it went on.
+ * With the time, the broker's CPU time at that moment.
+ *
+ * @return array{at: float, broker_cpu: float}
  */
-function publishWhile(string $variant, int $subscriberPid, Closure $publish): float
+function publishWhile(Broker $broker, string $variant, int $subscriberPid, Closure $publish): array
 {
     if ($variant === 'live') {
-        $start = microtime(true);
+        $start = ['at' => microtime(true), 'broker_cpu' => ProcessCpu::seconds($broker->pid())];
         $publish();
         return $start;
     }
@@ -209,7 +249,7 @@ function publishWhile(string $variant, int $subscriberPid, Closure $publish): fl
         $publish();
         usleep(300_000); // the broker has routed the last messages
     } finally {
-        $start = microtime(true);
+        $start = ['at' => microtime(true), 'broker_cpu' => ProcessCpu::seconds($broker->pid())];
         posix_kill($subscriberPid, SIGCONT);
     }
     return $start;
@@ -259,6 +299,8 @@ $broker->stop();
 
 $median = static fn (string $key): float => Stats::median($m[$key] ?? []);
 $percent = static fn (float $value, float $of): string => sprintf('%.0f%%', 100 * $value / $of);
+// The broker's CPU time over the measured interval, median of the runs: 100% is one core.
+$busy = static fn (string $key): string => sprintf('%.0f%%', 100 * $median("$key.broker"));
 $yes = static fn (bool $met, string $detail = ''): string => ($met ? 'yes' : '**no**') . ($detail === '' ? '' : " ($detail)");
 $table = new Table(['scenario', 'mqtt-broadcast (median)', 'min', 'max', 'reference (median, same run)', 'target', 'met?']);
 $rate = Closure::fromCallable([Table::class, 'rate']);
@@ -274,10 +316,12 @@ if (isset($m['1.calls'])) {
         '≥ 90% of the reference', $yes($median('1.delivered') >= 0.9 * $median('1.ref.delivered'), $percent($median('1.delivered'), $median('1.ref.delivered'))));
 }
 if (isset($m['2'])) {
-    $table->measured('2. `publish()` QoS 1 pipelined, then `flush()`, max_inflight 1000: acknowledged msg/s', $m['2'], $rate,
-        sprintf('mosquitto_pub -l -q 1 -M 1000: %s msg/s', $rate($median('2.ref'))), '≥ 200,000 msg/s', $yes($median('2') >= 200_000));
-    $table->measured('2. … with the default max_inflight 20', $m['2.default'], $rate,
-        sprintf('mosquitto_pub -l -q 1 -M 20: %s msg/s', $rate($median('2.default.ref'))), '—', '—');
+    foreach (['2' => 1000, '2.default' => 20] as $key => $inflight) {
+        $key = (string) $key; // PHP makes the key '2' an int
+        $table->measured($key === '2' ? '2. `publish()` QoS 1 pipelined, then `flush()`, max_inflight 1000: acknowledged msg/s' : '2. … with the default max_inflight 20', $m[$key], $rate,
+            sprintf('mosquitto_pub -l -q 1 -M %d: %s msg/s; broker busy %s (ours), %s (mosquitto_pub)', $inflight, $rate($median("$key.ref")), $busy($key), $busy("$key.ref")),
+            $key === '2' ? '≥ 200,000 msg/s' : '—', $key === '2' ? $yes($median('2') >= 200_000) : '—');
+    }
 }
 if (isset($m['3.p50'])) {
     $table->measured('3. `publishSync()` QoS 1, one at a time: p50 latency, µs', $m['3.p50'], $micros,
@@ -297,10 +341,12 @@ if (isset($m['4.ext0'])) {
     }
 }
 if (isset($m['5.live'])) {
-    $table->measured('5. `Subscriber::loop()` with a PHP callback, while mosquitto_pub -l publishes: msg/s', $m['5.live'], $rate,
-        sprintf('mosquitto_sub on the same stream: %s msg/s', $rate($median('5.live.ref'))), '≥ 300,000 msg/s', $yes($median('5.live') >= 300_000));
-    $table->measured('5. … from a backlog (messages waiting at the broker): msg/s', $m['5.backlog'], $rate,
-        sprintf('mosquitto_sub from the same backlog: %s msg/s', $rate($median('5.backlog.ref'))), '≥ 300,000 msg/s', $yes($median('5.backlog') >= 300_000));
+    foreach (['live' => 'while mosquitto_pub -l publishes', 'backlog' => 'from a backlog (messages waiting at the broker)'] as $variant => $label) {
+        $table->measured($variant === 'live' ? "5. `Subscriber::loop()` with a PHP callback, $label: msg/s" : "5. … $label: msg/s", $m["5.$variant"], $rate,
+            sprintf('mosquitto_sub %s: %s msg/s; broker busy %s (ours), %s (mosquitto_sub)', $variant === 'live' ? 'on the same stream' : 'from the same backlog',
+                $rate($median("5.$variant.ref")), $busy("5.$variant"), $busy("5.$variant.ref")),
+            '≥ 300,000 msg/s', $yes($median("5.$variant") >= 300_000));
+    }
 }
 if (isset($m['6.publish'])) {
     $mb = static fn (string $key): string => sprintf('%.1f', $median($key) / (1 << 20));
@@ -330,7 +376,7 @@ if (isset($m['1.calls'])) {
         number_format($n['messages']), $rate($median('1.written')), $median('1.peak_rss') / (1 << 20));
 }
 if (isset($m['2'])) {
-    printf("- 2: %s messages, from the first publish() until flush() returned (all acknowledged); client option max_inflight 1000 (default 20, which matches mosquitto's default max_inflight_messages) and max_queue above the burst; the broker allows any number in flight. mosquitto_pub's time includes its start and connect\n", number_format($n['acked']));
+    printf("- 2: %s messages, from the first publish() until flush() returned (all acknowledged); client option max_inflight 1000 (default 20, which matches mosquitto's default max_inflight_messages) and max_queue above the burst; the broker allows any number in flight. mosquitto_pub's time includes its start and connect; it runs in processes of at most 65,535 messages (from a longer input, mosquitto_pub 2.0 -l stops once a packet id repeats the last one's), and the broker's $SYS count checks that all arrived. Broker busy: mosquitto's CPU time (/proc) over the measured interval; mosquitto handles one packet per wakeup, so near 100% it is the limit\n", number_format($n['acked']));
 }
 if (isset($m['3.p50'])) {
     printf("- 3: %s publishSync() calls after %s to warm up, each timed with hrtime(); the floor: bench/scripts/qos1-floor.php, the same number of hand-made PUBLISH packets on a blocking TCP_NODELAY socket (ext/sockets), each waiting for its PUBACK, in a PHP without the extension\n", number_format($n['sync']), number_format($n['sync_warmup']));
@@ -339,7 +385,7 @@ if (isset($m['4.ext0'])) {
     printf("- 4: %d processes per variant and run, the variants taking turns; a run's value is the median wall time of its processes (php -d extension=..., with the ini files of the php running the bench), exit code 0 and nothing on stderr required; arrival checked by a mosquitto_sub (QoS 1) on the topic\n", $n['processes']);
 }
 if (isset($m['5.live'])) {
-    printf("- 5: %s messages of 64 bytes from mosquitto_pub -l (QoS 0), subscription QoS 0, default max_inbox (1000); live: from starting mosquitto_pub until the last message was handled (mosquitto_sub -C: exited); publisher, broker and subscriber share the cores. Backlog: the subscriber (PHP or mosquitto_sub) is stopped with SIGSTOP while mosquitto_pub publishes, then continued (SIGCONT), counted from there\n", number_format($n['messages']));
+    printf("- 5: %s messages of 64 bytes from mosquitto_pub -l (QoS 0), subscription QoS 0, default max_inbox (1000); live: from starting mosquitto_pub until the last message was handled (mosquitto_sub -C: exited); publisher, broker and subscriber share the cores; broker busy as in 2. Backlog: the subscriber (PHP or mosquitto_sub) is stopped with SIGSTOP while mosquitto_pub publishes, then continued (SIGCONT), counted from there\n", number_format($n['messages']));
 }
 if (isset($m['6.publish'])) {
     printf("- 6: VmRSS read from /proc/self/status inside the PHP process, before = after a warm-up of %s messages; publish(): QoS 1, max_inflight 100, flush() every %s; loop(): QoS 0 from mosquitto_pub -l\n", number_format($n['memory_warmup']), number_format($n['memory_warmup']));

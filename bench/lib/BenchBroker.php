@@ -54,6 +54,24 @@ final class BenchBroker
         return ctype_digit($value) ? (int) $value : null;
     }
 
+    /**
+     * The broker's count of PUBLISH packets once it stopped changing: nothing
+     * else publishes, and the counter (updated every second) caught up.
+     */
+    public static function settledPublishesReceived(Broker $broker): int
+    {
+        $received = self::publishesReceived($broker);
+        for ($reads = 0; $reads < 10; $reads++) {
+            usleep(1_100_000);
+            $again = self::publishesReceived($broker);
+            if ($again !== null && $again === $received) {
+                return $again;
+            }
+            $received = $again;
+        }
+        throw new \RuntimeException('the broker\'s $SYS count of received messages did not settle');
+    }
+
     /** Waits until the broker counted at least $count PUBLISH packets; the last count read. */
     public static function awaitPublishesReceived(Broker $broker, int $count, float $timeout = 15.0): ?int
     {

@@ -30,10 +30,7 @@ final class FpmBench
      */
     public static function run(Broker $broker, int $workers, int $concurrency, int $requests, int $runs, \Closure $progress): array
     {
-        // The broker's count of PUBLISH packets, once nothing else publishes
-        // (its $SYS counters are updated every second).
-        sleep(2);
-        $receivedBefore = BenchBroker::publishesReceived($broker) ?? 0;
+        $receivedBefore = BenchBroker::settledPublishesReceived($broker);
 
         $pool = FpmPool::start([
             'children' => $workers,

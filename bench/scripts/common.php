@@ -5,6 +5,8 @@ declare(strict_types=1);
 // Shared by the scripts bench/run.php runs in child PHP processes: each
 // measures one thing in a fresh process and prints its result as one JSON line.
 
+require dirname(__DIR__) . '/lib/bootstrap.php';
+
 /** The arguments given as key=value. */
 function bench_options(array $argv): array
 {

@@ -3,9 +3,12 @@
 declare(strict_types=1);
 
 // Scenarios 1 and 2: `count` publish() calls in a tight loop, then flush().
-// Args: host, port, topic, count, qos, max_inflight.
+// Args: host, port, topic, count, qos, max_inflight, broker_pid (for how busy
+// the broker was from the first call until flush() returned).
 
 require __DIR__ . '/common.php';
+
+use MqttBroadcast\Bench\ProcessCpu;
 
 $o = bench_options($argv);
 $count = (int) $o['count'];
@@ -30,6 +33,8 @@ $client->flush() || bench_fail('warm-up not flushed');
 $before = $client->status();
 
 $topic = $o['topic'];
+$brokerPid = (int) $o['broker_pid'];
+$brokerCpu = ProcessCpu::seconds($brokerPid);
 $startedAt = microtime(true);
 $start = hrtime(true);
 for ($i = 0; $i < $count; $i++) {
@@ -38,6 +43,7 @@ for ($i = 0; $i < $count; $i++) {
 $called = hrtime(true);
 $client->flush() || bench_fail('not flushed within 120 s: ' . json_encode($client->status()));
 $flushed = hrtime(true);
+$brokerCpu = ProcessCpu::seconds($brokerPid) - $brokerCpu;
 $after = $client->status();
 
 bench_result([
@@ -49,4 +55,6 @@ bench_result([
     'published' => $after['published'] - $before['published'],
     'acknowledged' => $after['acknowledged'] - $before['acknowledged'],
     'peak_rss' => bench_rss('VmHWM'),
+    // The broker's CPU time over the same interval: 1.0 is one core, all the time.
+    'broker_busy' => $brokerCpu / (($flushed - $start) / 1e9),
 ]);

@@ -78,6 +78,12 @@ final class Broker
         return $this->process !== null && $this->process->isRunning();
     }
 
+    /** The mosquitto process's id while it runs. */
+    public function pid(): ?int
+    {
+        return $this->isRunning() ? $this->process->pid() : null;
+    }
+
     /** Starts mosquitto (again, after stop()) on the same port, with the same config and persistence. */
     public function resume(): void
     {
