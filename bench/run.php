@@ -139,13 +139,14 @@ function acknowledgedByMosquittoPub(Broker $broker, LineFiles $lines, array $com
 {
     $before = BenchBroker::settledPublishesReceived($broker);
     $processes = (int) ceil($count / 65_535);
+    $each = intdiv($count, $processes);
     $seconds = $brokerSeconds = 0.0;
     for ($i = 0; $i < $processes; $i++) {
         $brokerCpu = ProcessCpu::seconds($broker->pid());
-        $seconds += Command::mustRun($command, $lines->get(intdiv($count, $processes)))['seconds'];
+        $seconds += Command::mustRun($command, $lines->get($each))['seconds'];
         $brokerSeconds += ProcessCpu::seconds($broker->pid()) - $brokerCpu;
     }
-    $sent = $processes * intdiv($count, $processes);
+    $sent = $processes * $each;
     $received = (BenchBroker::awaitPublishesReceived($broker, $before + $sent) ?? $before) - $before;
     $received >= $sent || throw new RuntimeException("scenario 2 reference: the broker received $received of $sent messages from mosquitto_pub");
     return ['per_second' => $sent / $seconds, 'broker_busy' => $brokerSeconds / $seconds];
@@ -316,12 +317,11 @@ if (isset($m['1.calls'])) {
         '≥ 90% of the reference', $yes($median('1.delivered') >= 0.9 * $median('1.ref.delivered'), $percent($median('1.delivered'), $median('1.ref.delivered'))));
 }
 if (isset($m['2'])) {
-    foreach (['2' => 1000, '2.default' => 20] as $key => $inflight) {
-        $key = (string) $key; // PHP makes the key '2' an int
-        $table->measured($key === '2' ? '2. `publish()` QoS 1 pipelined, then `flush()`, max_inflight 1000: acknowledged msg/s' : '2. … with the default max_inflight 20', $m[$key], $rate,
-            sprintf('mosquitto_pub -l -q 1 -M %d: %s msg/s; broker busy %s (ours), %s (mosquitto_pub)', $inflight, $rate($median("$key.ref")), $busy($key), $busy("$key.ref")),
-            $key === '2' ? '≥ 200,000 msg/s' : '—', $key === '2' ? $yes($median('2') >= 200_000) : '—');
-    }
+    $reference = static fn (string $key, int $inflight): string => sprintf('mosquitto_pub -l -q 1 -M %d: %s msg/s; broker busy %s (ours), %s (mosquitto_pub)',
+        $inflight, $rate($median("$key.ref")), $busy($key), $busy("$key.ref"));
+    $table->measured('2. `publish()` QoS 1 pipelined, then `flush()`, max_inflight 1000: acknowledged msg/s', $m['2'], $rate,
+        $reference('2', 1000), '≥ 200,000 msg/s', $yes($median('2') >= 200_000));
+    $table->measured('2. … with the default max_inflight 20', $m['2.default'], $rate, $reference('2.default', 20), '—', '—');
 }
 if (isset($m['3.p50'])) {
     $table->measured('3. `publishSync()` QoS 1, one at a time: p50 latency, µs', $m['3.p50'], $micros,
@@ -341,12 +341,12 @@ if (isset($m['4.ext0'])) {
     }
 }
 if (isset($m['5.live'])) {
-    foreach (['live' => 'while mosquitto_pub -l publishes', 'backlog' => 'from a backlog (messages waiting at the broker)'] as $variant => $label) {
-        $table->measured($variant === 'live' ? "5. `Subscriber::loop()` with a PHP callback, $label: msg/s" : "5. … $label: msg/s", $m["5.$variant"], $rate,
-            sprintf('mosquitto_sub %s: %s msg/s; broker busy %s (ours), %s (mosquitto_sub)', $variant === 'live' ? 'on the same stream' : 'from the same backlog',
-                $rate($median("5.$variant.ref")), $busy("5.$variant"), $busy("5.$variant.ref")),
-            '≥ 300,000 msg/s', $yes($median("5.$variant") >= 300_000));
-    }
+    $reference = static fn (string $variant, string $stream): string => sprintf('mosquitto_sub %s: %s msg/s; broker busy %s (ours), %s (mosquitto_sub)',
+        $stream, $rate($median("5.$variant.ref")), $busy("5.$variant"), $busy("5.$variant.ref"));
+    $table->measured('5. `Subscriber::loop()` with a PHP callback, while mosquitto_pub -l publishes: msg/s', $m['5.live'], $rate,
+        $reference('live', 'on the same stream'), '≥ 300,000 msg/s', $yes($median('5.live') >= 300_000));
+    $table->measured('5. … from a backlog (messages waiting at the broker): msg/s', $m['5.backlog'], $rate,
+        $reference('backlog', 'from the same backlog'), '≥ 300,000 msg/s', $yes($median('5.backlog') >= 300_000));
 }
 if (isset($m['6.publish'])) {
     $mb = static fn (string $key): string => sprintf('%.1f', $median($key) / (1 << 20));
