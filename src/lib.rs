@@ -1,6 +1,6 @@
-//! mqtt_broadcast: fast, reliable MQTT for PHP.
+//! mqtt_broadcast: fast, reliable MQTT for PHP. The PHP binding of
+//! mqtt-broadcast-core (crates/core).
 
-pub mod core;
 mod php;
 
 use ext_php_rs::prelude::*;
@@ -20,7 +20,7 @@ unsafe extern "C" fn module_startup(_type: i32, _module_number: i32) -> i32 {
 
 /// Module shutdown: a `publish()` made just before the process ends still arrives.
 unsafe extern "C" fn module_shutdown(_type: i32, _module_number: i32) -> i32 {
-    let _ = std::panic::catch_unwind(core::registry::shutdown);
+    let _ = std::panic::catch_unwind(mqtt_broadcast_core::registry::shutdown);
     0
 }
 

@@ -2,7 +2,6 @@
 
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
-use std::time::Duration;
 
 use ext_php_rs::binary_slice::BinarySlice;
 use ext_php_rs::boxed::ZBox;
@@ -10,14 +9,17 @@ use ext_php_rs::flags::ClassFlags;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::ZendHashTable;
 
-use crate::core::config::{Config, Value};
-use crate::core::connection::{Connection, ConnectionState, Status};
-use crate::core::error::Error;
-use crate::core::properties::Properties;
-use crate::core::registry;
-use crate::core::runtime::current_pid;
+use mqtt_broadcast_core::config::Config;
+use mqtt_broadcast_core::connection::{Connection, ConnectionState, Status};
+use mqtt_broadcast_core::error::Error;
+use mqtt_broadcast_core::properties::Properties;
+use mqtt_broadcast_core::registry;
+use mqtt_broadcast_core::runtime::current_pid;
 
-use super::options;
+use super::arguments::{self, seconds};
+use super::exceptions::{
+    OrThrow, Signature, CLIENT_CONSTRUCT, FLUSH, NO_ARGUMENTS, PUBLISH, PUBLISH_SYNC,
+};
 
 /// A connection to one MQTT broker, kept alive in the background across requests.
 #[php_class]
@@ -36,15 +38,17 @@ impl Client {
     #[php(defaults(name = "\"default\""))]
     pub fn __construct(options: Option<&ZendHashTable>, name: String) -> PhpResult<Self> {
         if name.is_empty() {
-            return Err(invalid("argument #2 ($name)", "must not be empty").into());
+            return Err(CLIENT_CONSTRUCT.invalid("name", "must not be empty"));
         }
-        let value = options.map_or(Value::Map(Vec::new()), options::from_array);
-        let config = Config::from_value(&value).map_err(Error::from)?;
-        let connection = Handle::new(registry::connect(&name, config.clone())?);
+        let options = arguments::array(&CLIENT_CONSTRUCT, "options", options)?;
+        let config = Config::from_value(&options)
+            .map_err(Error::from)
+            .or_throw(&CLIENT_CONSTRUCT)?;
+        let connection = registry::connect(&name, config.clone()).or_throw(&CLIENT_CONSTRUCT)?;
         Ok(Client {
             name,
             config,
-            connection,
+            connection: Handle::new(connection),
         })
     }
 
@@ -52,51 +56,59 @@ impl Client {
     #[php(optional = qos)]
     pub fn publish(
         &mut self,
-        topic: &str,
+        topic: BinarySlice<u8>,
         payload: BinarySlice<u8>,
         qos: Option<i64>,
         retain: Option<bool>,
         properties: Option<&ZendHashTable>,
     ) -> PhpResult<()> {
-        let properties = self.properties("argument #5 ($properties)", properties)?;
-        Ok(self
-            .connection()?
-            .publish(topic, &payload, qos, retain, properties)?)
+        let call = &PUBLISH;
+        let topic = arguments::text(call, "topic", &topic)?;
+        let qos = arguments::qos(call, qos.unwrap_or(i64::from(self.config.qos)))?;
+        let properties = self.properties(call, properties)?;
+        let retain = retain.unwrap_or(self.config.retain);
+        self.connection(call)?
+            .publish(topic, &payload, qos, retain, properties)
+            .or_throw(call)
     }
 
     /// Returns once the broker acknowledged the message (PUBACK, PUBCOMP; written for QoS 0).
     #[php(optional = qos)]
     pub fn publish_sync(
         &mut self,
-        topic: &str,
+        topic: BinarySlice<u8>,
         payload: BinarySlice<u8>,
         qos: Option<i64>,
         retain: Option<bool>,
         timeout: Option<f64>,
         properties: Option<&ZendHashTable>,
     ) -> PhpResult<()> {
-        let timeout = seconds("argument #5 ($timeout)", timeout, self.config.flush_timeout)?;
-        let properties = self.properties("argument #6 ($properties)", properties)?;
-        Ok(self
-            .connection()?
-            .publish_sync(topic, &payload, qos, retain, properties, timeout)?)
+        let call = &PUBLISH_SYNC;
+        let topic = arguments::text(call, "topic", &topic)?;
+        let qos = arguments::qos(call, qos.unwrap_or(i64::from(self.config.qos)))?;
+        let timeout = seconds(call, timeout, self.config.flush_timeout)?;
+        let properties = self.properties(call, properties)?;
+        let retain = retain.unwrap_or(self.config.retain);
+        self.connection(call)?
+            .publish_sync(topic, &payload, qos, retain, properties, timeout)
+            .or_throw(call)
     }
 
     /// True once nothing is queued or in flight; false when the timeout passed first.
     #[php(optional = timeout)]
     pub fn flush(&mut self, timeout: Option<f64>) -> PhpResult<bool> {
-        let timeout = seconds("argument #1 ($timeout)", timeout, self.config.flush_timeout)?;
-        Ok(self.connection()?.flush(timeout))
+        let timeout = seconds(&FLUSH, timeout, self.config.flush_timeout)?;
+        Ok(self.connection(&FLUSH)?.flush(timeout))
     }
 
     /// State and counters of this connection.
     pub fn status(&mut self) -> PhpResult<ZBox<ZendHashTable>> {
-        Ok(status_array(&self.connection()?.status())?)
+        Ok(status_array(&self.connection(&NO_ARGUMENTS)?.status())?)
     }
 
     /// Flushes (bounded by flush_timeout) and disconnects; the handle is unusable afterwards.
     pub fn close(&mut self) -> PhpResult<()> {
-        registry::close(self.connection()?);
+        registry::close(self.connection(&NO_ARGUMENTS)?);
         Ok(())
     }
 
@@ -117,13 +129,14 @@ impl Client {
     /// MQTT 5 publish properties, validated for this connection.
     fn properties(
         &self,
-        argument: &'static str,
+        call: &Signature,
         properties: Option<&ZendHashTable>,
-    ) -> Result<Option<Properties>, Error> {
+    ) -> PhpResult<Option<Properties>> {
         match properties {
             None => Ok(None),
             Some(array) => {
-                Properties::for_publish(&options::from_array(array), argument, &self.config)
+                let value = arguments::array(call, "properties", Some(array))?;
+                Properties::for_publish(&value, &self.config).or_throw(call)
             }
         }
     }
@@ -137,9 +150,10 @@ impl Client {
     }
 
     /// The connection, rebuilt in a process forked after this handle was made.
-    fn connection(&mut self) -> Result<&Arc<Connection>, Error> {
+    fn connection(&mut self, call: &Signature) -> PhpResult<&Arc<Connection>> {
         if self.connection.0.pid != current_pid() {
-            self.connection = Handle::new(registry::connect(&self.name, self.config.clone())?);
+            let connection = registry::connect(&self.name, self.config.clone()).or_throw(call)?;
+            self.connection = Handle::new(connection);
         }
         Ok(&self.connection.0)
     }
@@ -161,29 +175,6 @@ impl Drop for Handle {
             // SAFETY: dropped exactly once, here.
             unsafe { ManuallyDrop::drop(&mut self.0) };
         }
-    }
-}
-
-fn invalid(argument: &'static str, problem: &str) -> Error {
-    Error::InvalidArgument {
-        argument,
-        problem: problem.to_string(),
-    }
-}
-
-pub(crate) fn seconds(
-    argument: &'static str,
-    value: Option<f64>,
-    default: Duration,
-) -> Result<Duration, Error> {
-    match value {
-        None => Ok(default),
-        Some(s) => Duration::try_from_secs_f64(s).map_err(|_| {
-            invalid(
-                argument,
-                &format!("must be a number of seconds >= 0, got {s}"),
-            )
-        }),
     }
 }
 

@@ -10,7 +10,7 @@ use ext_php_rs::zend::{ce, ClassEntry};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use crate::core::error::Error;
+use mqtt_broadcast_core::error::Error;
 
 #[derive(Clone, Copy)]
 enum Class {
@@ -80,12 +80,45 @@ pub fn register() -> ext_php_rs::error::Result<()> {
     Ok(())
 }
 
-impl From<Error> for PhpException {
-    fn from(error: Error) -> Self {
-        let message = error.to_string();
+pub const CLIENT_CONSTRUCT: Signature = Signature(&["options", "name"]);
+pub const PUBLISH: Signature = Signature(&["topic", "payload", "qos", "retain", "properties"]);
+pub const PUBLISH_SYNC: Signature =
+    Signature(&["topic", "payload", "qos", "retain", "timeout", "properties"]);
+pub const FLUSH: Signature = Signature(&["timeout"]);
+pub const NO_ARGUMENTS: Signature = Signature(&[]);
+pub const SUBSCRIBER_CONSTRUCT: Signature = Signature(&["clients", "options"]);
+pub const SUBSCRIBE: Signature = Signature(&["filter", "qos", "timeout"]);
+pub const UNSUBSCRIBE: Signature = Signature(&["filter"]);
+pub const NEXT: Signature = Signature(&["timeout"]);
+pub const LOOP: Signature = Signature(&["handler", "timeout", "limit"]);
+
+/// A PHP method's parameters in order: where each argument sits, so that a
+/// message names it as PHP does (`argument #3 ($qos)`). The only place that
+/// knows positions; the core names arguments by what they are.
+pub struct Signature(pub &'static [&'static str]);
+
+impl Signature {
+    fn label(&self, parameter: &str) -> String {
+        match self.0.iter().position(|p| *p == parameter) {
+            Some(index) => format!("argument #{} (${parameter})", index + 1),
+            None => format!("argument (${parameter})"),
+        }
+    }
+
+    /// `\ValueError` for `parameter` of this method.
+    pub fn invalid(&self, parameter: &str, problem: impl std::fmt::Display) -> PhpException {
+        PhpException::new(
+            format!("{} {problem}", self.label(parameter)),
+            0,
+            ce::value_error(),
+        )
+    }
+
+    /// The exception a core error becomes in a call of this method.
+    pub fn error(&self, error: Error) -> PhpException {
         let class = match error {
-            Error::InvalidArgument { .. } => {
-                return PhpException::new(message, 0, ce::value_error())
+            Error::InvalidArgument { argument, problem } => {
+                return self.invalid(argument.name(), problem)
             }
             Error::Config(_) => Class::Config,
             Error::QueueFull { .. } => Class::QueueFull,
@@ -93,6 +126,22 @@ impl From<Error> for PhpException {
             Error::Connection(_) => Class::Connection,
             Error::Refused(_) => Class::Mqtt,
         };
-        PhpException::new(message, 0, entry(class))
+        PhpException::new(error.to_string(), 0, entry(class))
+    }
+}
+
+/// `Mqtt\ConnectionException` with a message of the binding's own.
+pub fn connection_error(message: impl Into<String>) -> PhpException {
+    PhpException::new(message.into(), 0, entry(Class::Connection))
+}
+
+/// Core results in a PHP method: `.or_throw(&PUBLISH)?`.
+pub trait OrThrow<T> {
+    fn or_throw(self, signature: &Signature) -> Result<T, PhpException>;
+}
+
+impl<T> OrThrow<T> for Result<T, Error> {
+    fn or_throw(self, signature: &Signature) -> Result<T, PhpException> {
+        self.map_err(|error| signature.error(error))
     }
 }

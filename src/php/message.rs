@@ -10,8 +10,8 @@ use ext_php_rs::prelude::*;
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::types::ZendHashTable;
 
-use crate::core::inbox::Delivery;
-use crate::core::properties::Properties;
+use mqtt_broadcast_core::inbox::Delivery;
+use mqtt_broadcast_core::properties::Properties;
 
 /// A message received by a Subscriber.
 #[php_class]

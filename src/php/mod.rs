@@ -1,5 +1,6 @@
 //! The binding layer: the only code that sees PHP values and classes.
 
+mod arguments;
 pub mod client;
 pub mod exceptions;
 pub mod message;

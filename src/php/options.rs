@@ -1,28 +1,69 @@
-//! PHP option arrays as the core's plain value tree.
+//! PHP arrays as the core's plain value tree.
+//!
+//! Arrays come from the application and can be anything PHP allows: keys
+//! that are not UTF-8, arrays that contain themselves through a reference,
+//! nesting deeper than any option. Each becomes a clear problem, never a
+//! panic or a stack overflow.
 
-use ext_php_rs::types::{ArrayKey, ZendHashTable, Zval};
+use ext_php_rs::types::{ZendHashTable, Zval};
 
-use crate::core::config::Value;
+use mqtt_broadcast_core::config::Value;
 
-pub fn from_array(array: &ZendHashTable) -> Value {
-    let entries: Vec<(ArrayKey, &Zval)> = array.iter().collect();
-    if entries
-        .iter()
-        .all(|(key, _)| matches!(key, ArrayKey::Long(_)))
-        && !entries.is_empty()
-    {
-        return Value::List(entries.into_iter().map(|(_, v)| from_zval(v)).collect());
-    }
-    Value::Map(
-        entries
-            .into_iter()
-            .map(|(key, v)| (key.to_string(), from_zval(v)))
-            .collect(),
-    )
+/// Far deeper than any option or property nests.
+const MAX_DEPTH: usize = 32;
+
+/// The array as a `Value`, or what is wrong with it.
+pub fn from_array(array: &ZendHashTable) -> Result<Value, String> {
+    let mut path = Vec::new();
+    convert(array, &mut path)
 }
 
-fn from_zval(zval: &Zval) -> Value {
-    if let Some(b) = zval.bool() {
+/// `path`: the arrays being converted, outermost first, to find one that
+/// contains itself.
+fn convert(array: &ZendHashTable, path: &mut Vec<*const ZendHashTable>) -> Result<Value, String> {
+    let pointer: *const ZendHashTable = array;
+    if path.contains(&pointer) {
+        return Err("contains itself (a recursive array)".to_owned());
+    }
+    if path.len() >= MAX_DEPTH {
+        return Err(format!("nests arrays more than {MAX_DEPTH} levels deep"));
+    }
+    path.push(pointer);
+    let converted = entries(array, path);
+    path.pop();
+    converted
+}
+
+fn entries(array: &ZendHashTable, path: &mut Vec<*const ZendHashTable>) -> Result<Value, String> {
+    let mut keyed = Vec::with_capacity(array.len());
+    let mut all_integer_keys = true;
+    let mut iter = array.iter();
+    while let Some((key, value)) = iter.next_zval() {
+        let key = match key.long() {
+            Some(index) => index.to_string(),
+            None => {
+                all_integer_keys = false;
+                let bytes = key.zend_str().map(|s| s.as_bytes()).unwrap_or_default();
+                std::str::from_utf8(bytes)
+                    .map_err(|_| {
+                        format!(
+                            "has a key that is not valid UTF-8 ({} bytes): keys must be UTF-8 text",
+                            bytes.len()
+                        )
+                    })?
+                    .to_owned()
+            }
+        };
+        keyed.push((key, from_zval(value, path)?));
+    }
+    if all_integer_keys && !keyed.is_empty() {
+        return Ok(Value::List(keyed.into_iter().map(|(_, v)| v).collect()));
+    }
+    Ok(Value::Map(keyed))
+}
+
+fn from_zval(zval: &Zval, path: &mut Vec<*const ZendHashTable>) -> Result<Value, String> {
+    Ok(if let Some(b) = zval.bool() {
         Value::Bool(b)
     } else if let Some(i) = zval.long() {
         Value::Int(i)
@@ -34,10 +75,36 @@ fn from_zval(zval: &Zval) -> Value {
             Err(_) => Value::Bytes(s.as_bytes().to_vec()),
         }
     } else if let Some(array) = zval.array() {
-        from_array(array)
+        convert(array, path)?
     } else {
         // null, and anything no option accepts (objects, resources): the
         // config names the option and says it was not what it expected.
         Value::Null
+    })
+}
+
+/// The type of a PHP value as PHP names it: `int`, `string`, `stdClass`.
+pub fn type_name(zval: &Zval) -> String {
+    let zval = zval.dereference();
+    if zval.is_null() {
+        "null".to_owned()
+    } else if zval.is_bool() {
+        "bool".to_owned()
+    } else if zval.is_long() {
+        "int".to_owned()
+    } else if zval.is_double() {
+        "float".to_owned()
+    } else if zval.is_string() {
+        "string".to_owned()
+    } else if zval.is_array() {
+        "array".to_owned()
+    } else if let Some(object) = zval.object() {
+        object
+            .get_class_name()
+            .unwrap_or_else(|_| "object".to_owned())
+    } else if zval.is_resource() {
+        "resource".to_owned()
+    } else {
+        "a value of unknown type".to_owned()
     }
 }

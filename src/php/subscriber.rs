@@ -11,13 +11,20 @@ use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendCallable, ZendClassObject, ZendHashTable};
 use ext_php_rs::zend::ExecutorGlobals;
 
-use crate::core::config::SubscriberConfig;
-use crate::core::error::Error;
-use crate::core::inbox::Acknowledgement;
-use crate::core::runtime::current_pid;
-use crate::core::subscriber;
+use ext_php_rs::binary_slice::BinarySlice;
 
-use super::client::{seconds, Client};
+use mqtt_broadcast_core::config::SubscriberConfig;
+use mqtt_broadcast_core::deadline;
+use mqtt_broadcast_core::error::Error;
+use mqtt_broadcast_core::inbox::{Acknowledgement, Delivery};
+use mqtt_broadcast_core::runtime::current_pid;
+use mqtt_broadcast_core::subscriber;
+
+use super::arguments::{self, seconds};
+use super::client::Client;
+use super::exceptions::{
+    connection_error, OrThrow, Signature, LOOP, NEXT, SUBSCRIBE, SUBSCRIBER_CONSTRUCT, UNSUBSCRIBE,
+};
 use super::message::Message;
 use super::options;
 
@@ -47,25 +54,28 @@ impl Subscriber {
         clients: &ZendHashTable,
         options: Option<&ZendHashTable>,
     ) -> PhpResult<Self> {
+        let call = &SUBSCRIBER_CONSTRUCT;
         if clients.is_empty() {
-            return Err(invalid("argument #1 ($clients)", "must not be empty".into()).into());
+            return Err(call.invalid("clients", "must not be empty"));
         }
         let mut connections = Vec::new();
-        for (position, (_, value)) in clients.iter().enumerate() {
+        let mut elements = clients.iter();
+        let mut position = 0;
+        while let Some((_, value)) = elements.next_zval() {
             let Some(client) = value.extract::<&Client>() else {
                 let problem = format!(
-                    "must be a list of Mqtt\\Client, element {position} is {:?}",
-                    value.get_type()
+                    "must be a list of Mqtt\\Client, element {position} is {}",
+                    options::type_name(value)
                 );
-                return Err(invalid("argument #1 ($clients)", problem).into());
+                return Err(call.invalid("clients", problem));
             };
-            connections.push(client.live_connection()?);
+            connections.push(client.live_connection().or_throw(call)?);
+            position += 1;
         }
-        let value = options.map_or(
-            crate::core::config::Value::Map(Vec::new()),
-            options::from_array,
-        );
-        let config = SubscriberConfig::from_value(&value).map_err(Error::from)?;
+        let options = arguments::array(call, "options", options)?;
+        let config = SubscriberConfig::from_value(&options)
+            .map_err(Error::from)
+            .or_throw(call)?;
         Ok(Subscriber {
             core: ManuallyDrop::new(subscriber::Subscriber::new(connections, &config)),
             pid: current_pid(),
@@ -76,22 +86,32 @@ impl Subscriber {
 
     /// Subscribes to a filter (wildcards and $share/{group}/ allowed) and waits for the brokers to confirm.
     #[php(optional = qos)]
-    pub fn subscribe(&self, filter: &str, qos: Option<i64>, timeout: Option<f64>) -> PhpResult<()> {
+    pub fn subscribe(
+        &self,
+        filter: BinarySlice<u8>,
+        qos: Option<i64>,
+        timeout: Option<f64>,
+    ) -> PhpResult<()> {
+        let call = &SUBSCRIBE;
         let core = self.core()?;
-        let timeout = seconds("argument #3 ($timeout)", timeout, core.default_timeout())?;
-        Ok(core.subscribe(filter, qos.unwrap_or(0), timeout)?)
+        let filter = arguments::text(call, "filter", &filter)?;
+        let qos = arguments::qos(call, qos.unwrap_or(0))?;
+        let timeout = seconds(call, timeout, core.default_timeout())?;
+        core.subscribe(filter, qos, timeout).or_throw(call)
     }
 
     /// Ends a subscription made by subscribe().
-    pub fn unsubscribe(&self, filter: &str) -> PhpResult<()> {
-        Ok(self.core()?.unsubscribe(filter)?)
+    pub fn unsubscribe(&self, filter: BinarySlice<u8>) -> PhpResult<()> {
+        let call = &UNSUBSCRIBE;
+        let filter = arguments::text(call, "filter", &filter)?;
+        self.core()?.unsubscribe(filter).or_throw(call)
     }
 
     /// The next message, or null after the timeout (null: wait until one arrives or stop() is called).
     #[php(optional = timeout)]
     pub fn next(&self, timeout: Option<f64>) -> PhpResult<Option<Message>> {
         let core = self.core()?;
-        let deadline = deadline(timeout)?;
+        let deadline = deadline_of(&NEXT, timeout)?;
         self.handed.take().send();
         let Some(mut delivery) = self.wait(core, deadline)? else {
             return Ok(None);
@@ -109,12 +129,11 @@ impl Subscriber {
         timeout: Option<f64>,
         limit: Option<i64>,
     ) -> PhpResult<i64> {
+        let call = &LOOP;
         let core = self.core()?;
-        let deadline = deadline(timeout)?;
+        let deadline = deadline_of(call, timeout)?;
         if let Some(limit) = limit.filter(|l| *l < 0) {
-            return Err(
-                invalid("argument #3 ($limit)", format!("must be >= 0, got {limit}")).into(),
-            );
+            return Err(call.invalid("limit", format!("must be >= 0, got {limit}")));
         }
         self.handed.take().send();
         let mut handled = 0;
@@ -143,9 +162,9 @@ impl Subscriber {
 }
 
 impl Subscriber {
-    fn core(&self) -> Result<&subscriber::Subscriber, Error> {
+    fn core(&self) -> PhpResult<&subscriber::Subscriber> {
         if self.pid != current_pid() {
-            return Err(Error::Connection(format!(
+            return Err(connection_error(format!(
                 "this Mqtt\\Subscriber belongs to process {} (it was inherited through fork); create a new one",
                 self.pid
             )));
@@ -160,7 +179,7 @@ impl Subscriber {
         &self,
         core: &subscriber::Subscriber,
         deadline: Option<Instant>,
-    ) -> PhpResult<Option<crate::core::inbox::Delivery>> {
+    ) -> PhpResult<Option<Delivery>> {
         loop {
             if self.stopped.get() {
                 return Ok(None);
@@ -210,18 +229,17 @@ fn dispatch_signals() -> PhpResult<()> {
 /// An exception PHP already has pending propagates unchanged; this message
 /// is only used when there is none.
 fn pending_or(message: &str) -> PhpException {
-    PhpException::from(Error::Connection(message.to_string()))
+    connection_error(message)
 }
 
-fn deadline(timeout: Option<f64>) -> Result<Option<Instant>, Error> {
+/// `None` waits until a message arrives or stop() is called.
+fn deadline_of(call: &Signature, timeout: Option<f64>) -> PhpResult<Option<Instant>> {
     match timeout {
         None => Ok(None),
-        Some(_) => Ok(Some(
-            Instant::now() + seconds("argument ($timeout)", timeout, Duration::ZERO)?,
-        )),
+        Some(_) => Ok(Some(deadline::after(seconds(
+            call,
+            timeout,
+            Duration::ZERO,
+        )?))),
     }
-}
-
-fn invalid(argument: &'static str, problem: String) -> Error {
-    Error::InvalidArgument { argument, problem }
 }

@@ -12,11 +12,11 @@ use rumqttc::v5::{AsyncClient, ConnectionError, EventLoop, MqttOptions, Request,
 use rumqttc::{Outgoing, QoS, TlsConfiguration, Transport};
 
 use super::v311::network_options;
-use super::{tls_failure, Accepted, Event, Failure, Incoming, Resend};
-use crate::core::config::Config;
-use crate::core::outbox::Message;
-use crate::core::properties::Properties;
-use crate::core::subscriptions::Subscribe as Subscription;
+use super::{tls_failure, Accepted, Event, Failure, Incoming, Reason, Resend};
+use crate::config::Config;
+use crate::outbox::Message;
+use crate::properties::Properties;
+use crate::subscriptions::Subscribe as Subscription;
 
 pub fn open(
     config: &Config,
@@ -184,14 +184,14 @@ fn event(event: rumqttc::v5::Event) -> Event {
             None => Event::Acknowledged(ack.pkid),
             Some(reason) => Event::PublishRefused {
                 pkid: ack.pkid,
-                reason: with_reason_string(reason, ack.properties.and_then(|p| p.reason_string)),
+                reason: reason.with_detail(ack.properties.and_then(|p| p.reason_string)),
             },
         },
         In(Packet::PubRec(rec)) => match pubrec_refusal(rec.reason) {
             None => Event::Received(rec.pkid),
             Some(reason) => Event::PublishRefused {
                 pkid: rec.pkid,
-                reason: with_reason_string(reason, rec.properties.and_then(|p| p.reason_string)),
+                reason: reason.with_detail(rec.properties.and_then(|p| p.reason_string)),
             },
         },
         In(Packet::PubComp(comp)) => Event::Acknowledged(comp.pkid),
@@ -202,9 +202,7 @@ fn event(event: rumqttc::v5::Event) -> Event {
                 .return_codes
                 .iter()
                 .find_map(|code| subscribe_refusal(*code))
-                .map(|reason| {
-                    with_reason_string(reason, ack.properties.and_then(|p| p.reason_string))
-                }),
+                .map(|reason| reason.with_detail(ack.properties.and_then(|p| p.reason_string))),
         },
         In(Packet::Publish(mut publish)) => Event::Message(Incoming {
             topic: String::from_utf8_lossy(&publish.topic).into_owned(),
@@ -224,14 +222,7 @@ fn event(event: rumqttc::v5::Event) -> Event {
     }
 }
 
-fn with_reason_string(reason: String, detail: Option<String>) -> String {
-    match detail {
-        Some(detail) if !detail.is_empty() => format!("{reason}: {detail}"),
-        _ => reason,
-    }
-}
-
-fn puback_refusal(reason: PubAckReason) -> Option<String> {
+fn puback_refusal(reason: PubAckReason) -> Option<Reason> {
     let (code, text) = match reason {
         PubAckReason::Success | PubAckReason::NoMatchingSubscribers => return None,
         PubAckReason::UnspecifiedError => (0x80, "unspecified error"),
@@ -242,10 +233,10 @@ fn puback_refusal(reason: PubAckReason) -> Option<String> {
         PubAckReason::QuotaExceeded => (0x97, "quota exceeded"),
         PubAckReason::PayloadFormatInvalid => (0x99, "payload format invalid"),
     };
-    Some(reason_code(code, text))
+    Some(Reason::new(code, text))
 }
 
-fn pubrec_refusal(reason: PubRecReason) -> Option<String> {
+fn pubrec_refusal(reason: PubRecReason) -> Option<Reason> {
     let (code, text) = match reason {
         PubRecReason::Success | PubRecReason::NoMatchingSubscribers => return None,
         PubRecReason::UnspecifiedError => (0x80, "unspecified error"),
@@ -256,10 +247,10 @@ fn pubrec_refusal(reason: PubRecReason) -> Option<String> {
         PubRecReason::QuotaExceeded => (0x97, "quota exceeded"),
         PubRecReason::PayloadFormatInvalid => (0x99, "payload format invalid"),
     };
-    Some(reason_code(code, text))
+    Some(Reason::new(code, text))
 }
 
-fn subscribe_refusal(reason: SubscribeReasonCode) -> Option<String> {
+fn subscribe_refusal(reason: SubscribeReasonCode) -> Option<Reason> {
     let (code, text) = match reason {
         SubscribeReasonCode::Success(_) => return None,
         SubscribeReasonCode::Failure | SubscribeReasonCode::Unspecified => {
@@ -280,10 +271,10 @@ fn subscribe_refusal(reason: SubscribeReasonCode) -> Option<String> {
             (0xA2, "wildcard subscriptions not supported")
         }
     };
-    Some(reason_code(code, text))
+    Some(Reason::new(code, text))
 }
 
-fn connect_refusal(code: ConnectReturnCode) -> String {
+fn connect_refusal(code: ConnectReturnCode) -> Reason {
     let (code, text) = match code {
         ConnectReturnCode::Success => (0x00, "success"),
         ConnectReturnCode::RefusedProtocolVersion => (0x01, "unacceptable protocol version"),
@@ -311,11 +302,7 @@ fn connect_refusal(code: ConnectReturnCode) -> String {
         ConnectReturnCode::ServerMoved => (0x9D, "server moved"),
         ConnectReturnCode::ConnectionRateExceeded => (0x9F, "connection rate exceeded"),
     };
-    reason_code(code, text)
-}
-
-fn reason_code(code: u8, text: &str) -> String {
-    format!("{text} (reason code 0x{code:02X})")
+    Reason::new(code, text)
 }
 
 fn failure(error: &ConnectionError) -> Failure {
@@ -348,13 +335,16 @@ fn failure(error: &ConnectionError) -> Failure {
             reason_code,
             reason_string,
         }) => (
-            with_reason_string(
-                format!(
+            match reason_string.as_deref().filter(|r| !r.is_empty()) {
+                Some(detail) => format!(
+                    "the broker closed the connection: {reason_code:?} (reason code 0x{:02X}): {detail}",
+                    *reason_code as u8
+                ),
+                None => format!(
                     "the broker closed the connection: {reason_code:?} (reason code 0x{:02X})",
                     *reason_code as u8
                 ),
-                reason_string.clone(),
-            ),
+            },
             false,
         ),
         ConnectionError::Timeout(_) => return Failure::timed_out(),

@@ -1,10 +1,13 @@
 //! A subscriber: one inbox fed by one or more connections.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use rumqttc::QoS;
 
 use super::config::SubscriberConfig;
-use super::connection::{qos_level, Connection};
+use super::connection::Connection;
+use super::deadline;
 use super::error::Error;
 use super::inbox::{Delivery, Inbox};
 
@@ -23,14 +26,13 @@ impl Subscriber {
 
     /// Subscribes on every connection and waits, until `timeout`, for the
     /// brokers that are connected to confirm.
-    pub fn subscribe(&self, filter: &str, qos: i64, timeout: Duration) -> Result<(), Error> {
-        let qos = qos_level(qos, "argument #2 ($qos)")?;
+    pub fn subscribe(&self, filter: &str, qos: QoS, timeout: Duration) -> Result<(), Error> {
         let ids = self
             .connections
             .iter()
             .map(|connection| connection.subscribe(&self.inbox, filter, qos))
             .collect::<Result<Vec<u64>, Error>>()?;
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline::after(timeout);
         for (connection, id) in self.connections.iter().zip(ids) {
             connection.await_subscription(id, filter, deadline)?;
         }

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::config::{describe, did_you_mean, nearest, Config, Protocol, Value};
-use super::error::Error;
+use super::error::{Argument, Error};
 use super::topic::{validate_length, validate_topic};
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -34,12 +34,8 @@ const MAX_STRING_BYTES: usize = 65_535;
 impl Properties {
     /// Reads a publish's `properties` argument; `None` when it sets nothing.
     /// `prefix` goes in front of the response topic, as in front of topics.
-    pub fn from_value(
-        value: &Value,
-        argument: &'static str,
-        prefix: &str,
-    ) -> Result<Option<Properties>, Error> {
-        let bad = |problem: String| Error::InvalidArgument { argument, problem };
+    pub fn from_value(value: &Value, prefix: &str) -> Result<Option<Properties>, Error> {
+        let bad = |problem: String| Error::invalid(Argument::Properties, problem);
         let entries = match value {
             Value::Map(entries) => entries.as_slice(),
             Value::List(items) if items.is_empty() => &[],
@@ -113,20 +109,16 @@ impl Properties {
 
     /// Reads the argument for a publish on a connection with `config`:
     /// only MQTT 5 carries properties.
-    pub fn for_publish(
-        value: &Value,
-        argument: &'static str,
-        config: &Config,
-    ) -> Result<Option<Properties>, Error> {
-        let properties = Properties::from_value(value, argument, &config.prefix)?;
+    pub fn for_publish(value: &Value, config: &Config) -> Result<Option<Properties>, Error> {
+        let properties = Properties::from_value(value, &config.prefix)?;
         if properties.is_some() && config.protocol != Protocol::V5 {
-            return Err(Error::InvalidArgument {
-                argument,
-                problem: format!(
+            return Err(Error::invalid(
+                Argument::Properties,
+                format!(
                     "needs a connection with option \"protocol\" => \"5\"; this one speaks MQTT {}",
                     config.protocol.as_str()
                 ),
-            });
+            ));
         }
         Ok(properties)
     }
@@ -228,12 +220,10 @@ pub fn variable_int_len(n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::config::tests::{map, str};
-
-    const ARG: &str = "argument #5 ($properties)";
+    use crate::config::tests::{map, str};
 
     fn parse(pairs: &[(&str, Value)]) -> Result<Option<Properties>, Error> {
-        Properties::from_value(&map(pairs), ARG, "app/")
+        Properties::from_value(&map(pairs), "app/")
     }
 
     fn error(pairs: &[(&str, Value)]) -> String {
@@ -290,17 +280,14 @@ mod tests {
     #[test]
     fn nothing_set_means_no_properties() {
         assert_eq!(parse(&[]), Ok(None));
-        assert_eq!(
-            Properties::from_value(&Value::List(vec![]), ARG, ""),
-            Ok(None)
-        );
+        assert_eq!(Properties::from_value(&Value::List(vec![]), ""), Ok(None));
     }
 
     #[test]
     fn unknown_property_is_named_with_a_suggestion() {
         assert_eq!(
             error(&[("content-type", str("x"))]),
-            "argument #5 ($properties) has an unknown property \"content-type\" (did you mean \"content_type\"?); known: user_properties, content_type, message_expiry_interval, response_topic, correlation_data"
+            "$properties has an unknown property \"content-type\" (did you mean \"content_type\"?); known: user_properties, content_type, message_expiry_interval, response_topic, correlation_data"
         );
     }
 
@@ -308,37 +295,37 @@ mod tests {
     fn wrong_values_are_named_with_what_was_given() {
         assert_eq!(
             error(&[("content_type", Value::Int(5))]),
-            "argument #5 ($properties) entry \"content_type\" must be a UTF-8 string of at most 65535 bytes, got 5"
+            "$properties entry \"content_type\" must be a UTF-8 string of at most 65535 bytes, got 5"
         );
         assert_eq!(
             error(&[("message_expiry_interval", Value::Int(-1))]),
-            "argument #5 ($properties) entry \"message_expiry_interval\" must be a whole number of seconds between 0 and 4294967295, got -1"
+            "$properties entry \"message_expiry_interval\" must be a whole number of seconds between 0 and 4294967295, got -1"
         );
         assert_eq!(
             error(&[("message_expiry_interval", Value::Int(1 << 32))]),
-            "argument #5 ($properties) entry \"message_expiry_interval\" must be a whole number of seconds between 0 and 4294967295, got 4294967296"
+            "$properties entry \"message_expiry_interval\" must be a whole number of seconds between 0 and 4294967295, got 4294967296"
         );
         assert_eq!(
             error(&[("response_topic", str("replies/+"))]),
-            "argument #5 ($properties) entry \"response_topic\" must not contain wildcards '+' or '#'"
+            "$properties entry \"response_topic\" must not contain wildcards '+' or '#'"
         );
         assert_eq!(
             error(&[("correlation_data", Value::List(vec![str("x")]))]),
-            "argument #5 ($properties) entry \"correlation_data\" must be a string, got list"
+            "$properties entry \"correlation_data\" must be a string, got list"
         );
         assert_eq!(
             error(&[("user_properties", map(&[("k", Value::List(vec![]))]))]),
-            "argument #5 ($properties) entry \"user_properties\" value of \"k\" must be a UTF-8 string of at most 65535 bytes, got list"
+            "$properties entry \"user_properties\" value of \"k\" must be a UTF-8 string of at most 65535 bytes, got list"
         );
         assert_eq!(
             error(&[("user_properties", str("k=v"))]),
-            "argument #5 ($properties) entry \"user_properties\" must be name => value, or a list of [name, value] pairs; got \"k=v\""
+            "$properties entry \"user_properties\" must be name => value, or a list of [name, value] pairs; got \"k=v\""
         );
         assert_eq!(
-            Properties::from_value(&str("x"), ARG, "")
+            Properties::from_value(&str("x"), "")
                 .unwrap_err()
                 .to_string(),
-            "argument #5 ($properties) must be an array keyed by property name, got \"x\""
+            "$properties must be an array keyed by property name, got \"x\""
         );
     }
 
@@ -354,15 +341,15 @@ mod tests {
         let value = map(&[("content_type", str("text/plain"))]);
         let v311 = Config::default();
         assert_eq!(
-            Properties::for_publish(&value, ARG, &v311).unwrap_err().to_string(),
-            "argument #5 ($properties) needs a connection with option \"protocol\" => \"5\"; this one speaks MQTT 3.1.1"
+            Properties::for_publish(&value, &v311).unwrap_err().to_string(),
+            "$properties needs a connection with option \"protocol\" => \"5\"; this one speaks MQTT 3.1.1"
         );
-        assert_eq!(Properties::for_publish(&map(&[]), ARG, &v311), Ok(None));
+        assert_eq!(Properties::for_publish(&map(&[]), &v311), Ok(None));
         let v5 = Config {
             protocol: Protocol::V5,
             ..Config::default()
         };
-        assert!(Properties::for_publish(&value, ARG, &v5).unwrap().is_some());
+        assert!(Properties::for_publish(&value, &v5).unwrap().is_some());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use rumqttc::QoS;
 
 use super::config::{Config, Protocol};
-use super::outbox::Message;
+use super::outbox::{Message, Resend};
 use super::properties::Properties;
 use super::subscriptions::Subscribe;
 
@@ -35,18 +35,52 @@ pub enum Event {
     /// The broker answered a publish with an error reason code (MQTT 5).
     PublishRefused {
         pkid: u16,
-        reason: String,
+        reason: Reason,
     },
     /// The next SUBSCRIBE handed over was written under this packet id.
     Subscribing(u16),
     /// SUBACK; `refusal` says why the broker refused the subscription.
     Subscribed {
         pkid: u16,
-        refusal: Option<String>,
+        refusal: Option<Reason>,
     },
     Message(Incoming),
     /// Nothing the connection tracks (pings, unsubscribe acknowledgements…).
     Other,
+}
+
+/// A reason code the broker answered with, and the reason string it may add.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub code: u8,
+    pub text: &'static str,
+    pub detail: Option<String>,
+}
+
+impl Reason {
+    pub fn new(code: u8, text: &'static str) -> Self {
+        Reason {
+            code,
+            text,
+            detail: None,
+        }
+    }
+
+    /// With the broker's own explanation (MQTT 5 reason string), if any.
+    pub fn with_detail(mut self, detail: Option<String>) -> Self {
+        self.detail = detail.filter(|d| !d.is_empty());
+        self
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (reason code 0x{:02X})", self.text, self.code)?;
+        match &self.detail {
+            Some(detail) => write!(f, ": {detail}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// What the broker's CONNACK says about the connection.
@@ -89,15 +123,6 @@ impl Failure {
             refused: false,
         }
     }
-}
-
-/// A request that finishes what the last connection left in flight.
-#[derive(Debug)]
-pub enum Resend<'a> {
-    /// Published again under its packet id, with DUP.
-    Publish(u16, &'a Message),
-    /// QoS 2 the broker already received: PUBREL.
-    Release(u16),
 }
 
 /// The PHP thread's side: hands requests to the event loop without waiting.

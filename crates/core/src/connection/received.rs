@@ -60,7 +60,7 @@ impl Connection {
     ) -> Vec<(Arc<Inbox>, Delivery)> {
         let ack = (publish.qos != QoS::AtMostOnce).then(|| {
             Arc::new(PendingAck {
-                connection: self.me.clone(),
+                connection: self.me.clone() as Weak<dyn Acknowledger>,
                 session,
                 pkid: publish.pkid,
                 qos: publish.qos,

@@ -19,7 +19,6 @@ use rumqttc::QoS;
 
 use super::error::Error;
 use super::properties::Properties;
-use super::protocol::Resend;
 
 /// Where a `publishSync()` learns how its message ended.
 pub type Receipt = Sender<Result<(), Error>>;
@@ -43,6 +42,15 @@ impl Message {
             let _ = receipt.try_send(result);
         }
     }
+}
+
+/// A request that finishes what the last connection left in flight.
+#[derive(Debug)]
+pub enum Resend<'a> {
+    /// Published again under its packet id, with DUP.
+    Publish(u16, &'a Message),
+    /// QoS 2 the broker already received: PUBREL.
+    Release(u16),
 }
 
 #[derive(Debug)]
@@ -357,6 +365,8 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{ConnectionError, Refusal};
+    use crate::protocol::Reason;
     use crossbeam_channel::{bounded, Receiver};
 
     fn outbox() -> Outbox {
@@ -609,6 +619,14 @@ mod tests {
         assert_eq!(hand_all(&mut outbox), ["first"]);
     }
 
+    fn refusal(topic: &str) -> Error {
+        Error::from(Refusal::Publish {
+            connection: "default".into(),
+            topic: topic.into(),
+            reason: Reason::new(0x87, "not authorized"),
+        })
+    }
+
     #[test]
     fn refused_publish_ends_with_the_reason_and_frees_its_window_slot() {
         let mut outbox = Outbox::new(100, 1);
@@ -616,11 +634,8 @@ mod tests {
         push(&mut outbox, "next", QoS::AtLeastOnce);
         assert_eq!(hand_all(&mut outbox), ["denied"]);
         outbox.outgoing_publish(1);
-        outbox.incoming_refusal(1, |m| Error::Refused(format!("{} not authorized", m.topic)));
-        assert_eq!(
-            refused.try_recv(),
-            Ok(Err(Error::Refused("denied not authorized".into())))
-        );
+        outbox.incoming_refusal(1, |m| refusal(&m.topic));
+        assert_eq!(refused.try_recv(), Ok(Err(refusal("denied"))));
         assert_eq!((outbox.refused(), outbox.acknowledged()), (1, 0));
         assert_eq!(hand_all(&mut outbox), ["next"]);
     }
@@ -630,11 +645,8 @@ mod tests {
         let mut outbox = outbox();
         let too_large = push_with_receipt(&mut outbox, "large", QoS::AtLeastOnce);
         push(&mut outbox, "small", QoS::AtLeastOnce);
-        let error = outbox.refuse_queued(
-            |m| m.topic == "large",
-            |m| Error::Refused(format!("{} is too large", m.topic)),
-        );
-        let expected = Error::Refused("large is too large".into());
+        let error = outbox.refuse_queued(|m| m.topic == "large", |m| refusal(&m.topic));
+        let expected = refusal("large");
         assert_eq!(error, Some(expected.clone()));
         assert_eq!(too_large.try_recv(), Ok(Err(expected)));
         assert_eq!((outbox.refused(), outbox.len()), (1, 1));
@@ -655,11 +667,11 @@ mod tests {
     fn failed_receipts_are_told_and_messages_stay_counted() {
         let mut outbox = outbox();
         let receipt = push_with_receipt(&mut outbox, "a", QoS::AtLeastOnce);
-        outbox.fail_receipts(&Error::Connection("gone".into()));
-        assert_eq!(
-            receipt.try_recv(),
-            Ok(Err(Error::Connection("gone".into())))
-        );
+        let gone = Error::from(ConnectionError::Closed {
+            connection: "default".into(),
+        });
+        outbox.fail_receipts(&gone);
+        assert_eq!(receipt.try_recv(), Ok(Err(gone)));
         assert_eq!(outbox.queued_len(), 1);
     }
 

@@ -13,8 +13,9 @@ use tokio::sync::Notify;
 
 use super::backoff::Backoff;
 use super::config::{Config, Protocol};
-use super::error::Error;
-use super::inbox::{Delivery, Inbox, PendingAck};
+use super::deadline;
+use super::error::{Argument, ConnectionError, Error, Refusal, Timeout};
+use super::inbox::{Acknowledger, Delivery, Inbox, PendingAck};
 use super::outbox::{Message, Outbox, Receipt};
 use super::properties::{variable_int_len, Properties};
 use super::protocol::{self, Accepted, Event, EventLoop, Failure, Incoming, Requests};
@@ -22,7 +23,10 @@ use super::subscriptions::{SubscriptionState, Subscriptions};
 use super::topic::{validate_filter, validate_length, validate_topic};
 
 mod received;
+mod supervision;
 mod task;
+
+use supervision::Supervised;
 
 /// Room in rumqttc's request channel beyond the publishes in flight, for
 /// acknowledgements and subscriptions: under load rumqttc takes requests
@@ -97,6 +101,19 @@ struct Link {
     /// Acknowledgements (packet id, QoS) the request channel had no room for yet.
     unsent_acks: Vec<(u16, QoS)>,
     connected_since: Option<SystemTime>,
+    /// Why the connection's task died, if it panicked: a bug, reported as such.
+    crash: Option<String>,
+}
+
+impl Acknowledger for Connection {
+    /// Only on the connection that received the message: after a reconnect
+    /// the broker sends it again instead.
+    fn acknowledge(&self, session: u64, pkid: u16, qos: QoS) {
+        let mut link = self.link.lock();
+        if link.session == session && link.state == ConnectionState::Connected {
+            self.send_acknowledgement(&mut link, pkid, qos);
+        }
+    }
 }
 
 pub struct Connection {
@@ -157,12 +174,14 @@ impl Connection {
                 unrouted: Vec::new(),
                 unsent_acks: Vec::new(),
                 connected_since: None,
+                crash: None,
             }),
             changed: Condvar::new(),
             close_requested: Notify::new(),
             config,
         });
-        runtime.spawn(connection.clone().run(eventloop));
+        let task = connection.clone().run(eventloop);
+        runtime.spawn(Supervised::new(connection.clone(), task));
         connection
     }
 
@@ -171,8 +190,8 @@ impl Connection {
         &self,
         topic: &str,
         payload: &[u8],
-        qos: Option<i64>,
-        retain: Option<bool>,
+        qos: QoS,
+        retain: bool,
         properties: Option<Properties>,
     ) -> Result<(), Error> {
         self.enqueue(topic, payload, qos, retain, properties, None)
@@ -184,21 +203,22 @@ impl Connection {
         &self,
         topic: &str,
         payload: &[u8],
-        qos: Option<i64>,
-        retain: Option<bool>,
+        qos: QoS,
+        retain: bool,
         properties: Option<Properties>,
         timeout: Duration,
     ) -> Result<(), Error> {
         let (receipt, outcome) = crossbeam_channel::bounded(1);
         self.enqueue(topic, payload, qos, retain, properties, Some(receipt))?;
-        match outcome.recv_timeout(timeout) {
+        match outcome.recv_deadline(deadline::after(timeout)) {
             Ok(result) => result,
-            Err(_) => Err(Error::Timeout(format!(
-                "the broker did not acknowledge the publish to \"{topic}\" within {:.3} s on connection \"{}\"; it stays queued ({})",
-                timeout.as_secs_f64(),
-                self.name,
-                self.describe_state(),
-            ))),
+            Err(_) => Err(Timeout::Publish {
+                connection: self.name.clone(),
+                topic: topic.to_owned(),
+                waited: timeout,
+                state: self.describe_state(),
+            }
+            .into()),
         }
     }
 
@@ -206,32 +226,28 @@ impl Connection {
         &self,
         topic: &str,
         payload: &[u8],
-        qos: Option<i64>,
-        retain: Option<bool>,
+        qos: QoS,
+        retain: bool,
         properties: Option<Properties>,
         receipt: Option<Receipt>,
     ) -> Result<(), Error> {
-        validate_topic(topic).map_err(|e| Error::invalid_topic("argument #1 ($topic)", e))?;
-        let qos = qos_level(
-            qos.unwrap_or(i64::from(self.config.qos)),
-            "argument #3 ($qos)",
-        )?;
+        validate_topic(topic).map_err(|e| Error::invalid_topic(Argument::Topic, e))?;
         // The prefix was checked with the options: only the length can fail now.
         validate_length(&self.config.prefix, topic).map_err(|e| {
-            Error::invalid_topic("argument #1 ($topic) with the connection's prefix", e)
+            Error::invalid(Argument::Topic, format!("with the connection's prefix {e}"))
         })?;
         let full_topic = format!("{}{topic}", self.config.prefix);
         let size = self.packet_size(&full_topic, payload.len(), qos, properties.as_ref());
         if size > self.config.max_packet_size {
-            return Err(Error::InvalidArgument {
-                argument: "argument #2 ($payload)",
-                problem: format!(
+            return Err(Error::invalid(
+                Argument::Payload,
+                format!(
                     "makes a packet of {size} bytes with the topic{}, larger than the max_packet_size option of connection \"{}\" ({} bytes)",
                     if properties.is_some() { " and properties" } else { "" },
                     self.name,
                     self.config.max_packet_size
                 ),
-            });
+            ));
         }
 
         let mut link = self.link.lock();
@@ -239,7 +255,6 @@ impl Connection {
         if let Some(limit) = link.broker_max_packet_size.filter(|&limit| size > limit) {
             return Err(self.too_large_error(&full_topic, limit));
         }
-        let retain = retain.unwrap_or(self.config.retain);
         if let (Some(reason), Some(receipt)) = (&link.refusal, &receipt) {
             // Refused: waiting would only end in a timeout.
             let _ = receipt.try_send(Err(self.refused_error(reason)));
@@ -254,7 +269,7 @@ impl Connection {
                 receipt,
             )
             .map_err(|_| Error::QueueFull {
-                name: self.name.clone(),
+                connection: self.name.clone(),
                 capacity: self.config.max_queue,
             })?;
         self.pump(&mut link);
@@ -279,7 +294,7 @@ impl Connection {
     }
 
     pub fn flush(&self, timeout: Duration) -> bool {
-        self.flush_until(Instant::now() + timeout)
+        self.flush_until(deadline::after(timeout))
     }
 
     /// Flushes until `deadline`, says DISCONNECT and stops the task. What
@@ -304,7 +319,7 @@ impl Connection {
     }
 
     pub fn close(&self) {
-        self.close_by(Instant::now() + self.config.flush_timeout);
+        self.close_by(deadline::after(self.config.flush_timeout));
     }
 
     /// Closed or failed for good: a registry replaces it on next use.
@@ -320,10 +335,13 @@ impl Connection {
     /// Subscribes `inbox` to `filter` (without the prefix). Returns the id
     /// to wait on; the subscription is restored after every reconnect.
     pub fn subscribe(&self, inbox: &Arc<Inbox>, filter: &str, qos: QoS) -> Result<u64, Error> {
-        validate_filter(filter).map_err(|e| Error::invalid_topic("argument #1 ($filter)", e))?;
+        validate_filter(filter).map_err(|e| Error::invalid_topic(Argument::Filter, e))?;
         let filter = self.with_prefix(filter);
         validate_filter(&filter).map_err(|e| {
-            Error::invalid_topic("argument #1 ($filter) with the connection's prefix", e)
+            Error::invalid(
+                Argument::Filter,
+                format!("with the connection's prefix {e}"),
+            )
         })?;
         let mut link = self.link.lock();
         self.ensure_usable(&link)?;
@@ -349,10 +367,12 @@ impl Connection {
             match link.subscriptions.state(id) {
                 None | Some(SubscriptionState::Confirmed) => return Ok(()),
                 Some(SubscriptionState::Refused(reason)) => {
-                    return Err(Error::Refused(format!(
-                        "the broker of connection \"{}\" refused the subscription to \"{filter}\": {reason}",
-                        self.name
-                    )))
+                    return Err(Refusal::Subscription {
+                        connection: self.name.clone(),
+                        filter: filter.to_owned(),
+                        reason,
+                    }
+                    .into())
                 }
                 // The broker is unreachable: it is subscribed to on connect.
                 Some(SubscriptionState::Pending)
@@ -363,16 +383,17 @@ impl Connection {
                 Some(SubscriptionState::Pending) => {}
             }
             if self.changed.wait_until(&mut link, deadline).timed_out() {
-                return Err(Error::Timeout(format!(
-                    "the broker of connection \"{}\" did not confirm the subscription to \"{filter}\" in time; it stays and is retried after a reconnect",
-                    self.name
-                )));
+                return Err(Timeout::Subscribe {
+                    connection: self.name.clone(),
+                    filter: filter.to_owned(),
+                }
+                .into());
             }
         }
     }
 
     pub fn unsubscribe(&self, inbox: &Inbox, filter: &str) -> Result<(), Error> {
-        validate_filter(filter).map_err(|e| Error::invalid_topic("argument #1 ($filter)", e))?;
+        validate_filter(filter).map_err(|e| Error::invalid_topic(Argument::Filter, e))?;
         let filter = self.with_prefix(filter);
         let mut link = self.link.lock();
         if let Some(filter) = link.subscriptions.remove(inbox.id, &filter) {
@@ -408,14 +429,6 @@ impl Connection {
         match shared_group(filter) {
             Some((head, rest)) => format!("{head}{prefix}{rest}"),
             None => format!("{prefix}{filter}"),
-        }
-    }
-
-    /// Sends the acknowledgement of a received message, if it is still due on this connection.
-    pub(crate) fn acknowledge(&self, session: u64, pkid: u16, qos: QoS) {
-        let mut link = self.link.lock();
-        if link.session == session && link.state == ConnectionState::Connected {
-            self.send_acknowledgement(&mut link, pkid, qos);
         }
     }
 
@@ -478,36 +491,60 @@ impl Connection {
         1 + variable_int_len(remaining) + remaining
     }
 
-    fn too_large_error(&self, topic: &str, limit: usize) -> Error {
-        let topic = topic
+    /// `topic` as the application wrote it, without the connection's prefix.
+    fn unprefixed<'t>(&self, topic: &'t str) -> &'t str {
+        topic
             .strip_prefix(self.config.prefix.as_str())
-            .unwrap_or(topic);
-        Error::Refused(format!(
-            "the broker of connection \"{}\" takes packets of at most {limit} bytes: the publish to \"{topic}\" is larger",
-            self.name
-        ))
+            .unwrap_or(topic)
+    }
+
+    fn too_large_error(&self, topic: &str, limit: usize) -> Error {
+        Refusal::TooLarge {
+            connection: self.name.clone(),
+            topic: self.unprefixed(topic).to_owned(),
+            limit,
+        }
+        .into()
+    }
+
+    fn server(&self) -> String {
+        format!("{}:{}", self.config.host, self.config.port)
     }
 
     fn closed_error(&self) -> Error {
-        Error::Connection(format!("connection \"{}\" is closed", self.name))
+        ConnectionError::Closed {
+            connection: self.name.clone(),
+        }
+        .into()
     }
 
     fn failed_error(&self, link: &Link) -> Error {
-        Error::Connection(format!(
-            "connection \"{}\" to {}:{} failed for good after {} attempts: {}",
-            self.name,
-            self.config.host,
-            self.config.port,
-            self.config.reconnect.max_retries + 1,
-            link.last_error.as_deref().unwrap_or("unknown error"),
-        ))
+        if let Some(message) = &link.crash {
+            return ConnectionError::Crashed {
+                connection: self.name.clone(),
+                message: message.clone(),
+            }
+            .into();
+        }
+        ConnectionError::Failed {
+            connection: self.name.clone(),
+            server: self.server(),
+            attempts: u64::from(self.config.reconnect.max_retries) + 1,
+            last_error: link
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "unknown error".to_owned()),
+        }
+        .into()
     }
 
     fn refused_error(&self, reason: &str) -> Error {
-        Error::Connection(format!(
-            "connection \"{}\" to {}:{} cannot be established: {reason}; the message stays queued and is sent once it can",
-            self.name, self.config.host, self.config.port
-        ))
+        ConnectionError::Unavailable {
+            connection: self.name.clone(),
+            server: self.server(),
+            reason: reason.to_owned(),
+        }
+        .into()
     }
 
     fn describe_state(&self) -> String {
@@ -528,19 +565,6 @@ impl Connection {
         }
         let requests = &self.requests;
         link.outbox.pump(|m| requests.publish(m));
-    }
-}
-
-/// QoS 0, 1 or 2; anything else is a bad argument.
-pub fn qos_level(level: i64, argument: &'static str) -> Result<QoS, Error> {
-    match level {
-        0 => Ok(QoS::AtMostOnce),
-        1 => Ok(QoS::AtLeastOnce),
-        2 => Ok(QoS::ExactlyOnce),
-        other => Err(Error::InvalidArgument {
-            argument,
-            problem: format!("must be 0, 1 or 2, got {other}"),
-        }),
     }
 }
 

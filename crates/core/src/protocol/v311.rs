@@ -8,10 +8,10 @@ use rumqttc::{
     SubscribeReasonCode, TlsConfiguration, Transport,
 };
 
-use super::{tls_failure, Accepted, Event, Failure, Incoming, Resend};
-use crate::core::config::Config;
-use crate::core::outbox::Message;
-use crate::core::subscriptions::Subscribe as Subscription;
+use super::{tls_failure, Accepted, Event, Failure, Incoming, Reason, Resend};
+use crate::config::Config;
+use crate::outbox::Message;
+use crate::subscriptions::Subscribe as Subscription;
 
 pub fn open(
     config: &Config,
@@ -136,7 +136,7 @@ fn event(event: rumqttc::Event) -> Event {
                 .return_codes
                 .iter()
                 .any(|code| matches!(code, SubscribeReasonCode::Failure))
-                .then(|| "not authorized, or an invalid filter for it".to_owned()),
+                .then(|| Reason::new(0x80, "not authorized, or an invalid filter for it")),
         },
         In(Packet::Publish(publish)) => Event::Message(Incoming {
             topic: publish.topic,

@@ -124,13 +124,13 @@ impl Connection {
             Event::Acknowledged(pkid) => link.outbox.incoming_ack(pkid),
             Event::Received(pkid) => link.outbox.incoming_pubrec(pkid),
             Event::PublishRefused { pkid, reason } => {
-                let prefix = self.config.prefix.as_str();
                 let refused = link.outbox.incoming_refusal(pkid, |message| {
-                    let topic = message.topic.strip_prefix(prefix).unwrap_or(&message.topic);
-                    Error::Refused(format!(
-                        "the broker of connection \"{}\" refused the publish to \"{topic}\": {reason}",
-                        self.name
-                    ))
+                    Refusal::Publish {
+                        connection: self.name.clone(),
+                        topic: self.unprefixed(&message.topic).to_owned(),
+                        reason,
+                    }
+                    .into()
                 });
                 if let Some(error) = refused {
                     link.last_error = Some(error.to_string());

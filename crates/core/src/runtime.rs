@@ -4,13 +4,16 @@
 //! `pcntl_fork` exists: state is tagged with the pid that built it, and the
 //! pid is kept current by a fork handler so that checking it costs one load.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Once;
 
 use tokio::runtime::{Builder, Runtime};
 
 static PID: AtomicU32 = AtomicU32::new(0);
 static FORK_HANDLER: Once = Once::new();
+/// False when the fork handler could not be registered: the pid is then
+/// asked of the kernel on every check instead of cached.
+static PID_CACHED: AtomicBool = AtomicBool::new(false);
 
 pub fn current_pid() -> u32 {
     let pid = PID.load(Ordering::Relaxed);
@@ -19,10 +22,13 @@ pub fn current_pid() -> u32 {
     }
     FORK_HANDLER.call_once(|| {
         // SAFETY: the handler only stores getpid(), which is async-signal-safe.
-        unsafe { libc::pthread_atfork(None, None, Some(forked_child)) };
+        let registered = unsafe { libc::pthread_atfork(None, None, Some(forked_child)) } == 0;
+        PID_CACHED.store(registered, Ordering::Relaxed);
     });
     let pid = std::process::id();
-    PID.store(pid, Ordering::Relaxed);
+    if PID_CACHED.load(Ordering::Relaxed) {
+        PID.store(pid, Ordering::Relaxed);
+    }
     pid
 }
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use rumqttc::QoS;
 
 use super::inbox::Inbox;
+use super::protocol::Reason;
 use super::topic::matches;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +26,7 @@ pub enum SubscriptionState {
     Pending,
     Confirmed,
     /// With the broker's reason.
-    Refused(String),
+    Refused(Reason),
 }
 
 #[derive(Debug)]
@@ -138,7 +139,7 @@ impl Subscriptions {
     }
 
     /// SUBACK; `refusal` is the broker's reason when it refused.
-    pub fn incoming_suback(&mut self, pkid: u16, refusal: Option<String>) {
+    pub fn incoming_suback(&mut self, pkid: u16, refusal: Option<Reason>) {
         let Some(id) = self.by_pkid.remove(&pkid) else {
             return;
         };
@@ -211,6 +212,12 @@ impl Subscriptions {
     /// subscription or one for all. An empty list means no identifiers
     /// (MQTT 3.1.1): every matching inbox.
     pub fn route(&self, topic: &str, identifiers: &[usize]) -> Option<Vec<Arc<Inbox>>> {
+        // Identifiers of none of our subscriptions (a broker's mistake) say
+        // nothing: the topic alone decides, rather than losing the message.
+        let known = identifiers
+            .iter()
+            .any(|id| self.entries.iter().any(|e| e.identifier == *id));
+        let identifiers = if known { identifiers } else { &[] };
         // Each matching inbox with the lowest identifier it takes a copy for.
         let mut matched: Vec<(Arc<Inbox>, Option<usize>)> = Vec::new();
         for entry in &self.entries {
@@ -283,12 +290,13 @@ mod tests {
         subs.sent(b);
         subs.outgoing_subscribe(3);
         subs.outgoing_subscribe(4);
-        subs.incoming_suback(4, Some("not authorized".into()));
+        let not_authorized = Reason::new(0x87, "not authorized");
+        subs.incoming_suback(4, Some(not_authorized.clone()));
         subs.incoming_suback(3, None);
         assert_eq!(subs.state(a), Some(SubscriptionState::Confirmed));
         assert_eq!(
             subs.state(b),
-            Some(SubscriptionState::Refused("not authorized".into()))
+            Some(SubscriptionState::Refused(not_authorized))
         );
     }
 
@@ -424,6 +432,21 @@ mod tests {
             .map(|i| i.id)
             .collect();
         assert_eq!(ids, [inbox.id]);
+    }
+
+    #[test]
+    fn identifiers_of_none_of_our_subscriptions_fall_back_to_the_topic() {
+        let mut subs = Subscriptions::default();
+        let inbox = Inbox::new(8);
+        let a = subs.add(&inbox, "s/#".into(), QoS::AtLeastOnce).id;
+        confirm(&mut subs, a, 1);
+        let ids: Vec<u64> = subs
+            .route("s/x", &[identifier("s/#") + 1])
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(ids, [inbox.id], "a QoS 1 message is not lost");
     }
 
     #[test]

@@ -19,7 +19,6 @@ use parking_lot::Mutex;
 use rumqttc::QoS;
 use tokio::sync::Notify;
 
-use super::connection::Connection;
 use super::properties::Properties;
 
 /// One received message on its way to PHP.
@@ -62,11 +61,16 @@ impl Acknowledgement {
     }
 }
 
+/// Whoever received the message and sends its acknowledgement: the connection.
+pub trait Acknowledger: Send + Sync {
+    /// Sends PUBACK (QoS 1) or PUBREC (QoS 2), if still due on `session`.
+    fn acknowledge(&self, session: u64, pkid: u16, qos: QoS);
+}
+
 /// The acknowledgement a QoS 1/2 message owes the broker, shared by the
 /// copies delivered to several subscribers.
-#[derive(Debug)]
 pub struct PendingAck {
-    pub(crate) connection: Weak<Connection>,
+    pub(crate) connection: Weak<dyn Acknowledger>,
     /// Which connection of that name received it: an acknowledgement for a
     /// connection that has since been replaced by a reconnect must not be
     /// sent, the broker re-sends the message instead.
@@ -74,6 +78,16 @@ pub struct PendingAck {
     pub(crate) pkid: u16,
     pub(crate) qos: QoS,
     pub(crate) holders: AtomicUsize,
+}
+
+impl std::fmt::Debug for PendingAck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingAck")
+            .field("session", &self.session)
+            .field("pkid", &self.pkid)
+            .field("qos", &self.qos)
+            .finish()
+    }
 }
 
 impl PendingAck {
@@ -237,10 +251,16 @@ mod tests {
         assert!(inbox.receive(Duration::from_millis(10)).is_none());
     }
 
+    struct Nobody;
+
+    impl Acknowledger for Nobody {
+        fn acknowledge(&self, _: u64, _: u16, _: QoS) {}
+    }
+
     #[test]
     fn acknowledgement_is_owed_until_every_holder_released_it() {
         let ack = Arc::new(PendingAck {
-            connection: Weak::new(),
+            connection: Weak::<Nobody>::new(),
             session: 1,
             pkid: 7,
             qos: QoS::AtLeastOnce,

@@ -1,0 +1,167 @@
+//! The named connections living in this process, so that a PHP-FPM worker
+//! keeps one connection per name across all the requests it serves.
+//!
+//! The process-wide lock is held only to find a name's slot: replacing a
+//! connection flushes the old one for up to its `flush_timeout`, and under a
+//! threaded PHP every other thread's calls must not wait behind that. Only
+//! callers of the same name wait, in the slot.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::runtime::Runtime;
+
+use super::config::Config;
+use super::connection::Connection;
+use super::deadline;
+use super::error::{ConnectionError, Error};
+use super::runtime::{self, current_pid};
+use super::tls;
+
+struct Process {
+    pid: u32,
+    runtime: Runtime,
+    slots: HashMap<String, Arc<Slot>>,
+}
+
+/// One name's connection, and the turn to replace it.
+#[derive(Default)]
+struct Slot {
+    replacing: Mutex<()>,
+    current: Mutex<Option<Arc<Connection>>>,
+}
+
+impl Slot {
+    fn current(&self) -> Option<Arc<Connection>> {
+        self.current.lock().clone()
+    }
+}
+
+static PROCESS: Mutex<Option<Process>> = Mutex::new(None);
+
+/// The live connection of that name with those options, or a new one. A
+/// connection of that name with other options, or one that failed for good,
+/// is flushed and replaced; what it could not deliver moves to its replacement.
+pub fn connect(name: &str, config: Config) -> Result<Arc<Connection>, Error> {
+    let (slot, pid, runtime) = with_process(|process| {
+        let slot = process.slots.entry(name.to_owned()).or_default().clone();
+        (slot, process.pid, process.runtime.handle().clone())
+    })?;
+    let _turn = slot.replacing.lock();
+    let existing = slot.current();
+    if let Some(existing) = &existing {
+        if existing.config == config && !existing.is_finished() {
+            return Ok(existing.clone());
+        }
+    }
+    // Everything that can fail comes before the old connection is touched.
+    let tls = config.tls.as_ref().map(tls::client_config).transpose()?;
+    let carried = match existing {
+        Some(existing) => {
+            existing.close();
+            existing.take_unacknowledged()
+        }
+        None => Vec::new(),
+    };
+    let connection = Connection::open(name, config, tls, pid, &runtime, carried);
+    *slot.current.lock() = Some(connection.clone());
+    Ok(connection)
+}
+
+/// Closes a connection and lets the next `connect` of its name start afresh.
+/// One that could not deliver everything stays listed, so its messages stay
+/// visible in `status()` and the next connection of that name takes them over.
+pub fn close(connection: &Arc<Connection>) {
+    connection.close();
+    let status = connection.status();
+    if status.queued + status.in_flight > 0 {
+        return;
+    }
+    let slot = {
+        let guard = PROCESS.lock();
+        guard
+            .as_ref()
+            .filter(|p| p.pid == current_pid())
+            .and_then(|p| p.slots.get(&connection.name).cloned())
+    };
+    if let Some(slot) = slot {
+        let mut current = slot.current.lock();
+        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, connection)) {
+            *current = None;
+        }
+    }
+}
+
+/// This process's live connections, by name.
+pub fn connections() -> Vec<Arc<Connection>> {
+    let slots: Vec<Arc<Slot>> = {
+        let guard = PROCESS.lock();
+        guard
+            .as_ref()
+            .filter(|p| p.pid == current_pid())
+            .map(|p| p.slots.values().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut connections: Vec<_> = slots.iter().filter_map(|slot| slot.current()).collect();
+    connections.sort_by(|a, b| a.name.cmp(&b.name));
+    connections
+}
+
+/// At process end: flushes every connection this process owns, all at once
+/// and each bounded by its `flush_timeout`, then stops the runtime.
+pub fn shutdown() {
+    let Some(process) = PROCESS.lock().take() else {
+        return;
+    };
+    if process.pid != current_pid() {
+        // Inherited through fork(): its threads do not exist here.
+        std::mem::forget(process);
+        return;
+    }
+    let connections: Vec<Arc<Connection>> = process
+        .slots
+        .values()
+        .filter_map(|slot| slot.current())
+        .collect();
+    let start = Instant::now();
+    for connection in &connections {
+        connection.flush_until(deadline::from(start, connection.config.flush_timeout));
+    }
+    for connection in &connections {
+        connection.close_by(start);
+        let status = connection.status();
+        let undelivered = status.queued + status.in_flight;
+        if undelivered > 0 {
+            eprintln!(
+                "mqtt-broadcast: connection \"{}\" ended with {undelivered} messages not acknowledged by the broker (flush_timeout {:.1} s, last error: {})",
+                connection.name,
+                connection.config.flush_timeout.as_secs_f64(),
+                status.last_error.as_deref().unwrap_or("none"),
+            );
+        }
+    }
+    process.runtime.shutdown_timeout(Duration::from_millis(500));
+}
+
+fn with_process<T>(f: impl FnOnce(&mut Process) -> T) -> Result<T, Error> {
+    let mut guard = PROCESS.lock();
+    let pid = current_pid();
+    if guard.as_ref().is_some_and(|p| p.pid != pid) {
+        // Inherited through fork(): forget it without joining or dropping.
+        std::mem::forget(guard.take());
+    }
+    let process = match guard.as_mut() {
+        Some(process) => process,
+        None => {
+            let runtime = runtime::build().map_err(|e| ConnectionError::Runtime(e.to_string()))?;
+            guard.insert(Process {
+                pid,
+                runtime,
+                slots: HashMap::new(),
+            })
+        }
+    };
+    Ok(f(process))
+}
