@@ -655,7 +655,7 @@ impl MqttOptions {
     }
 
     /// Username and password
-    pub fn set_credentials<U: Into<String>, P: Into<String>>(
+    pub fn set_credentials<U: Into<String>, P: Into<bytes::Bytes>>(
         &mut self,
         username: U,
         password: P,

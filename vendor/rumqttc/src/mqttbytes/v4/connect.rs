@@ -30,7 +30,7 @@ impl Connect {
         }
     }
 
-    pub fn set_login<U: Into<String>, P: Into<String>>(&mut self, u: U, p: P) -> &mut Connect {
+    pub fn set_login<U: Into<String>, P: Into<Bytes>>(&mut self, u: U, p: P) -> &mut Connect {
         let login = Login {
             username: u.into(),
             password: p.into(),
@@ -210,11 +210,12 @@ impl LastWill {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Login {
     pub username: String,
-    pub password: String,
+    /// Binary data in MQTT 3.1.1 and 5, unlike the user name: any bytes.
+    pub password: Bytes,
 }
 
 impl Login {
-    pub fn new<U: Into<String>, P: Into<String>>(u: U, p: P) -> Login {
+    pub fn new<U: Into<String>, P: Into<Bytes>>(u: U, p: P) -> Login {
         Login {
             username: u.into(),
             password: p.into(),
@@ -228,8 +229,8 @@ impl Login {
         };
 
         let password = match connect_flags & 0b0100_0000 {
-            0 => String::new(),
-            _ => read_mqtt_string(bytes)?,
+            0 => Bytes::new(),
+            _ => read_mqtt_bytes(bytes)?,
         };
 
         if username.is_empty() && password.is_empty() {
@@ -262,13 +263,13 @@ impl Login {
 
         if !self.password.is_empty() {
             connect_flags |= 0x40;
-            write_mqtt_string(buffer, &self.password);
+            write_mqtt_bytes(buffer, &self.password);
         }
 
         connect_flags
     }
 
-    pub fn validate(&self, username: &str, password: &str) -> bool {
+    pub fn validate(&self, username: &str, password: &[u8]) -> bool {
         (self.username == *username) && (self.password == *password)
     }
 }
@@ -412,5 +413,24 @@ mod test {
         // println!("{:?}", sample_bytes());
 
         assert_eq!(buf, sample_bytes());
+    }
+
+    #[test]
+    fn binary_password_is_written_and_read_byte_for_byte() {
+        let connect = Connect {
+            protocol: Protocol::V4,
+            keep_alive: 10,
+            client_id: "test".to_owned(),
+            clean_session: true,
+            last_will: None,
+            login: Some(Login::new("rust", vec![0xff, 0xfe, 0x00, b'x'])),
+        };
+
+        let mut buf = BytesMut::new();
+        connect.write(&mut buf).unwrap();
+        assert!(buf.ends_with(&[0x00, 0x04, 0xff, 0xfe, 0x00, b'x']));
+
+        let fixed_header = parse_fixed_header(buf.iter()).unwrap();
+        assert_eq!(Connect::read(fixed_header, buf.freeze()).unwrap(), connect);
     }
 }

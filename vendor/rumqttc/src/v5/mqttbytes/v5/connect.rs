@@ -606,11 +606,12 @@ impl LastWillProperties {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Login {
     pub username: String,
-    pub password: String,
+    /// Binary data in MQTT 3.1.1 and 5, unlike the user name: any bytes.
+    pub password: Bytes,
 }
 
 impl Login {
-    pub fn new<U: Into<String>, P: Into<String>>(u: U, p: P) -> Login {
+    pub fn new<U: Into<String>, P: Into<Bytes>>(u: U, p: P) -> Login {
         Login {
             username: u.into(),
             password: p.into(),
@@ -624,8 +625,8 @@ impl Login {
         };
 
         let password = match connect_flags & 0b0100_0000 {
-            0 => String::new(),
-            _ => read_mqtt_string(bytes)?,
+            0 => Bytes::new(),
+            _ => read_mqtt_bytes(bytes)?,
         };
 
         if username.is_empty() && password.is_empty() {
@@ -658,7 +659,7 @@ impl Login {
 
         if !self.password.is_empty() {
             connect_flags |= 0x40;
-            write_mqtt_string(buffer, &self.password);
+            write_mqtt_bytes(buffer, &self.password);
         }
 
         connect_flags
@@ -690,5 +691,24 @@ mod test {
         let size_from_bytes = dummy_bytes.len();
 
         assert_eq!(reported_size, size_from_bytes);
+    }
+
+    #[test]
+    fn binary_password_is_written_and_read_byte_for_byte() {
+        let connect = Connect {
+            keep_alive: 10,
+            client_id: "test".into(),
+            clean_start: true,
+            properties: None,
+        };
+        let login = Some(Login::new("rust", vec![0xff, 0xfe, 0x00, b'x']));
+
+        let mut buf = BytesMut::new();
+        connect.write(&None, &login, &mut buf).unwrap();
+        assert!(buf.ends_with(&[0x00, 0x04, 0xff, 0xfe, 0x00, b'x']));
+
+        let fixed_header = parse_fixed_header(buf.iter()).unwrap();
+        let read = Connect::read(fixed_header, buf.freeze()).unwrap();
+        assert_eq!(read, (connect, None, login));
     }
 }
