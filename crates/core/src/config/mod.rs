@@ -18,8 +18,8 @@ use std::time::Duration;
 use thiserror::Error;
 
 use self::read::{
-    boolean, entries, integer, invalid, non_negative_seconds, paths, positive_seconds, read_group,
-    readable_file, Reader,
+    binary, boolean, entries, integer, invalid, non_negative_seconds, paths, positive_seconds,
+    read_group, readable_file, Reader,
 };
 pub(crate) use self::suggest::{did_you_mean, nearest};
 pub(crate) use self::value::describe;
@@ -221,7 +221,7 @@ pub enum ConfigError {
     },
 }
 
-/// MQTT strings carry a two-byte length.
+/// MQTT strings and binary data carry a two-byte length.
 const MAX_STRING_BYTES: usize = 65_535;
 /// The largest packet the MQTT remaining-length field can describe.
 const MAX_PACKET_SIZE: usize = 268_435_455;
@@ -622,11 +622,7 @@ const WILL_OPTIONS: &[(&str, Reader<Will>)] = &[
         _ => Err(invalid(path, "must be a topic without wildcards", value)),
     }),
     ("payload", |will, path, value| {
-        will.payload = match value {
-            Value::Str(payload) => payload.clone().into_bytes(),
-            Value::Bytes(payload) => payload.clone(),
-            _ => return Err(invalid(path, "must be a string", value)),
-        };
+        will.payload = will_payload(path, value)?;
         Ok(())
     }),
     ("qos", |will, path, value| {
@@ -662,6 +658,19 @@ fn will(value: &Value) -> Result<Will, ConfigError> {
         });
     }
     Ok(will)
+}
+
+/// MQTT binary data, so any bytes, with a two-byte length: rumqttc would write
+/// a longer payload with its length cut short, and the broker would refuse
+/// every attempt to connect.
+fn will_payload(path: &str, value: &Value) -> Result<Vec<u8>, ConfigError> {
+    match binary(value) {
+        Some(payload) if payload.len() > MAX_STRING_BYTES => {
+            Err(invalid(path, "must be at most 65535 bytes long", value))
+        }
+        Some(payload) => Ok(payload.to_vec()),
+        None => Err(invalid(path, "must be a string", value)),
+    }
 }
 
 #[cfg(test)]
@@ -785,6 +794,21 @@ pub(crate) mod tests {
         )])
         .unwrap();
         assert_eq!(config.will.unwrap().payload, vec![0, 0xff, 0xfe]);
+    }
+
+    #[test]
+    fn will_payload_must_fit_in_mqtt_binary_data() {
+        let will = |payload: Value| map(&[("topic", str("gone")), ("payload", payload)]);
+        assert_eq!(
+            error(&[("will", will(Value::Str("x".repeat(70_000))))]),
+            "option \"will.payload\" must be at most 65535 bytes long, got a string of 70000 bytes"
+        );
+        assert_eq!(
+            error(&[("will", will(Value::Bytes(vec![0xff; 65_536])))]),
+            "option \"will.payload\" must be at most 65535 bytes long, got a binary string of 65536 bytes"
+        );
+        let longest = parse(&[("will", will(Value::Bytes(vec![0xff; 65_535])))]).unwrap();
+        assert_eq!(longest.will.unwrap().payload.len(), 65_535);
     }
 
     #[test]

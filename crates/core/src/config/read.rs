@@ -67,6 +67,15 @@ pub(super) fn entries(options: &Value) -> Option<&[(String, Value)]> {
     }
 }
 
+/// A PHP string as MQTT binary data: UTF-8 text or not.
+pub(super) fn binary(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::Str(text) => Some(text.as_bytes()),
+        Value::Bytes(bytes) => Some(bytes),
+        _ => None,
+    }
+}
+
 /// Accepts what PHP and Laravel's `env()` produce for a flag.
 pub(super) fn boolean(path: &str, value: &Value) -> Result<bool, ConfigError> {
     match value {
