@@ -23,7 +23,7 @@ use self::read::{
 };
 pub(crate) use self::suggest::{did_you_mean, nearest};
 pub(crate) use self::value::describe;
-use self::value::type_name;
+use self::value::describe_secret;
 pub use self::value::Value;
 use crate::topic::validate_topic;
 
@@ -35,7 +35,8 @@ pub struct Config {
     /// `None`: the caller generates a unique id.
     pub client_id: Option<String>,
     pub username: Option<String>,
-    pub password: Option<String>,
+    /// Binary data in MQTT, so any bytes.
+    pub password: Option<Vec<u8>>,
     /// Zero disables keep-alive.
     pub keep_alive: Duration,
     pub connect_timeout: Duration,
@@ -242,11 +243,11 @@ const OPTIONS: &[(&str, Reader<Config>)] = &[
         Ok(())
     }),
     ("username", |config, path, value| {
-        config.username = credential(path, value, false)?;
+        config.username = username(path, value)?;
         Ok(())
     }),
     ("password", |config, path, value| {
-        config.password = credential(path, value, true)?;
+        config.password = password(path, value)?;
         Ok(())
     }),
     ("keep_alive", |config, path, value| {
@@ -388,32 +389,40 @@ fn client_id(path: &str, value: &Value) -> Result<Option<String>, ConfigError> {
     Err(invalid(path, rule, value))
 }
 
-/// User names and passwords are described by type and length only, never by content.
-fn credential(path: &str, value: &Value, is_password: bool) -> Result<Option<String>, ConfigError> {
-    let secret = match value {
+/// A UTF-8 string in MQTT, where NUL is forbidden. Described like the password,
+/// by type and length only.
+fn username(path: &str, value: &Value) -> Result<Option<String>, ConfigError> {
+    let rule = match value {
         Value::Null => return Ok(None),
-        Value::Str(secret) => secret,
-        _ => {
-            return Err(ConfigError::Invalid {
-                path: path.to_owned(),
-                rule: "must be a string or null".to_owned(),
-                got: type_name(value).to_owned(),
-            })
-        }
+        Value::Str(name) if name.len() > MAX_STRING_BYTES => "must be at most 65535 bytes long",
+        Value::Str(name) if name.contains('\0') => "must not contain NUL bytes",
+        Value::Str(name) => return Ok(Some(name.clone())),
+        Value::Bytes(_) => "must be valid UTF-8",
+        _ => "must be a string or null",
     };
-    // A password is binary data in MQTT; a user name is a UTF-8 string, where NUL is forbidden.
-    let rule = if secret.len() > MAX_STRING_BYTES {
-        "must be at most 65535 bytes long"
-    } else if !is_password && secret.contains('\0') {
-        "must not contain NUL bytes"
-    } else {
-        return Ok(Some(secret.clone()));
+    Err(invalid_secret(path, rule, value))
+}
+
+/// Binary data in MQTT: any bytes, text or not. Described by type and length
+/// only, never by content.
+fn password(path: &str, value: &Value) -> Result<Option<Vec<u8>>, ConfigError> {
+    if matches!(value, Value::Null) {
+        return Ok(None);
+    }
+    let rule = match binary(value) {
+        Some(password) if password.len() > MAX_STRING_BYTES => "must be at most 65535 bytes long",
+        Some(password) => return Ok(Some(password.to_vec())),
+        None => "must be a string or null",
     };
-    Err(ConfigError::Invalid {
+    Err(invalid_secret(path, rule, value))
+}
+
+fn invalid_secret(path: &str, rule: &str, value: &Value) -> ConfigError {
+    ConfigError::Invalid {
         path: path.to_owned(),
         rule: rule.to_owned(),
-        got: format!("a string of {} bytes", secret.len()),
-    })
+        got: describe_secret(value),
+    }
 }
 
 fn prefix(path: &str, value: &Value) -> Result<String, ConfigError> {
@@ -881,7 +890,7 @@ pub(crate) mod tests {
                 port: 8883,
                 client_id: Some("worker-1".to_owned()),
                 username: Some("app".to_owned()),
-                password: Some("s3cret".to_owned()),
+                password: Some(b"s3cret".to_vec()),
                 keep_alive: Duration::from_secs(30),
                 connect_timeout: Duration::from_millis(2500),
                 clean_session: false,
@@ -1346,7 +1355,7 @@ pub(crate) mod tests {
     #[test]
     fn empty_password_is_a_password() {
         let config = parse(&[("username", str("app")), ("password", str(""))]).unwrap();
-        assert_eq!(config.password.as_deref(), Some(""));
+        assert_eq!(config.password, Some(Vec::new()));
     }
 
     #[test]
@@ -1487,7 +1496,33 @@ pub(crate) mod tests {
     #[test]
     fn password_may_contain_any_bytes() {
         let config = parse(&[("username", str("app")), ("password", str("a\0b"))]).unwrap();
-        assert_eq!(config.password.as_deref(), Some("a\0b"));
+        assert_eq!(config.password, Some(b"a\0b".to_vec()));
+        let binary = Value::Bytes(b"\xff\xfe\x00x".to_vec());
+        let config = parse(&[("username", str("app")), ("password", binary)]).unwrap();
+        assert_eq!(config.password, Some(b"\xff\xfe\x00x".to_vec()));
+    }
+
+    #[test]
+    fn binary_password_never_appears_in_errors_or_debug_output() {
+        let secret = b"hunter2\xff".to_vec();
+        let too_long = Value::Bytes([secret.clone(), vec![0xff; 65_535]].concat());
+        assert_eq!(
+            error(&[("username", str("app")), ("password", too_long)]),
+            "option \"password\" must be at most 65535 bytes long, got a binary string of 65543 bytes"
+        );
+        let config =
+            parse(&[("username", str("app")), ("password", Value::Bytes(secret))]).unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("password: Some(\"<redacted>\")"), "{debug}");
+    }
+
+    #[test]
+    fn username_must_be_utf8() {
+        assert_eq!(
+            error(&[("username", Value::Bytes(b"ad\xffmin".to_vec()))]),
+            "option \"username\" must be valid UTF-8, got a binary string of 6 bytes"
+        );
     }
 
     #[test]

@@ -29,7 +29,17 @@ pub(crate) fn describe(value: &Value) -> String {
     }
 }
 
-pub(super) fn type_name(value: &Value) -> &'static str {
+/// A credential as messages show it: a string by its length, anything else by
+/// its type, never by its content.
+pub(super) fn describe_secret(value: &Value) -> String {
+    match value {
+        Value::Str(text) => format!("a string of {} bytes", text.len()),
+        Value::Bytes(bytes) => format!("a binary string of {} bytes", bytes.len()),
+        _ => type_name(value).to_owned(),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "bool",
