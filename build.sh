@@ -81,8 +81,8 @@ cmd_test_vendored() {
 cmd_test() {
     cmd_deps
     cmd_build
-    log "cargo test --release"
-    (cd "$ROOT" && cargo test --release)
+    log "cargo test: crates/core"
+    (cd "$ROOT" && cargo test --release -p mqtt-broadcast-core)
     cmd_test_vendored
     log "phpunit"
     (cd "$ROOT" && run_php /usr/bin/phpunit -c tests/php/phpunit.xml "$@")

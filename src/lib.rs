@@ -12,16 +12,39 @@ use php::subscriber::Subscriber;
 /// Module startup: registers classes only. No thread, no runtime: PHP-FPM
 /// forks its workers after this.
 unsafe extern "C" fn module_startup(_type: i32, _module_number: i32) -> i32 {
-    match php::exceptions::register() {
-        Ok(()) => 0,
-        Err(_) => -1,
+    match std::panic::catch_unwind(php::exceptions::register) {
+        Ok(Ok(())) => 0,
+        Ok(Err(error)) => {
+            eprintln!("mqtt-broadcast: cannot register its classes: {error}");
+            -1
+        }
+        Err(panic) => {
+            eprintln!(
+                "mqtt-broadcast: cannot register its classes: {}",
+                panic_message(panic.as_ref())
+            );
+            -1
+        }
     }
 }
 
 /// Module shutdown: a `publish()` made just before the process ends still arrives.
 unsafe extern "C" fn module_shutdown(_type: i32, _module_number: i32) -> i32 {
-    let _ = std::panic::catch_unwind(mqtt_broadcast_core::registry::shutdown);
+    if let Err(panic) = std::panic::catch_unwind(mqtt_broadcast_core::registry::shutdown) {
+        eprintln!(
+            "mqtt-broadcast: flushing at process end failed: {}",
+            panic_message(panic.as_ref())
+        );
+    }
     0
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
 }
 
 #[php_module]

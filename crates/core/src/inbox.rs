@@ -1,12 +1,15 @@
-//! Where received messages wait for PHP: one bounded inbox per subscriber,
-//! fed by the event loops of its connections.
+//! Where received messages wait for PHP: one inbox per subscriber, fed by
+//! the event loops of its connections.
 //!
-//! When PHP is slower than the broker the inbox fills up. Messages then wait
-//! in a bounded overflow while the connection goes on polling, so keep-alives
-//! and acknowledgements still flow (the broker's in-flight window already
-//! bounds how many unacknowledged QoS 1/2 messages it sends). Only when the
-//! overflow is full too does the connection wait before it reads on: TCP and
-//! the broker hold the rest, and nothing is dropped here.
+//! A connection never stops reading for a slow subscriber: its control
+//! packets (SUBACK, PUBREL, PINGRESP) come on the same socket as the
+//! messages, and a subscribe waiting behind a full inbox would wait for
+//! good. When PHP is slower than the broker, messages wait in an overflow.
+//! QoS 1/2 messages always do: until PHP handled them they stay
+//! unacknowledged, so the broker sends no more than its in-flight window
+//! (and, when a persistent session resumes, what it kept for us). QoS 0 has
+//! no such bound: beyond the overflow's capacity it is dropped, as at most
+//! once allows, and counted.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -17,7 +20,6 @@ use bytes::Bytes;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use parking_lot::Mutex;
 use rumqttc::QoS;
-use tokio::sync::Notify;
 
 use super::properties::Properties;
 
@@ -115,7 +117,6 @@ pub struct Inbox {
     /// Older than anything that may enter the channel: while it holds
     /// anything, new deliveries queue behind it.
     overflow: Mutex<VecDeque<Delivery>>,
-    room: Notify,
 }
 
 impl Inbox {
@@ -127,48 +128,32 @@ impl Inbox {
             sender,
             receiver,
             overflow: Mutex::new(VecDeque::new()),
-            room: Notify::new(),
         })
     }
 
-    /// Waits only when the inbox and its overflow are both full:
-    /// back-pressure, not loss.
-    pub async fn deliver(&self, mut delivery: Delivery) {
-        loop {
-            match self.try_deliver(delivery) {
-                Ok(()) => return,
-                // A receive between the failed attempt and this wait leaves a
-                // permit behind, so no wake-up is lost.
-                Err(back) => delivery = back,
-            }
-            self.room.notified().await;
-        }
-    }
-
-    /// Delivers if the inbox or its overflow has room, in order; gives the
-    /// delivery back otherwise.
-    pub fn try_deliver(&self, delivery: Delivery) -> Result<(), Delivery> {
+    /// Never waits. False when a QoS 0 message found the inbox and its
+    /// overflow full and was dropped.
+    pub fn deliver(&self, delivery: Delivery) -> bool {
         let mut overflow = self.overflow.lock();
         let delivery = if overflow.is_empty() {
             match self.sender.try_send(delivery) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => return Ok(()),
+                Ok(()) | Err(TrySendError::Disconnected(_)) => return true,
                 Err(TrySendError::Full(back)) => back,
             }
         } else {
             delivery
         };
-        if overflow.len() < self.overflow_capacity {
+        if delivery.qos != QoS::AtMostOnce || overflow.len() < self.overflow_capacity {
             overflow.push_back(delivery);
-            return Ok(());
+            return true;
         }
-        Err(delivery)
+        false
     }
 
     pub fn receive(&self, timeout: Duration) -> Option<Delivery> {
         match self.receiver.recv_timeout(timeout) {
             Ok(delivery) => {
                 self.refill();
-                self.room.notify_one();
                 Some(delivery)
             }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
@@ -213,36 +198,38 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn full_inbox_and_overflow_make_the_sender_wait_until_php_takes_a_message() {
+    #[test]
+    fn a_full_inbox_never_makes_the_connection_wait_and_keeps_the_order() {
         let inbox = Inbox::new(1);
-        inbox.deliver(delivery("a")).await;
-        for _ in 0..MIN_OVERFLOW {
-            inbox.deliver(delivery("b")).await; // into the overflow, without waiting
+        for i in 0..3 * MIN_OVERFLOW {
+            assert!(inbox.deliver(Delivery {
+                qos: QoS::AtLeastOnce,
+                ..delivery(&i.to_string())
+            }));
         }
-        let waiting = {
-            let inbox = inbox.clone();
-            tokio::spawn(async move { inbox.deliver(delivery("c")).await })
-        };
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished());
-        assert_eq!(inbox.len(), 1 + MIN_OVERFLOW);
-
-        let reader = {
-            let inbox = inbox.clone();
-            std::thread::spawn(move || inbox.receive(Duration::from_secs(1)).map(|d| d.topic))
-        };
-        assert_eq!(reader.join().unwrap().as_deref(), Some("a"));
-        waiting.await.unwrap();
-        let rest: Vec<String> = std::iter::from_fn(|| inbox.receive(Duration::ZERO))
+        assert_eq!(inbox.len(), 3 * MIN_OVERFLOW, "QoS 1 waits, however many");
+        let topics: Vec<String> = std::iter::from_fn(|| inbox.receive(Duration::ZERO))
             .map(|d| d.topic)
             .collect();
-        assert_eq!(rest.len(), MIN_OVERFLOW + 1);
-        assert_eq!(
-            rest.last().map(String::as_str),
-            Some("c"),
-            "the overflow keeps the order"
+        let expected: Vec<String> = (0..3 * MIN_OVERFLOW).map(|i| i.to_string()).collect();
+        assert_eq!(topics, expected);
+    }
+
+    #[test]
+    fn qos_0_beyond_the_overflow_is_dropped_and_said_so() {
+        let inbox = Inbox::new(1);
+        for _ in 0..=MIN_OVERFLOW {
+            assert!(inbox.deliver(delivery("kept")));
+        }
+        assert!(!inbox.deliver(delivery("dropped")));
+        assert!(
+            inbox.deliver(Delivery {
+                qos: QoS::AtLeastOnce,
+                ..delivery("qos 1")
+            }),
+            "QoS 1 still waits"
         );
+        assert_eq!(inbox.len(), MIN_OVERFLOW + 2);
     }
 
     #[test]

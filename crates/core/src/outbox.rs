@@ -240,6 +240,25 @@ impl Outbox {
         Some(error)
     }
 
+    /// The oldest message written and not acknowledged yet.
+    pub fn oldest_in_flight(&self) -> Option<u64> {
+        self.in_flight.values().map(|f| f.message.id).min()
+    }
+
+    /// Ends a message in flight the broker will not take, as a refusal.
+    pub fn refuse_in_flight(
+        &mut self,
+        id: u64,
+        error: impl FnOnce(&Message) -> Error,
+    ) -> Option<Error> {
+        let pkid = self
+            .in_flight
+            .iter()
+            .find(|(_, f)| f.message.id == id)
+            .map(|(&pkid, _)| pkid)?;
+        self.incoming_refusal(pkid, error)
+    }
+
     pub fn incoming_pubrec(&mut self, pkid: u16) {
         if let Some(in_flight) = self.in_flight.get_mut(&pkid) {
             in_flight.released = true;
@@ -638,6 +657,30 @@ mod tests {
         assert_eq!(refused.try_recv(), Ok(Err(refusal("denied"))));
         assert_eq!((outbox.refused(), outbox.acknowledged()), (1, 0));
         assert_eq!(hand_all(&mut outbox), ["next"]);
+    }
+
+    #[test]
+    fn the_oldest_message_in_flight_can_be_given_up_and_the_rest_resent() {
+        let mut outbox = outbox();
+        let refused = push_with_receipt(&mut outbox, "too-large", QoS::AtLeastOnce);
+        push(&mut outbox, "next", QoS::AtLeastOnce);
+        assert_eq!(hand_all(&mut outbox), ["too-large", "next"]);
+        outbox.outgoing_publish(2);
+        outbox.outgoing_publish(1);
+        let oldest = outbox.oldest_in_flight().unwrap();
+        outbox.refuse_in_flight(oldest, |m| refusal(&m.topic));
+        assert_eq!(refused.try_recv(), Ok(Err(refusal("too-large"))));
+        assert_eq!((outbox.refused(), outbox.in_flight_len()), (1, 1));
+        outbox.connection_lost();
+        let resent: Vec<String> = outbox
+            .resume(false)
+            .iter()
+            .map(|r| match r {
+                Resend::Publish(_, m) => m.topic.clone(),
+                Resend::Release(pkid) => format!("release {pkid}"),
+            })
+            .collect();
+        assert_eq!(resent, ["next"]);
     }
 
     #[test]

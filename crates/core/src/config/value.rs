@@ -21,7 +21,7 @@ pub(crate) fn describe(value: &Value) -> String {
         Value::Null => "null".to_owned(),
         Value::Bool(flag) => flag.to_string(),
         Value::Int(n) => n.to_string(),
-        Value::Float(f) => format!("{f:?}"),
+        Value::Float(f) => crate::number::php_float(*f),
         Value::Str(text) if text.len() <= 64 => format!("{text:?}"),
         Value::Str(text) => format!("a string of {} bytes", text.len()),
         Value::Bytes(bytes) => format!("a binary string of {} bytes", bytes.len()),

@@ -2,6 +2,7 @@
 //! it. The task that owns rumqttc's event loop is in `task.rs`; where
 //! received messages go, in `received.rs`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -68,8 +69,11 @@ pub struct Status {
     pub in_flight: usize,
     pub published: u64,
     pub acknowledged: u64,
-    /// Publishes the broker answered with an error reason code (MQTT 5).
+    /// Publishes the broker refused: an error reason code (MQTT 5), or a
+    /// message it closed the connection on again and again.
     pub refused: u64,
+    /// QoS 0 messages a subscriber's full inbox could not take.
+    pub dropped: u64,
     pub last_error: Option<String>,
     /// Seconds since the Unix epoch.
     pub connected_since: Option<f64>,
@@ -103,6 +107,9 @@ struct Link {
     connected_since: Option<SystemTime>,
     /// Why the connection's task died, if it panicked: a bug, reported as such.
     crash: Option<String>,
+    /// The message (outbox id) the last short connections ended on, and how
+    /// many in a row.
+    suspect: Option<(u64, u32)>,
 }
 
 impl Acknowledger for Connection {
@@ -130,6 +137,8 @@ pub struct Connection {
     /// Signalled when the outbox empties and when the state ends.
     changed: Condvar,
     close_requested: Notify,
+    /// Counted outside the lock, where deliveries happen.
+    dropped: AtomicU64,
 }
 
 impl Connection {
@@ -175,9 +184,11 @@ impl Connection {
                 unsent_acks: Vec::new(),
                 connected_since: None,
                 crash: None,
+                suspect: None,
             }),
             changed: Condvar::new(),
             close_requested: Notify::new(),
+            dropped: AtomicU64::new(0),
             config,
         });
         let task = connection.clone().run(eventloop);
@@ -454,6 +465,7 @@ impl Connection {
             published: link.outbox.published(),
             acknowledged: link.outbox.acknowledged(),
             refused: link.outbox.refused(),
+            dropped: self.dropped.load(Ordering::Relaxed),
             last_error: link.last_error.clone(),
             connected_since: link
                 .connected_since

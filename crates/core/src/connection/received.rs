@@ -97,6 +97,15 @@ impl Connection {
             .collect()
     }
 
+    /// Puts each copy in its subscriber's inbox; never waits.
+    pub(super) fn deliver(&self, deliveries: Vec<(Arc<Inbox>, Delivery)>) {
+        for (inbox, delivery) in deliveries {
+            if !inbox.deliver(delivery) {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Messages waiting for a subscription that is gone, or that nobody made
     /// within the grace period: acknowledged, or they would hold the broker's
     /// window for this client for good.
@@ -127,8 +136,7 @@ impl Connection {
         }
     }
 
-    /// Hands the session's waiting messages to a subscriber that now wants
-    /// them, as far as its inbox has room.
+    /// Hands the session's waiting messages to a subscriber that now wants them.
     pub(super) fn deliver_unrouted(&self, link: &mut Link, inbox: &Arc<Inbox>) {
         let waiting = std::mem::take(&mut link.unrouted);
         for (arrived, publish) in waiting {
@@ -140,12 +148,7 @@ impl Connection {
                 link.unrouted.push((arrived, publish));
                 continue;
             }
-            let deliveries = self.deliveries(link.session, &publish, vec![inbox.clone()]);
-            for (_, delivery) in deliveries {
-                if inbox.try_deliver(delivery).is_err() {
-                    link.unrouted.push((arrived, publish.clone()));
-                }
-            }
+            self.deliver(self.deliveries(link.session, &publish, vec![inbox.clone()]));
         }
     }
 }

@@ -3,16 +3,25 @@
 
 use super::*;
 
+/// A connection that ends sooner than this after CONNACK did not really
+/// work: the backoff goes on growing, and the publish it ended on is suspect.
+const STABLE_AFTER: Duration = Duration::from_secs(1);
+/// Connections a publish may end, each right after it was sent, before it
+/// is given up as refused.
+const MAX_STRIKES: u32 = 3;
+
 impl Connection {
     pub(super) async fn run(self: Arc<Self>, mut eventloop: EventLoop) {
         let reconnect = &self.config.reconnect;
         let mut backoff = Backoff::new(reconnect.initial_delay, reconnect.max_delay);
-        // Only this task changes the state between these two.
-        let mut connected = false;
+        // Only this task changes the state between connected and not.
+        let mut connected_at: Option<Instant> = None;
         let close_requested = self.close_requested.notified();
         tokio::pin!(close_requested);
         loop {
-            let connecting = (!connected).then_some(self.config.connect_timeout);
+            let connecting = connected_at
+                .is_none()
+                .then_some(self.config.connect_timeout);
             let polled = tokio::select! {
                 biased;
                 _ = &mut close_requested => break,
@@ -20,8 +29,7 @@ impl Connection {
             };
             match polled {
                 Ok(Event::Connected(accepted)) => {
-                    backoff.reset();
-                    connected = true;
+                    connected_at = Some(Instant::now());
                     self.connected(&mut eventloop, accepted);
                 }
                 Ok(event) => {
@@ -29,16 +37,18 @@ impl Connection {
                     // under one lock.
                     let mut events = vec![event];
                     events.extend(eventloop.take_events());
-                    let deliveries = self.handle(events);
-                    deliver(deliveries).await;
+                    self.deliver(self.handle(events));
                 }
                 Err(failure) => {
-                    connected = false;
+                    let lasted = connected_at.take().map(|at| at.elapsed());
+                    let short_lived = lasted.is_some_and(|lasted| lasted < STABLE_AFTER);
+                    if lasted.is_some() && !short_lived {
+                        backoff.reset();
+                    }
                     let attempts = backoff.attempts();
                     let retries = reconnect.max_retries;
                     let gave_up = retries != 0 && attempts >= retries;
-                    let deliveries = self.lost(&mut eventloop, failure, gave_up);
-                    deliver(deliveries).await;
+                    self.deliver(self.lost(&mut eventloop, failure, gave_up, short_lived));
                     if gave_up {
                         break;
                     }
@@ -153,6 +163,7 @@ impl Connection {
         eventloop: &mut EventLoop,
         failure: Failure,
         gave_up: bool,
+        short_lived: bool,
     ) -> Vec<(Arc<Inbox>, Delivery)> {
         let mut link = self.link.lock();
         // Events rumqttc produced before the failure still tell what was
@@ -161,6 +172,12 @@ impl Connection {
         for event in eventloop.take_events() {
             deliveries.extend(self.apply(&mut link, event));
         }
+        let given_up = if short_lived {
+            self.blame_oldest_in_flight(&mut link)
+        } else {
+            link.suspect = None;
+            None
+        };
         eventloop.forget();
         link.outbox.connection_lost();
         link.subscriptions.connection_lost();
@@ -178,7 +195,10 @@ impl Connection {
             link.outbox.fail_receipts(&self.refused_error(&reason));
         }
         link.refusal = refused.then(|| reason.clone());
-        link.last_error = Some(reason);
+        link.last_error = Some(match given_up {
+            Some(refusal) => format!("{refusal}; the connection ended: {reason}"),
+            None => reason,
+        });
         link.connected_since = None;
         link.state = if gave_up {
             ConnectionState::Failed
@@ -195,6 +215,35 @@ impl Connection {
         deliveries
     }
 
+    /// MQTT 3.1.1 lets a broker refuse a publish only by closing the
+    /// connection (one beyond its message size limit, say). Sent again after
+    /// every reconnect, such a message would block everything behind it for
+    /// good: after `MAX_STRIKES` short connections that each ended with it
+    /// the oldest unacknowledged, it is given up as refused.
+    fn blame_oldest_in_flight(&self, link: &mut Link) -> Option<Error> {
+        let Some(oldest) = link.outbox.oldest_in_flight() else {
+            link.suspect = None;
+            return None;
+        };
+        let strikes = match link.suspect {
+            Some((suspect, strikes)) if suspect == oldest => strikes + 1,
+            _ => 1,
+        };
+        if strikes < MAX_STRIKES {
+            link.suspect = Some((oldest, strikes));
+            return None;
+        }
+        link.suspect = None;
+        link.outbox.refuse_in_flight(oldest, |message| {
+            Refusal::Disconnected {
+                connection: self.name.clone(),
+                topic: self.unprefixed(&message.topic).to_owned(),
+                times: strikes,
+            }
+            .into()
+        })
+    }
+
     /// Says DISCONNECT, then reads until the broker closes the connection:
     /// closing our end with unread data in it would reset the connection, and
     /// the broker could lose what we wrote just before.
@@ -204,16 +253,9 @@ impl Connection {
         }
         let closed_by_broker = async {
             while let Ok(event) = eventloop.poll(None).await {
-                deliver(self.handle(vec![event])).await;
+                self.deliver(self.handle(vec![event]));
             }
         };
         let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, closed_by_broker).await;
-    }
-}
-
-/// Outside the lock: a full inbox makes the connection wait here.
-async fn deliver(deliveries: Vec<(Arc<Inbox>, Delivery)>) {
-    for (inbox, delivery) in deliveries {
-        inbox.deliver(delivery).await;
     }
 }
