@@ -102,7 +102,7 @@ if test "$PHP_MQTT_BROADCAST" != "no"; then
 
   dnl The library is made by cargo, not by libtool from C sources: it is the
   dnl one module make builds and make install installs.
-  MQTT_BROADCAST_SOURCES=`cd "$abs_srcdir" && find src -name '*.rs' | LC_ALL=C sort | sed "s#^#$abs_srcdir/#" | tr '\n' ' '`
+  MQTT_BROADCAST_SOURCES=`cd "$abs_srcdir" && find src crates vendor -name '*.rs' -o -name Cargo.toml | LC_ALL=C sort | sed "s#^#$abs_srcdir/#" | tr '\n' ' '`
   MQTT_BROADCAST_SOURCES="$abs_srcdir/Cargo.toml $abs_srcdir/Cargo.lock $MQTT_BROADCAST_SOURCES"
   PHP_MODULES="$PHP_MODULES \$(phplibdir)/mqtt_broadcast.so"
   PHP_ADD_BUILD_DIR([modules])

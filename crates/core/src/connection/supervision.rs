@@ -82,3 +82,141 @@ impl Connection {
         self.changed.notify_all();
     }
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::thread;
+
+    use bytes::BytesMut;
+    use rumqttc::Packet;
+
+    use super::*;
+    use crate::config::Reconnect;
+    use crate::error::ConnectionError;
+    use crate::registry;
+
+    /// Names of connections whose task is to panic, as a bug would, once woken.
+    static CRASH: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    pub(crate) fn crash_if_asked(name: &str) {
+        if CRASH.lock().iter().any(|n| n == name) {
+            panic!("forced by a test");
+        }
+    }
+
+    fn crash(connection: &Connection) {
+        CRASH.lock().push(connection.name.clone());
+        connection.close_requested.notify_one();
+    }
+
+    /// A broker for one connection at a time: CONNACK, then each PUBLISH
+    /// reported on `published`; acknowledged only when `acknowledge`.
+    fn broker(acknowledge: bool, listener: &TcpListener) -> crossbeam_channel::Receiver<String> {
+        let (published, topics) = crossbeam_channel::unbounded();
+        let listener = listener.try_clone().unwrap();
+        thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut buffer = BytesMut::new();
+            loop {
+                match rumqttc::mqttbytes::v4::Packet::read(&mut buffer, 1 << 20) {
+                    Ok(Packet::Connect(_)) => socket.write_all(&[0x20, 2, 0, 0]).unwrap(),
+                    Ok(Packet::Publish(publish)) => {
+                        let _ = published.send(publish.topic);
+                        if acknowledge {
+                            let [high, low] = publish.pkid.to_be_bytes();
+                            socket.write_all(&[0x40, 2, high, low]).unwrap();
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        let mut chunk = [0; 4096];
+                        match socket.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                }
+            }
+        });
+        topics
+    }
+
+    fn wait_for(topics: &crossbeam_channel::Receiver<String>, count: usize) -> Vec<String> {
+        (0..count)
+            .map(|_| topics.recv_timeout(Duration::from_secs(10)).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_panicking_task_fails_the_connection_and_the_next_one_delivers_what_was_pending() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = Config {
+            port: listener.local_addr().unwrap().port(),
+            reconnect: Reconnect {
+                initial_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(50),
+                max_retries: 0,
+            },
+            ..Config::default()
+        };
+        let first_broker = broker(false, &listener);
+        let first = registry::connect("supervision", config.clone()).unwrap();
+        first
+            .publish("pending", b"1", QoS::AtLeastOnce, false, None)
+            .unwrap();
+        assert_eq!(wait_for(&first_broker, 1), ["pending"]);
+
+        let waiting = {
+            let first = first.clone();
+            thread::spawn(move || {
+                let asked = Instant::now();
+                let result = first.publish_sync(
+                    "waiting",
+                    b"2",
+                    QoS::AtLeastOnce,
+                    false,
+                    None,
+                    Duration::from_secs(60),
+                );
+                (result, asked.elapsed())
+            })
+        };
+        assert_eq!(wait_for(&first_broker, 1), ["waiting"]);
+        crash(&first);
+
+        let (result, waited) = waiting.join().unwrap();
+        assert!(
+            matches!(
+                result,
+                Err(Error::Connection(ConnectionError::Crashed { .. }))
+            ),
+            "{result:?}"
+        );
+        assert!(
+            waited < Duration::from_secs(10),
+            "failed at once, not at the timeout"
+        );
+        let status = first.status();
+        assert_eq!(status.state, ConnectionState::Failed);
+        assert!(status
+            .last_error
+            .is_some_and(|e| e.contains("forced by a test")));
+        assert!(first
+            .publish("later", b"3", QoS::AtLeastOnce, false, None)
+            .is_err());
+        assert!(
+            !first.flush(Duration::from_secs(10)),
+            "flush returns at once"
+        );
+
+        let second_broker = broker(true, &listener);
+        let second = registry::connect("supervision", config).unwrap();
+        assert!(!Arc::ptr_eq(&first, &second), "a fresh connection");
+        assert!(second.flush(Duration::from_secs(10)));
+        assert_eq!(wait_for(&second_broker, 2), ["pending", "waiting"]);
+        assert_eq!(second.status().acknowledged, 2);
+        registry::close(&second);
+    }
+}

@@ -24,7 +24,11 @@ impl Connection {
                 .then_some(self.config.connect_timeout);
             let polled = tokio::select! {
                 biased;
-                _ = &mut close_requested => break,
+                _ = &mut close_requested => {
+                    #[cfg(test)]
+                    supervision::tests::crash_if_asked(&self.name);
+                    break;
+                }
                 polled = eventloop.poll(connecting) => polled,
             };
             match polled {
