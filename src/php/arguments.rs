@@ -6,7 +6,8 @@ use std::time::Duration;
 use ext_php_rs::exception::PhpException;
 use ext_php_rs::types::ZendHashTable;
 
-use mqtt_broadcast_core::config::Value;
+use mqtt_broadcast_core::config::{ConfigError, Value};
+use mqtt_broadcast_core::error::Error;
 use mqtt_broadcast_core::number::php_float;
 use mqtt_broadcast_core::QoS;
 
@@ -58,16 +59,41 @@ pub fn text<'a>(
     })
 }
 
-/// An array argument as the core's value tree.
+/// An array of options, as the core's value tree; a malformed one is a
+/// `Mqtt\ConfigException` naming the option it was found in.
+pub fn options(
+    signature: &Signature,
+    options: Option<&ZendHashTable>,
+) -> Result<Value, PhpException> {
+    let Some(options) = options else {
+        return Ok(Value::Map(Vec::new()));
+    };
+    options::from_array(options).map_err(|problem| {
+        let error = if problem.keys.is_empty() {
+            ConfigError::NotOptions {
+                got: format!("an array that {}", problem.problem),
+            }
+        } else {
+            ConfigError::Unusable {
+                path: problem.path(),
+                problem: problem.problem,
+            }
+        };
+        signature.error(Error::from(error))
+    })
+}
+
+/// An array argument such as a publish's properties, as the core's value tree.
 pub fn array(
     signature: &Signature,
     parameter: &str,
-    array: Option<&ZendHashTable>,
+    array: &ZendHashTable,
 ) -> Result<Value, PhpException> {
-    match array {
-        None => Ok(Value::Map(Vec::new())),
-        Some(array) => {
-            options::from_array(array).map_err(|problem| signature.invalid(parameter, problem))
-        }
-    }
+    options::from_array(array).map_err(|problem| {
+        let place = match problem.keys.first() {
+            None => String::new(),
+            Some(_) => format!("entry \"{}\" ", problem.path()),
+        };
+        signature.invalid(parameter, format!("{place}{}", problem.problem))
+    })
 }

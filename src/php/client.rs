@@ -40,7 +40,7 @@ impl Client {
         if name.is_empty() {
             return Err(CLIENT_CONSTRUCT.invalid("name", "must not be empty"));
         }
-        let options = arguments::array(&CLIENT_CONSTRUCT, "options", options)?;
+        let options = arguments::options(&CLIENT_CONSTRUCT, options)?;
         let config = Config::from_value(&options)
             .map_err(Error::from)
             .or_throw(&CLIENT_CONSTRUCT)?;
@@ -135,7 +135,7 @@ impl Client {
         match properties {
             None => Ok(None),
             Some(array) => {
-                let value = arguments::array(call, "properties", Some(array))?;
+                let value = arguments::array(call, "properties", array)?;
                 Properties::for_publish(&value, &self.config).or_throw(call)
             }
         }

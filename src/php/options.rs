@@ -12,29 +12,53 @@ use mqtt_broadcast_core::config::Value;
 /// Far deeper than any option or property nests.
 const MAX_DEPTH: usize = 32;
 
-/// The array as a `Value`, or what is wrong with it.
-pub fn from_array(array: &ZendHashTable) -> Result<Value, String> {
-    let mut path = Vec::new();
-    convert(array, &mut path)
+/// What is wrong with an array, and where: the keys leading to it.
+#[derive(Debug)]
+pub struct Problem {
+    pub keys: Vec<String>,
+    pub problem: String,
 }
 
-/// `path`: the arrays being converted, outermost first, to find one that
-/// contains itself.
-fn convert(array: &ZendHashTable, path: &mut Vec<*const ZendHashTable>) -> Result<Value, String> {
+impl Problem {
+    /// The keys as a dot path, as options are named: `tls.ca_file`.
+    pub fn path(&self) -> String {
+        self.keys.join(".")
+    }
+}
+
+/// The array as a `Value`, or what is wrong with it.
+pub fn from_array(array: &ZendHashTable) -> Result<Value, Problem> {
+    let mut path = Path::default();
+    convert(array, &mut path).map_err(|problem| Problem {
+        keys: path.keys,
+        problem,
+    })
+}
+
+/// Where the conversion is: the arrays it is inside of, outermost first (to
+/// find one that contains itself), and the keys that led there. On a
+/// problem, it stays where the problem was.
+#[derive(Default)]
+struct Path {
+    arrays: Vec<*const ZendHashTable>,
+    keys: Vec<String>,
+}
+
+fn convert(array: &ZendHashTable, path: &mut Path) -> Result<Value, String> {
     let pointer: *const ZendHashTable = array;
-    if path.contains(&pointer) {
+    if path.arrays.contains(&pointer) {
         return Err("contains itself (a recursive array)".to_owned());
     }
-    if path.len() >= MAX_DEPTH {
+    if path.arrays.len() >= MAX_DEPTH {
         return Err(format!("nests arrays more than {MAX_DEPTH} levels deep"));
     }
-    path.push(pointer);
-    let converted = entries(array, path);
-    path.pop();
-    converted
+    path.arrays.push(pointer);
+    let converted = entries(array, path)?;
+    path.arrays.pop();
+    Ok(converted)
 }
 
-fn entries(array: &ZendHashTable, path: &mut Vec<*const ZendHashTable>) -> Result<Value, String> {
+fn entries(array: &ZendHashTable, path: &mut Path) -> Result<Value, String> {
     let mut keyed = Vec::with_capacity(array.len());
     let mut all_integer_keys = true;
     let mut iter = array.iter();
@@ -54,7 +78,10 @@ fn entries(array: &ZendHashTable, path: &mut Vec<*const ZendHashTable>) -> Resul
                     .to_owned()
             }
         };
-        keyed.push((key, from_zval(value, path)?));
+        path.keys.push(key);
+        let value = from_zval(value, path)?;
+        let key = path.keys.pop().unwrap_or_default();
+        keyed.push((key, value));
     }
     if all_integer_keys && !keyed.is_empty() {
         return Ok(Value::List(keyed.into_iter().map(|(_, v)| v).collect()));
@@ -62,7 +89,7 @@ fn entries(array: &ZendHashTable, path: &mut Vec<*const ZendHashTable>) -> Resul
     Ok(Value::Map(keyed))
 }
 
-fn from_zval(zval: &Zval, path: &mut Vec<*const ZendHashTable>) -> Result<Value, String> {
+fn from_zval(zval: &Zval, path: &mut Path) -> Result<Value, String> {
     Ok(if let Some(b) = zval.bool() {
         Value::Bool(b)
     } else if let Some(i) = zval.long() {

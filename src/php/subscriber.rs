@@ -72,7 +72,7 @@ impl Subscriber {
             connections.push(client.live_connection().or_throw(call)?);
             position += 1;
         }
-        let options = arguments::array(call, "options", options)?;
+        let options = arguments::options(call, options)?;
         let config = SubscriberConfig::from_value(&options)
             .map_err(Error::from)
             .or_throw(call)?;

@@ -19,7 +19,7 @@ use thiserror::Error;
 
 use self::read::{
     binary, boolean, entries, integer, invalid, non_negative_seconds, paths, positive_seconds,
-    read_group, readable_file, Reader,
+    read_group, readable_file, text_rule, Reader,
 };
 pub(crate) use self::suggest::{did_you_mean, nearest};
 pub(crate) use self::value::describe;
@@ -362,7 +362,7 @@ fn host(path: &str, value: &Value) -> Result<String, ConfigError> {
         Value::Str(host) if !host.is_empty() && !host.contains('\0') => Ok(host.clone()),
         _ => Err(invalid(
             path,
-            "must be a non-empty host name or IP address",
+            text_rule(value, "must be a non-empty host name or IP address"),
             value,
         )),
     }
@@ -372,7 +372,13 @@ fn client_id(path: &str, value: &Value) -> Result<Option<String>, ConfigError> {
     let id = match value {
         Value::Null => return Ok(None),
         Value::Str(id) => id,
-        _ => return Err(invalid(path, "must be a string or null", value)),
+        _ => {
+            return Err(invalid(
+                path,
+                text_rule(value, "must be a string or null"),
+                value,
+            ))
+        }
     };
     let rule = if id.is_empty() {
         "must not be empty (leave it out or set it to null to get a generated one)"
@@ -427,7 +433,7 @@ fn invalid_secret(path: &str, rule: &str, value: &Value) -> ConfigError {
 
 fn prefix(path: &str, value: &Value) -> Result<String, ConfigError> {
     let Value::Str(prefix) = value else {
-        return Err(invalid(path, "must be a string", value));
+        return Err(invalid(path, text_rule(value, "must be a string"), value));
     };
     if prefix.contains(['+', '#']) {
         Err(invalid(
@@ -572,7 +578,11 @@ const TLS_OPTIONS: &[(&str, Reader<Tls>)] = &[
             tls.server_name = Some(name.clone());
             Ok(())
         }
-        _ => Err(invalid(path, "must be a non-empty host name", value)),
+        _ => Err(invalid(
+            path,
+            text_rule(value, "must be a non-empty host name"),
+            value,
+        )),
     }),
     ("alpn", |tls, path, value| {
         tls.alpn = alpn(path, value)?;
@@ -628,7 +638,11 @@ const WILL_OPTIONS: &[(&str, Reader<Will>)] = &[
             will.topic = topic.clone();
             Ok(())
         }
-        _ => Err(invalid(path, "must be a topic without wildcards", value)),
+        _ => Err(invalid(
+            path,
+            text_rule(value, "must be a topic without wildcards"),
+            value,
+        )),
     }),
     ("payload", |will, path, value| {
         will.payload = will_payload(path, value)?;
@@ -1523,6 +1537,26 @@ pub(crate) mod tests {
             error(&[("username", Value::Bytes(b"ad\xffmin".to_vec()))]),
             "option \"username\" must be valid UTF-8, got a binary string of 6 bytes"
         );
+    }
+
+    #[test]
+    fn text_options_given_binary_strings_say_mqtt_strings_are_utf8() {
+        let binary = Value::Bytes(b"a\xff".to_vec());
+        let will = map(&[("topic", binary.clone())]);
+        let tls = map(&[("server_name", binary.clone())]);
+        for (option, value) in [
+            ("host", binary.clone()),
+            ("client_id", binary.clone()),
+            ("prefix", binary.clone()),
+            ("will", will),
+            ("tls", tls),
+        ] {
+            let message = error(&[(option, value)]);
+            assert!(
+                message.contains("must be valid UTF-8 (MQTT strings are UTF-8 text)"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

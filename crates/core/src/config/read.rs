@@ -193,6 +193,15 @@ pub(super) fn readable_file(path: &str, value: &Value) -> Result<PathBuf, Config
     }
 }
 
+/// The rule to quote for a value that is not the text an option wants: a
+/// binary string is told that MQTT strings are UTF-8.
+pub(super) fn text_rule<'a>(value: &Value, rule: &'a str) -> &'a str {
+    match value {
+        Value::Bytes(_) => "must be valid UTF-8 (MQTT strings are UTF-8 text)",
+        _ => rule,
+    }
+}
+
 pub(super) fn invalid(path: &str, rule: impl Into<String>, value: &Value) -> ConfigError {
     ConfigError::Invalid {
         path: path.to_owned(),
