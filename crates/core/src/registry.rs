@@ -165,3 +165,60 @@ fn with_process<T>(f: impl FnOnce(&mut Process) -> T) -> Result<T, Error> {
     };
     Ok(f(process))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+    use std::thread;
+
+    use rumqttc::QoS;
+
+    use super::*;
+
+    /// A port nothing listens on: the connection stays connecting.
+    fn unreachable() -> Config {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Config {
+            port,
+            flush_timeout: Duration::from_secs(3),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn replacing_a_connection_that_flushes_holds_up_no_other_name() {
+        let config = unreachable();
+        let stuck = connect("replaced", config.clone()).unwrap();
+        stuck
+            .publish("undeliverable", b"x", QoS::AtLeastOnce, false, None)
+            .unwrap();
+        let replacing = thread::spawn(move || {
+            let other_options = Config {
+                keep_alive: Duration::from_secs(30),
+                ..config
+            };
+            connect("replaced", other_options).unwrap()
+        });
+        // The replacement now flushes the old connection for its flush_timeout.
+        thread::sleep(Duration::from_millis(300));
+        assert!(!replacing.is_finished());
+
+        let asked = Instant::now();
+        let other = connect("another name", unreachable()).unwrap();
+        let listed = connections();
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "waited {:?} behind the flush",
+            asked.elapsed()
+        );
+        assert!(listed.iter().any(|c| c.name == "another name"));
+
+        let replacement = replacing.join().unwrap();
+        assert_eq!(replacement.status().queued, 1, "the message moved over");
+        close(&other);
+    }
+}
