@@ -15,6 +15,9 @@ use MqttBroadcast\Tests\Support\PhpScript;
  */
 final class DaemonProcess
 {
+    /** The test application's listeners, in the order they run (see Tests\App\AppServiceProvider). */
+    private const LISTENERS = ['class', 'queued', 'closure'];
+
     private BackgroundProcess $process;
     private int $probes = 0;
     /** Names this daemon's output files: a test may start several. */
@@ -129,23 +132,25 @@ final class DaemonProcess
     }
 
     /**
-     * Waits until the class listener handled $count messages below $topicPrefix and returns them.
+     * Waits until every listener of the test application (the class, the
+     * queued class and the closure, which run one after the other) handled
+     * $count messages below $topicPrefix, and returns the class listener's records.
      *
      * @return list<array<string, mixed>>
      */
     public function waitForMessages(string $topicPrefix, int $count, float $timeout = 15.0): array
     {
         $deadline = microtime(true) + $timeout;
-        while (count($records = $this->receivedBy('class', $topicPrefix)) < $count) {
+        while (($handled = min(array_map(fn (string $listener) => count($this->receivedBy($listener, $topicPrefix)), self::LISTENERS))) < $count) {
             if (microtime(true) >= $deadline) {
-                Failure::raise(sprintf("the listener handled %d of %d message(s) on %s within %.0fs\n%s", count($records), $count, $topicPrefix, $timeout, $this->describe()));
+                Failure::raise(sprintf("the listeners handled %d of %d message(s) on %s within %.0fs\n%s", $handled, $count, $topicPrefix, $timeout, $this->describe()));
             }
             if (!$this->process->isRunning()) {
                 Failure::raise("mqtt-broadcast exited while waiting for messages on $topicPrefix\n" . $this->describe());
             }
             usleep(20_000);
         }
-        return $records;
+        return $this->receivedBy('class', $topicPrefix);
     }
 
     /**
