@@ -8,6 +8,7 @@ use Mqtt\Client;
 use Mqtt\ConfigException;
 use MqttBroadcast\Laravel\Config\ConnectionConfig;
 use MqttBroadcast\Laravel\Config\MqttBroadcastConfig;
+use MqttBroadcast\Laravel\Exceptions\ExtensionMissingException;
 use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
 
 /**
@@ -44,6 +45,9 @@ final class Connections
 
     private function open(ConnectionConfig $connection): Client
     {
+        if (!class_exists(Client::class)) {
+            throw ExtensionMissingException::forThisPhp();
+        }
         try {
             return new Client($connection->clientOptions($this->daemon), $connection->name);
         } catch (ConfigException $e) {

@@ -16,7 +16,7 @@ use MqttBroadcast\Laravel\Logging\MessageLog;
 class MqttBroadcast
 {
     public function __construct(
-        private readonly MqttBroadcastConfig $config,
+        protected readonly MqttBroadcastConfig $config,
         private readonly Connections $connections,
         private readonly MessageLog $log,
         private readonly Bus $bus,

@@ -8,6 +8,8 @@ use Illuminate\Container\Container;
 use Illuminate\Contracts\Console\Kernel;
 use Illuminate\Foundation\Application;
 use Illuminate\Support\Facades\Facade;
+use MqttBroadcast\Tests\Support\BackgroundProcess;
+use MqttBroadcast\Tests\Support\Failure;
 use MqttBroadcast\Tests\Support\MqttTestCase;
 use MqttBroadcast\Tests\Support\PhpResult;
 use MqttBroadcast\Tests\Support\PhpScript;
@@ -106,6 +108,32 @@ abstract class TestCase extends MqttTestCase
     protected function artisan(array $arguments, array $env = [], float $timeout = 30.0): PhpResult
     {
         return PhpScript::runFile(self::ARTISAN, $arguments, $this->appEnv($env), $timeout);
+    }
+
+    /**
+     * Runs `php -n` with only the extensions Laravel and PHPUnit need (what a
+     * CI runner without mqtt_broadcast has), in the test application's environment.
+     *
+     * @param list<string> $arguments the script and its arguments
+     * @param array<string, string> $env see appEnv()
+     */
+    protected function phpWithoutExtension(array $arguments, array $env = [], float $timeout = 60.0): PhpResult
+    {
+        $extensions = ['ctype', 'dom', 'fileinfo', 'intl', 'mbstring', 'pdo', 'pdo_sqlite', 'posix', 'tokenizer', 'xml', 'xmlwriter'];
+        $command = [PHP_BINARY, '-n', '-d', 'display_errors=stderr', '-d', 'error_reporting=-1'];
+        foreach ($extensions as $extension) {
+            array_push($command, '-d', "extension=$extension");
+        }
+        $stdout = "{$this->appDir}/php-n.out";
+        $stderr = "{$this->appDir}/php-n.err";
+        $process = new BackgroundProcess(array_merge($command, $arguments), $stdout, $stderr, array_merge(getenv(), $this->appEnv($env)), true);
+        $finished = $process->wait($timeout);
+        $process->killGroup();
+        $result = new PhpResult($finished ? (int) $process->exitCode() : null, (string) file_get_contents($stdout), (string) file_get_contents($stderr));
+        if (!$finished) {
+            Failure::raise("php -n did not finish within {$timeout}s\n" . $result->describe());
+        }
+        return $result;
     }
 
     /**

@@ -12,6 +12,7 @@ use MqttBroadcast\Laravel\Config\MqttBroadcastConfig;
 use MqttBroadcast\Laravel\Connections;
 use MqttBroadcast\Laravel\Daemon\Daemon;
 use MqttBroadcast\Laravel\Daemon\DaemonRegistry;
+use MqttBroadcast\Laravel\Exceptions\ExtensionMissingException;
 use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
 use MqttBroadcast\Laravel\Logging\MessageLog;
 
@@ -27,8 +28,12 @@ class MqttBroadcastCommand extends Command
 
     public function handle(): int
     {
+        if (!extension_loaded('mqtt_broadcast')) {
+            $this->error(ExtensionMissingException::forThisPhp()->getMessage());
+            return self::EXIT_ERROR;
+        }
         if (!class_exists(\Mqtt\Subscriber::class)) {
-            $this->error('The loaded mqtt_broadcast extension (' . (phpversion('mqtt_broadcast') ?: 'not loaded') . ') has no Mqtt\Subscriber: the daemon needs a version that can subscribe.');
+            $this->error('The loaded mqtt_broadcast extension (' . phpversion('mqtt_broadcast') . ') has no Mqtt\Subscriber: the daemon needs a version that can subscribe.');
             return self::EXIT_ERROR;
         }
         $environment = $this->option('environment') ?: $this->laravel->environment();
