@@ -55,12 +55,41 @@ return [
             // mqtt_broadcast extension with TLS support (its `tls` option).
             'use_tls' => env('MQTT_USE_TLS', false),
             'self_signed_allowed' => env('MQTT_SELF_SIGNED_ALLOWED', false),
-            // Further TLS settings, passed to the extension's `tls` option:
-            // ca_file, cert_file, key_file, verify_peer, server_name, alpn.
-            'tls' => [],
+            // Further TLS settings, passed to the extension's `tls` option.
+            'tls' => [
+                'ca_file' => env('MQTT_TLS_CA_FILE'),
+                'cert_file' => env('MQTT_TLS_CERT_FILE'),
+                'key_file' => env('MQTT_TLS_KEY_FILE'),
+                'verify_peer' => env('MQTT_TLS_VERIFY_PEER'),
+                'server_name' => env('MQTT_TLS_SERVER_NAME'),
+            ],
 
             // Topic filters the daemon subscribes to, below the prefix.
             'topics' => ['#'],
+
+            // Messages waiting in this process's outbox while the broker is
+            // unreachable (then publish() throws Mqtt\QueueFullException), QoS 1/2
+            // messages awaiting the broker's acknowledgement at once, and seconds
+            // a process that exits waits for its outbox to drain. null: the
+            // extension's defaults (see its README).
+            'max_queue' => env('MQTT_MAX_QUEUE'),
+            'max_inflight' => env('MQTT_MAX_INFLIGHT'),
+            'flush_timeout' => env('MQTT_FLUSH_TIMEOUT'),
+
+            // The daemon's last will, published by the broker when the daemon
+            // goes away without disconnecting: ['topic' => 'myapp/daemon',
+            // 'payload' => 'offline', 'qos' => 1, 'retain' => true] (topic without
+            // the prefix). MQTT 5: seconds the broker keeps the daemon's persistent
+            // session after it disconnected. Both apply to the daemon's connection only.
+            'will' => null,
+            'session_expiry_interval' => env('MQTT_SESSION_EXPIRY_INTERVAL'),
+
+            // Publishes allowed per second and per minute on this connection
+            // (null: unlimited); see rate_limiting below for what happens above.
+            'rate_limiting' => [
+                'max_per_second' => env('MQTT_RATE_LIMIT_PER_SECOND'),
+                'max_per_minute' => env('MQTT_RATE_LIMIT_PER_MINUTE'),
+            ],
         ],
 
     ],
@@ -82,14 +111,36 @@ return [
 
     /*
     |--------------------------------------------------------------------------
+    | Rate limiting
+    |--------------------------------------------------------------------------
+    |
+    | Above a connection's rate_limiting limits, strategy "reject" makes
+    | publish() and publishSync() throw RateLimitExceededException; "throttle"
+    | makes publish() hand the message to MqttMessageJob, delayed until the
+    | limit admits it, and publishSync() wait. The counts live in the cache
+    | store cache_driver (null: the default store), per connection unless
+    | by_connection is false.
+    |
+    */
+
+    'rate_limiting' => [
+        'enabled' => env('MQTT_RATE_LIMIT_ENABLED', true),
+        'strategy' => env('MQTT_RATE_LIMIT_STRATEGY', 'reject'),
+        'by_connection' => env('MQTT_RATE_LIMIT_BY_CONNECTION', true),
+        'cache_driver' => env('MQTT_RATE_LIMIT_CACHE'),
+    ],
+
+    /*
+    |--------------------------------------------------------------------------
     | Message logging
     |--------------------------------------------------------------------------
     |
     | With enable, received and published messages are written to the table
-    | (MqttBroadcast\Laravel\Models\MqttLogger) in batches. Create it with
-    | php artisan vendor:publish --tag=mqtt-broadcast-migrations && php artisan migrate
-    | (the table of the pure-PHP package works as it is). connection null is the
-    | application's default database connection.
+    | (MqttBroadcast\Laravel\Models\MqttLogger) in batches; php artisan migrate
+    | creates it (the table of the pure-PHP package works as it is). connection
+    | null is the application's default database connection. MqttLogger is
+    | Prunable: php artisan model:prune --model="MqttBroadcast\Laravel\Models\MqttLogger"
+    | deletes rows older than prune_after_days.
     |
     */
 
@@ -97,6 +148,23 @@ return [
         'enable' => env('MQTT_LOG_ENABLE', false),
         'connection' => env('MQTT_LOG_CONNECTION'),
         'table' => env('MQTT_LOG_TABLE', 'mqtt_loggers'),
+        'prune_after_days' => env('MQTT_LOG_PRUNE_AFTER_DAYS', 30),
+    ],
+
+    /*
+    |--------------------------------------------------------------------------
+    | Failed publishes
+    |--------------------------------------------------------------------------
+    |
+    | MqttMessageJob keeps a message it could not publish after its last try
+    | in this table (the pure-PHP package's mqtt_failed_jobs); see
+    | php artisan mqtt-broadcast:failed, :retry, :retry-all, :forget, :flush.
+    |
+    */
+
+    'failed_jobs' => [
+        'connection' => env('MQTT_FAILED_JOBS_DB_CONNECTION'),
+        'table' => env('MQTT_FAILED_JOBS_TABLE', 'mqtt_failed_jobs'),
     ],
 
     /*
@@ -126,8 +194,11 @@ return [
     | max_retry_delay seconds. It retries forever unless
     | terminate_on_max_retries is true: then a connection fails for good after
     | max_retries attempts in a row, publishing on it throws, and the daemon
-    | exits with code 3 for the process manager to restart it. A connection may
-    | set these three keys itself.
+    | exits with code 3 for the process manager to restart it. The daemon also
+    | exits with code 3 when a connection has not been connected for
+    | max_failure_duration seconds (null: never). A connection may set these
+    | four keys itself. max_inbox: messages the daemon has received and not yet
+    | handed to the listeners before its connections stop reading.
     |
     */
 
@@ -135,6 +206,8 @@ return [
         'max_retries' => env('MQTT_MAX_RETRIES', 20),
         'max_retry_delay' => env('MQTT_MAX_RETRY_DELAY', 60),
         'terminate_on_max_retries' => env('MQTT_TERMINATE_ON_MAX_RETRIES', false),
+        'max_failure_duration' => env('MQTT_MAX_FAILURE_DURATION', 3600),
+        'max_inbox' => env('MQTT_MAX_INBOX', 1000),
     ],
 
     /*
@@ -145,7 +218,8 @@ return [
     | publish() needs no queue: it hands the message to the extension and
     | returns. With enabled, it dispatches MqttMessageJob instead (or pass
     | queued: true), which publishes with publishSync() so that a message the
-    | broker did not take fails the job and the queue retries it. name and
+    | broker did not take fails the job and the queue retries it: tries
+    | attempts, backoff seconds apart, then the failed-publish store. name and
     | connection null are the application's defaults.
     |
     */
@@ -154,6 +228,8 @@ return [
         'enabled' => env('MQTT_QUEUE_ENABLED', false),
         'name' => env('MQTT_JOB_QUEUE'),
         'connection' => env('MQTT_JOB_CONNECTION'),
+        'tries' => env('MQTT_JOB_TRIES', 3),
+        'backoff' => env('MQTT_JOB_BACKOFF', '1,5,10'),
     ],
 
 ];

@@ -4,17 +4,21 @@ declare(strict_types=1);
 
 namespace MqttBroadcast\Laravel;
 
+use Illuminate\Cache\RateLimiter;
 use Illuminate\Contracts\Debug\ExceptionHandler;
 use Illuminate\Contracts\Foundation\Application;
+use Illuminate\Foundation\Console\AboutCommand;
 use Illuminate\Queue\Events\Looping;
 use Illuminate\Support\ServiceProvider;
-use MqttBroadcast\Laravel\Commands\MqttBroadcastCommand;
-use MqttBroadcast\Laravel\Commands\StatusCommand;
-use MqttBroadcast\Laravel\Commands\TerminateCommand;
 use MqttBroadcast\Laravel\Config\MqttBroadcastConfig;
 use MqttBroadcast\Laravel\Daemon\DaemonRegistry;
 use MqttBroadcast\Laravel\Logging\MessageLog;
+use MqttBroadcast\Laravel\RateLimiting\PublishLimiter;
 
+/**
+ * Registers nothing that needs the mqtt_broadcast extension: an application
+ * boots without it, and only a real publish or the daemon asks for it.
+ */
 class MqttBroadcastServiceProvider extends ServiceProvider
 {
     public function register(): void
@@ -31,6 +35,10 @@ class MqttBroadcastServiceProvider extends ServiceProvider
             MessageLog::class,
             static fn (Application $app) => new MessageLog($app->make(MqttBroadcastConfig::class)->logs, $app->make(ExceptionHandler::class))
         );
+        $this->app->singleton(PublishLimiter::class, static function (Application $app): PublishLimiter {
+            $config = $app->make(MqttBroadcastConfig::class)->rateLimiting;
+            return new PublishLimiter($config, new RateLimiter($app['cache']->store($config->cacheStore)));
+        });
         $this->app->singleton(MqttBroadcast::class);
         $this->app->singleton(DaemonRegistry::class, static fn (Application $app) => new DaemonRegistry($app['cache']->store()));
     }
@@ -38,13 +46,22 @@ class MqttBroadcastServiceProvider extends ServiceProvider
     public function boot(): void
     {
         if ($this->app->runningInConsole()) {
-            $this->publishes([
-                __DIR__ . '/../config/mqtt-broadcast.php' => $this->app->configPath('mqtt-broadcast.php'),
-            ], 'mqtt-broadcast-config');
-            $this->publishes([
-                __DIR__ . '/../database/migrations/create_mqtt_loggers_table.php' => $this->app->databasePath('migrations/' . date('Y_m_d_His') . '_create_mqtt_loggers_table.php'),
-            ], 'mqtt-broadcast-migrations');
-            $this->commands([MqttBroadcastCommand::class, StatusCommand::class, TerminateCommand::class]);
+            $this->offerPublishing();
+            // From the package, as the pure-PHP package does: `php artisan migrate` is enough.
+            $this->loadMigrationsFrom(__DIR__ . '/../database/migrations');
+            $this->commands([
+                Commands\MqttBroadcastCommand::class,
+                Commands\StatusCommand::class,
+                Commands\TerminateCommand::class,
+                Commands\InstallCommand::class,
+                Commands\TestCommand::class,
+                Commands\FailedCommand::class,
+                Commands\RetryCommand::class,
+                Commands\RetryAllCommand::class,
+                Commands\ForgetCommand::class,
+                Commands\FlushCommand::class,
+            ]);
+            $this->aboutSection();
         }
 
         // Messages logged outside the daemon go to the database once the request
@@ -56,5 +73,40 @@ class MqttBroadcastServiceProvider extends ServiceProvider
         };
         $this->app->terminating($flush);
         $this->app['events']->listen(Looping::class, $flush);
+    }
+
+    private function offerPublishing(): void
+    {
+        $this->publishes([
+            __DIR__ . '/../config/mqtt-broadcast.php' => $this->app->configPath('mqtt-broadcast.php'),
+        ], 'mqtt-broadcast-config');
+
+        // Published under their own names, so that publishing again finds them
+        // there; Laravel 11+ renames them to the publishing date
+        // (database.migrations.update_date_on_publish), which the hasTable
+        // guards of the migrations make harmless.
+        $migrations = [];
+        foreach (glob(__DIR__ . '/../database/migrations/*.php') as $file) {
+            $migrations[$file] = $this->app->databasePath('migrations/' . basename($file));
+        }
+        if (method_exists($this, 'publishesMigrations')) {
+            $this->publishesMigrations($migrations, 'mqtt-broadcast-migrations');
+        } else {
+            $this->publishes($migrations, 'mqtt-broadcast-migrations');
+        }
+    }
+
+    /** `php artisan about` (Laravel 9.21 and later). */
+    private function aboutSection(): void
+    {
+        if (!class_exists(AboutCommand::class)) {
+            return;
+        }
+        AboutCommand::add('MQTT Broadcast', fn (): array => [
+            'Extension' => phpversion('mqtt_broadcast') ?: '<fg=yellow;options=bold>NOT LOADED</>',
+            'Connections' => implode(', ', array_keys((array) $this->app['config']->get('mqtt-broadcast.connections'))),
+            'Queue' => $this->app['config']->get('mqtt-broadcast.queue.enabled') ? 'ENABLED' : 'OFF',
+            'Logs' => $this->app['config']->get('mqtt-broadcast.logs.enable') ? 'ENABLED' : 'OFF',
+        ]);
     }
 }

@@ -155,8 +155,7 @@ final class DaemonProcess
 
     /**
      * Publishes probes with mosquitto_pub to $prefix.$topic until the daemon's
-     * listener got one (as $topic: listeners see topics without the prefix);
-     * from then on its subscription is active on the broker.
+     * listener got one; from then on its subscription is active on the broker.
      */
     public function awaitSubscription(Broker $broker, string $topic, string $prefix = '', float $timeout = 15.0): void
     {
@@ -165,7 +164,7 @@ final class DaemonProcess
             $broker->mosquittoPub($prefix . $topic, 'probe-' . ++$this->probes, 1);
             $retry = microtime(true) + 0.5;
             while (microtime(true) < $retry) {
-                if ($this->receivedBy('class', $topic) !== []) {
+                if ($this->receivedBy('class', $prefix . $topic) !== []) {
                     return;
                 }
                 usleep(20_000);

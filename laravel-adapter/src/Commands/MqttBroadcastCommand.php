@@ -44,6 +44,7 @@ class MqttBroadcastCommand extends Command
                 environment: $environment,
                 connections: $config->connectionsFor($environment),
                 memory: $config->memory,
+                maxInbox: $config->maxInbox,
                 connectionPool: $this->laravel->make(Connections::class),
                 events: $this->laravel->make('events'),
                 exceptions: $this->laravel->make(ExceptionHandler::class),

@@ -5,10 +5,13 @@ declare(strict_types=1);
 namespace MqttBroadcast\Laravel\Commands;
 
 use Illuminate\Console\Command;
+use MqttBroadcast\Laravel\Commands\Concerns\WritesComponents;
 use MqttBroadcast\Laravel\Daemon\DaemonRegistry;
 
 class StatusCommand extends Command
 {
+    use WritesComponents;
+
     public const EXIT_RUNNING = 0;
     public const EXIT_NOT_RUNNING = 2;
 
@@ -20,19 +23,20 @@ class StatusCommand extends Command
     {
         $daemons = $registry->all();
         if ($daemons === []) {
-            $this->error(sprintf('mqtt-broadcast is not running: no daemon sent a heartbeat in the last %d seconds.', DaemonRegistry::TTL));
+            $this->status('error', sprintf('mqtt-broadcast is not running: no daemon sent a heartbeat in the last %d seconds.', DaemonRegistry::TTL));
             return self::EXIT_NOT_RUNNING;
         }
 
-        $this->info(sprintf('mqtt-broadcast is running: %d daemon(s).', count($daemons)));
+        $this->status('info', sprintf('mqtt-broadcast is running: %d daemon(s).', count($daemons)));
         $now = microtime(true);
         $this->table(
-            ['Daemon', 'Host', 'PID', 'Environment', 'Up', 'Heartbeat', 'Messages', 'Listener errors', 'Memory'],
+            ['Daemon', 'Host', 'PID', 'Environment', 'Status', 'Up', 'Heartbeat', 'Messages', 'Listener errors', 'Memory'],
             array_map(static fn (array $d) => [
                 $d['name'],
                 $d['host'],
                 $d['pid'],
                 $d['environment'],
+                $d['status'],
                 self::duration($now - $d['started_at']),
                 sprintf('%.0f s ago', max(0, $now - $d['heartbeat_at'])),
                 $d['handled'],

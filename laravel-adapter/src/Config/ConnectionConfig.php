@@ -16,14 +16,12 @@ final class ConnectionConfig
     public const KEYS = [
         'host', 'port', 'auth', 'username', 'password', 'qos', 'retain', 'prefix', 'clientId',
         'alive_interval', 'timeout', 'use_tls', 'self_signed_allowed', 'tls', 'clean_session', 'topics',
-        'max_retries', 'max_retry_delay', 'terminate_on_max_retries', 'protocol',
+        'max_retries', 'max_retry_delay', 'terminate_on_max_retries', 'max_failure_duration', 'protocol',
+        'max_queue', 'max_inflight', 'flush_timeout', 'will', 'session_expiry_interval', 'rate_limiting',
     ];
 
     /** MQTT versions the extension speaks. */
     private const PROTOCOLS = ['3.1.1', '5'];
-
-    /** Keys of the pure-PHP package's connections that have no meaning here. */
-    public const IGNORED_KEYS = ['max_failure_duration', 'rate_limiting'];
 
     /** Keys of the extension's `tls` option a connection's `tls` array may add. */
     private const TLS_KEYS = ['ca_file', 'cert_file', 'key_file', 'verify_peer', 'allow_self_signed', 'server_name', 'alpn'];
@@ -31,6 +29,8 @@ final class ConnectionConfig
     /**
      * @param list<string> $topics filters the daemon subscribes to, below the prefix
      * @param array<string, mixed> $tls extra options of the extension's `tls` option
+     * @param array<string, mixed>|null $will the extension's `will` option, for the daemon's connection
+     * @param array{max_per_minute: ?int, max_per_second: ?int} $rateLimits publishes allowed per window, null: unlimited
      */
     private function __construct(
         public readonly string $name,
@@ -52,7 +52,15 @@ final class ConnectionConfig
         public readonly int $maxRetries,
         public readonly float $maxRetryDelay,
         public readonly bool $terminateOnMaxRetries,
+        /** seconds without a connection after which the daemon stops (exit code 3); null: never */
+        public readonly ?float $maxFailureDuration,
         public readonly string $protocol,
+        public readonly ?int $maxQueue,
+        public readonly ?int $maxInflight,
+        public readonly ?float $flushTimeout,
+        public readonly ?array $will,
+        public readonly ?int $sessionExpiryInterval,
+        public readonly array $rateLimits,
     ) {
     }
 
@@ -76,12 +84,11 @@ final class ConnectionConfig
         if (!in_array($protocol, self::PROTOCOLS, true)) {
             throw InvalidConfigException::invalidValue($at('protocol')->key('protocol'), 'must be "3.1.1" or "5"', $at('protocol')->raw('protocol'));
         }
-        $tls = $at('tls')->array('tls');
-        foreach (array_keys($tls) as $key) {
-            if (!in_array($key, self::TLS_KEYS, true)) {
-                throw InvalidConfigException::unknownKey($at('tls')->key("tls.$key"), null);
-            }
+        $will = $at('will')->has('will') ? $at('will')->section('will', ['topic', 'payload', 'qos', 'retain']) : null;
+        if ($will !== null && !$will->has('topic')) {
+            throw InvalidConfigException::because($will->key('topic'), 'is required: the topic the broker publishes the will to.');
         }
+        $tls = self::tls($at('tls')->section('tls', self::TLS_KEYS));
 
         return new self(
             name: $name,
@@ -103,7 +110,23 @@ final class ConnectionConfig
             maxRetries: $at('max_retries', $supervisor)->int('max_retries', 20, 1, PHP_INT_MAX),
             maxRetryDelay: self::retryDelay($at('max_retry_delay', $supervisor)),
             terminateOnMaxRetries: $at('terminate_on_max_retries', $supervisor)->bool('terminate_on_max_retries', false),
+            maxFailureDuration: $at('max_failure_duration', $supervisor)->has('max_failure_duration')
+                ? $at('max_failure_duration', $supervisor)->number('max_failure_duration', 0.0, true)
+                : null,
             protocol: $protocol,
+            maxQueue: $at('max_queue')->has('max_queue') ? $at('max_queue')->int('max_queue', 0, 1, PHP_INT_MAX) : null,
+            maxInflight: $at('max_inflight')->has('max_inflight') ? $at('max_inflight')->int('max_inflight', 0, 1, 65535) : null,
+            flushTimeout: $at('flush_timeout')->has('flush_timeout') ? $at('flush_timeout')->number('flush_timeout', 0.0, true) : null,
+            will: $will === null ? null : array_filter([
+                'topic' => $will->nonEmptyString('topic', null),
+                'payload' => $will->nullableString('payload'),
+                'qos' => $will->has('qos') ? $will->int('qos', 0, 0, 2) : null,
+                'retain' => $will->has('retain') ? $will->bool('retain', false) : null,
+            ], static fn ($value) => $value !== null),
+            sessionExpiryInterval: $at('session_expiry_interval')->has('session_expiry_interval')
+                ? $at('session_expiry_interval')->int('session_expiry_interval', 0, 0, 4294967295)
+                : null,
+            rateLimits: self::rateLimits($connection, $defaults),
         );
     }
 
@@ -147,6 +170,11 @@ final class ConnectionConfig
         if ($this->protocol !== '3.1.1') {
             $options['protocol'] = $this->protocol;
         }
+        foreach (['max_queue' => $this->maxQueue, 'max_inflight' => $this->maxInflight, 'flush_timeout' => $this->flushTimeout] as $option => $value) {
+            if ($value !== null) {
+                $options[$option] = $value;
+            }
+        }
         if ($this->username !== null) {
             $options['username'] = $this->username;
             if ($this->password !== null) {
@@ -162,6 +190,15 @@ final class ConnectionConfig
             $options['client_id'] = $this->clientId;
             $options['clean_session'] = $this->cleanSession;
         }
+        // The will and the session's expiry belong to the daemon's connection:
+        // publishing processes come and go with PHP-FPM workers, and each would
+        // fire the will when it went away.
+        if ($forDaemon && $this->will !== null) {
+            $options['will'] = $this->will;
+        }
+        if ($forDaemon && $this->sessionExpiryInterval !== null) {
+            $options['session_expiry_interval'] = $this->sessionExpiryInterval;
+        }
         return $options;
     }
 
@@ -169,6 +206,44 @@ final class ConnectionConfig
     public function address(): string
     {
         return ($this->useTls ? 'mqtts://' : 'mqtt://') . $this->host . ':' . $this->port;
+    }
+
+    /**
+     * The `tls` array, null values left out (env() of an unset variable), as the extension's `tls` option wants it.
+     *
+     * @return array<string, mixed>
+     */
+    private static function tls(Section $tls): array
+    {
+        $options = [];
+        foreach (self::TLS_KEYS as $key) {
+            if ($tls->has($key)) {
+                $options[$key] = match ($key) {
+                    'verify_peer', 'allow_self_signed' => $tls->bool($key, true),
+                    'alpn' => $tls->stringList($key, []),
+                    default => $tls->nonEmptyString($key, null),
+                };
+            }
+        }
+        return $options;
+    }
+
+    /**
+     * `rate_limiting` of the connection, key by key falling back to `defaults.connection.rate_limiting`.
+     *
+     * @return array{max_per_minute: ?int, max_per_second: ?int}
+     */
+    private static function rateLimits(Section $connection, Section $defaults): array
+    {
+        $keys = ['max_per_minute', 'max_per_second'];
+        $own = $connection->section('rate_limiting', $keys);
+        $fallback = $defaults->section('rate_limiting', $keys);
+        $limits = [];
+        foreach ($keys as $key) {
+            $section = Section::firstSetting($key, $own, $fallback);
+            $limits[$key] = $section->has($key) ? $section->int($key, 0, 1, PHP_INT_MAX) : null;
+        }
+        return $limits;
     }
 
     private static function retryDelay(Section $section): float

@@ -12,6 +12,8 @@ final class LogsConfig
         /** database connection name; null is the application's default */
         public readonly ?string $connection,
         public readonly string $table,
+        /** rows older than this many days are removed by `php artisan model:prune` (MqttLogger is Prunable) */
+        public readonly int $pruneAfterDays,
     ) {
     }
 
@@ -21,6 +23,7 @@ final class LogsConfig
             enabled: $logs->bool('enable', false),
             connection: $logs->nonEmptyString('connection', null),
             table: $logs->nonEmptyString('table', 'mqtt_loggers'),
+            pruneAfterDays: $logs->int('prune_after_days', 30, 1, PHP_INT_MAX),
         );
     }
 }

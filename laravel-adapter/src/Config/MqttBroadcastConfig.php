@@ -12,12 +12,11 @@ use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
  */
 final class MqttBroadcastConfig
 {
-    private const KEYS = ['connections', 'environments', 'defaults', 'logs', 'memory', 'supervisor', 'queue'];
+    private const KEYS = ['connections', 'environments', 'defaults', 'logs', 'memory', 'supervisor', 'queue', 'rate_limiting', 'failed_jobs'];
 
-    /** Top-level keys of the pure-PHP package that have no meaning here (its dashboard, repositories, rate limiter). */
+    /** Top-level keys of the pure-PHP package that have no meaning here (its dashboard and its process repositories). */
     private const IGNORED_KEYS = [
-        'password', 'master_supervisor', 'reconnection', 'repository', 'rate_limiting', 'failed_jobs',
-        'path', 'domain', 'middleware', 'dashboard',
+        'password', 'master_supervisor', 'reconnection', 'repository', 'path', 'domain', 'middleware', 'dashboard',
     ];
 
     /**
@@ -30,6 +29,10 @@ final class MqttBroadcastConfig
         public readonly LogsConfig $logs,
         public readonly MemoryConfig $memory,
         public readonly QueueConfig $queue,
+        public readonly RateLimitingConfig $rateLimiting,
+        public readonly FailedJobsConfig $failedJobs,
+        /** received messages waiting in the daemon before its connections stop reading (the Subscriber's max_inbox) */
+        public readonly int $maxInbox,
     ) {
     }
 
@@ -37,21 +40,28 @@ final class MqttBroadcastConfig
     {
         $root = Section::of($config, $path, self::KEYS, self::IGNORED_KEYS);
         $defaults = $root->section('defaults', ['connection'])
-            ->section('connection', ConnectionConfig::KEYS, ConnectionConfig::IGNORED_KEYS);
-        $supervisor = $root->section('supervisor', ['max_retries', 'max_retry_delay', 'terminate_on_max_retries'], ['heartbeat_interval']);
+            ->section('connection', ConnectionConfig::KEYS);
+        $supervisor = $root->section(
+            'supervisor',
+            ['max_retries', 'max_retry_delay', 'terminate_on_max_retries', 'max_failure_duration', 'max_inbox'],
+            ['heartbeat_interval']
+        );
 
         $connections = [];
         foreach ($root->array('connections') as $name => $values) {
-            $connection = Section::of($values, $root->key("connections.$name"), ConnectionConfig::KEYS, ConnectionConfig::IGNORED_KEYS);
+            $connection = Section::of($values, $root->key("connections.$name"), ConnectionConfig::KEYS);
             $connections[(string) $name] = ConnectionConfig::read((string) $name, $connection, $defaults, $supervisor);
         }
 
         return new self(
             connections: $connections,
-            environments: self::environments($root, $connections),
-            logs: LogsConfig::read($root->section('logs', ['enable', 'connection', 'table'], ['queue'])),
+            environments: self::environments($root),
+            logs: LogsConfig::read($root->section('logs', ['enable', 'connection', 'table', 'prune_after_days'], ['queue'])),
             memory: MemoryConfig::read($root->section('memory', ['gc_interval', 'threshold_mb', 'auto_restart', 'restart_delay_seconds'])),
-            queue: QueueConfig::read($root->section('queue', ['enabled', 'name', 'connection'], ['listener'])),
+            queue: QueueConfig::read($root->section('queue', ['enabled', 'name', 'connection', 'tries', 'backoff'], ['listener'])),
+            rateLimiting: RateLimitingConfig::read($root->section('rate_limiting', ['enabled', 'strategy', 'by_connection', 'cache_driver'])),
+            failedJobs: FailedJobsConfig::read($root->section('failed_jobs', ['connection', 'table'])),
+            maxInbox: $supervisor->int('max_inbox', 1000, 1, PHP_INT_MAX),
         );
     }
 
@@ -59,8 +69,17 @@ final class MqttBroadcastConfig
     {
         return $this->connections[$name] ?? throw InvalidConfigException::because(
             "mqtt-broadcast.connections.$name",
-            sprintf('connection "%s" is not configured (configured: %s).', $name, $this->names(array_keys($this->connections)))
+            sprintf('connection "%s" is not configured (configured: %s).%s', $name, $this->names(array_keys($this->connections)), $this->listedIn($name))
         );
+    }
+
+    /**
+     * The connection mqttMessage() and mqttMessageSync() use when not told:
+     * "local" where one is configured, as in the pure-PHP package, else "default".
+     */
+    public function helperConnection(): string
+    {
+        return isset($this->connections['local']) ? 'local' : 'default';
     }
 
     /** @return list<ConnectionConfig> the connections the daemon of $environment listens on */
@@ -78,32 +97,45 @@ final class MqttBroadcastConfig
         if ($names === []) {
             throw InvalidConfigException::because("mqtt-broadcast.environments.$environment", 'lists no connections.');
         }
+        foreach ($names as $index => $name) {
+            if (!isset($this->connections[$name])) {
+                throw InvalidConfigException::because("mqtt-broadcast.environments.$environment.$index", sprintf(
+                    'names connection "%s", which mqtt-broadcast.connections does not define (defined: %s).',
+                    $name,
+                    implode(', ', array_keys($this->connections)) ?: 'none'
+                ));
+            }
+        }
         return array_map(fn (string $name) => $this->connections[$name], $names);
     }
 
     /**
-     * @param array<string, ConnectionConfig> $connections
+     * Environments are checked when one is used (the daemon, mqtt-broadcast:test),
+     * not here: the pure-PHP package's own example lists a "backup" connection
+     * it does not define, and that must not fail every publish of the application.
+     *
      * @return array<string, list<string>>
      */
-    private static function environments(Section $root, array $connections): array
+    private static function environments(Section $root): array
     {
         $environments = [];
         $section = Section::of($root->array('environments'), $root->key('environments'), array_keys($root->array('environments')));
         foreach (array_keys($root->array('environments')) as $environment) {
-            $key = $section->key((string) $environment);
-            $list = $section->stringList((string) $environment, []);
-            foreach ($list as $index => $name) {
-                if (!isset($connections[$name])) {
-                    throw InvalidConfigException::because("$key.$index", sprintf(
-                        'names connection "%s", which mqtt-broadcast.connections does not define (defined: %s).',
-                        $name,
-                        implode(', ', array_keys($connections)) ?: 'none'
-                    ));
-                }
-            }
-            $environments[(string) $environment] = array_values(array_unique($list));
+            $environments[(string) $environment] = array_values(array_unique($section->stringList((string) $environment, [])));
         }
         return $environments;
+    }
+
+    /** " It is listed in mqtt-broadcast.environments.production." for a name environments list but connections lack. */
+    private function listedIn(string $name): string
+    {
+        $keys = [];
+        foreach ($this->environments as $environment => $names) {
+            if (in_array($name, $names, true)) {
+                $keys[] = "mqtt-broadcast.environments.$environment";
+            }
+        }
+        return $keys === [] ? '' : ' It is listed in ' . implode(', ', $keys) . ': define it in mqtt-broadcast.connections.';
     }
 
     /** @param list<string|int> $names */

@@ -21,9 +21,14 @@ use Psr\Log\LoggerInterface;
 /**
  * The long-running receiver behind `php artisan mqtt-broadcast`: one
  * Mqtt\Subscriber over the environment's connections, every message dispatched
- * as MqttMessageReceived. Horizon's habits: signal handlers only ask the loop to
- * stop; the loop does the work, and between two loop() calls (at least every
- * second) the housekeeping: connection states, log batch, memory, heartbeat.
+ * as MqttMessageReceived. Horizon's habits: signal handlers only note the
+ * signal (a stop also makes loop() return); the loop does the work: between
+ * two loop() calls the signals, and every second the housekeeping: connection
+ * states, log batch, memory, heartbeat.
+ *
+ * Signals, as the pure-PHP package and Horizon read them: SIGTERM, SIGINT and
+ * SIGQUIT stop, SIGUSR1 restarts (stops with exit code 0 for the process
+ * manager to start it again), SIGUSR2 pauses and SIGCONT continues.
  */
 class Daemon
 {
@@ -35,18 +40,33 @@ class Daemon
     /** memory.threshold_mb exceeded with memory.auto_restart (Laravel's queue worker uses 12 too). */
     public const EXIT_MEMORY = 12;
 
-    /** Seconds of one loop() call: the longest housekeeping waits while messages keep coming. */
-    private const LOOP_SECONDS = 1.0;
+    /** Seconds between two rounds of housekeeping. */
+    private const HOUSEKEEPING_SECONDS = 1.0;
+    /**
+     * Longest wait of one loop() call for a message. loop() handles one message
+     * per call, and stop() ends a Subscriber for good, so pause, continue and
+     * restart are noticed between two calls: within this, or after the
+     * message being handled.
+     */
+    private const WAIT_SECONDS = 0.1;
     /** Longest wait for the connections at start, for the summary to show their state. */
     private const CONNECT_WAIT_SECONDS = 5.0;
 
     private bool $working = false;
+    /** SIGUSR2 until SIGCONT: no message is taken, the connections stay open. */
+    private bool $paused = false;
+    /** @var array<string, true> pause, continue, restart: noted by the signal handlers, done by the loop */
+    private array $pendingSignals = [];
+    /** @var array<string, float> since when each connection that is not connected has been failing */
+    private array $failingSince = [];
     private int $exitCode = self::EXIT_OK;
     private ?Subscriber $subscriber = null;
     /** @var array<string, Client> by connection name */
     private array $clients = [];
     /** @var array<string, string> the last state seen, by connection name */
     private array $states = [];
+    /** @var array<string, string> the prefix of each connection, by name */
+    private array $prefixes = [];
     /** @var array<string, list<string>>|null filters by connection, when connections listen to different topics */
     private ?array $routes = null;
     private int $handled = 0;
@@ -63,6 +83,8 @@ class Daemon
         private readonly string $environment,
         private readonly array $connections,
         private readonly MemoryConfig $memory,
+        /** the Subscriber's max_inbox: received messages waiting here before the connections stop reading */
+        private readonly int $maxInbox,
         private readonly Connections $connectionPool,
         private readonly Dispatcher $events,
         private readonly ExceptionHandler $exceptions,
@@ -81,9 +103,18 @@ class Daemon
         $this->listenForSignals();
         $this->start();
         try {
+            $housekeepingAt = microtime(true) + self::HOUSEKEEPING_SECONDS;
             while ($this->working) {
-                $this->subscriber->loop($this->handle(...), timeout: self::LOOP_SECONDS);
-                $this->housekeeping();
+                if ($this->paused) {
+                    usleep((int) (self::WAIT_SECONDS * 1e6));
+                } else {
+                    $this->subscriber->loop($this->handle(...), timeout: self::WAIT_SECONDS, limit: 1);
+                }
+                $this->processPendingSignals();
+                if ($this->working && microtime(true) >= $housekeepingAt) {
+                    $this->housekeeping();
+                    $housekeepingAt = microtime(true) + self::HOUSEKEEPING_SECONDS;
+                }
             }
         } catch (\Throwable $e) {
             // Not a listener's (handle() reports those): the extension's. Clean up, then let it surface.
@@ -120,15 +151,58 @@ class Daemon
         foreach ([SIGTERM, SIGINT, SIGQUIT] as $signal) {
             pcntl_signal($signal, fn () => $this->terminate());
         }
+        foreach ([SIGUSR1 => 'restart', SIGUSR2 => 'pause', SIGCONT => 'continue'] as $signal => $action) {
+            pcntl_signal($signal, function () use ($action): void {
+                $this->pendingSignals[$action] = true;
+            });
+        }
     }
+
+    private function processPendingSignals(): void
+    {
+        while ($this->pendingSignals !== []) {
+            $action = array_key_first($this->pendingSignals);
+            unset($this->pendingSignals[$action]);
+            match ($action) {
+                'pause' => $this->pause(),
+                'continue' => $this->continue(),
+                'restart' => $this->restart(),
+            };
+        }
+    }
+
+    private function pause(): void
+    {
+        if (!$this->paused) {
+            $this->paused = true;
+            $this->report('info', 'Paused (SIGUSR2): no message is taken until SIGCONT. The connections stay open; what arrives waits, unacknowledged, in the inbox (max_inbox), then at the broker.');
+        }
+    }
+
+    private function continue(): void
+    {
+        if ($this->paused) {
+            $this->paused = false;
+            $this->report('info', 'Continuing (SIGCONT).');
+        }
+    }
+
+    private function restart(): void
+    {
+        $this->report('info', 'Restarting (SIGUSR1): stopping with exit code 0 for the process manager to start the daemon again.');
+        $this->stop(self::EXIT_OK);
+    }
+
+
 
     private function start(): void
     {
         $this->connectionPool->useDaemonIdentity();
         foreach ($this->connections as $connection) {
             $this->clients[$connection->name] = $this->connectionPool->get($connection->name);
+            $this->prefixes[$connection->name] = $connection->prefix;
         }
-        $this->subscriber = new Subscriber(array_values($this->clients), ['max_inbox' => 1000]);
+        $this->subscriber = new Subscriber(array_values($this->clients), ['max_inbox' => $this->maxInbox]);
         $this->subscribe();
         $this->awaitConnections();
         $this->printSummary();
@@ -220,21 +294,23 @@ class Daemon
         if ($this->routes !== null && !TopicFilter::matchesAny($this->routes[$message->broker] ?? [], $message->topic)) {
             return;
         }
-        $this->log->record($message->broker, $message->topic, $message->payload);
+        // The topic as the broker delivered it, prefix included, as the pure-PHP package gave it.
+        $topic = $this->prefixes[$message->broker] . $message->topic;
+        $this->log->record($message->broker, $topic, $message->payload);
         try {
             $this->events->dispatch(new MqttMessageReceived(
-                $message->topic,
+                $topic,
                 $message->payload,
                 $message->broker,
-                $message->qos,
-                $message->retain,
-                $message->properties,
+                qos: $message->qos,
+                retain: $message->retain,
+                properties: $message->properties,
             ));
         } catch (\Throwable $e) {
             // Reported, and the loop goes on: one bad message must not stop the others.
             $this->listenerErrors++;
             $this->exceptions->report($e);
-            $this->say('error', sprintf('A listener failed on "%s" (connection %s): %s: %s', $message->topic, $message->broker, $e::class, $e->getMessage()));
+            $this->say('error', sprintf('A listener failed on "%s" (connection %s): %s: %s', $topic, $message->broker, $e::class, $e->getMessage()));
         }
         if (++$this->handled % $this->memory->gcInterval === 0) {
             gc_collect_cycles();
@@ -284,6 +360,7 @@ class Daemon
                     )
                 );
             }
+            $this->watchFailureDuration($connection, $status['state']);
             // Only reachable with terminate_on_max_retries: otherwise the extension retries forever.
             if ($status['state'] === 'failed' && $this->working) {
                 $this->report('error', sprintf(
@@ -294,6 +371,30 @@ class Daemon
                 ));
                 $this->stop(self::EXIT_CONNECTION_FAILED);
             }
+        }
+    }
+
+    /**
+     * max_failure_duration: a connection that has not been connected for that
+     * long stops the daemon (exit code 3) for the process manager to start it
+     * afresh, as the pure-PHP package's supervisor gave up on it.
+     */
+    private function watchFailureDuration(ConnectionConfig $connection, string $state): void
+    {
+        if ($state === 'connected') {
+            unset($this->failingSince[$connection->name]);
+            return;
+        }
+        $since = $this->failingSince[$connection->name] ??= microtime(true);
+        if ($connection->maxFailureDuration !== null && microtime(true) - $since >= $connection->maxFailureDuration && $this->working) {
+            $this->report('error', sprintf(
+                'Connection %s has not been connected for %.0f s (max_failure_duration %s s): stopping with exit code %d for the process manager to restart the daemon.',
+                $connection->name,
+                microtime(true) - $since,
+                $connection->maxFailureDuration,
+                self::EXIT_CONNECTION_FAILED
+            ));
+            $this->stop(self::EXIT_CONNECTION_FAILED);
         }
     }
 
@@ -398,6 +499,7 @@ class Daemon
             'host' => gethostname(),
             'pid' => getmypid(),
             'environment' => $this->environment,
+            'status' => $this->paused ? 'paused' : 'running',
             'started_at' => $this->startedAt,
             'handled' => $this->handled,
             'listener_errors' => $this->listenerErrors,

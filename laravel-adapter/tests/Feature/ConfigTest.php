@@ -83,10 +83,15 @@ final class ConfigTest extends TestCase
         yield 'memory threshold' => [['memory' => ['threshold_mb' => 'lots']], '"mqtt-broadcast.memory.threshold_mb": must be an integer between 1 and'];
         yield 'queue switch' => [['queue' => ['enabled' => 'perhaps']], '"mqtt-broadcast.queue.enabled": must be a boolean (true/false), got "perhaps".'];
         yield 'logs table' => [['logs' => ['table' => '']], '"mqtt-broadcast.logs.table": must not be empty'];
-        yield 'environment names an undefined connection' => [
-            ['environments' => ['production' => ['default', 'backup']]] + $connection([]),
-            '"mqtt-broadcast.environments.production.1": names connection "backup", which mqtt-broadcast.connections does not define (defined: default).',
-        ];
+        yield 'rate limiting strategy' => [['rate_limiting' => ['strategy' => 'drop']], '"mqtt-broadcast.rate_limiting.strategy": must be "reject" or "throttle", got "drop".'];
+        yield 'rate limit' => [$connection(['rate_limiting' => ['max_per_second' => 0]]), '"mqtt-broadcast.connections.default.rate_limiting.max_per_second": must be an integer between 1 and'];
+        yield 'rate limit key' => [$connection(['rate_limiting' => ['per_second' => 5]]), 'Unknown config key "mqtt-broadcast.connections.default.rate_limiting.per_second".'];
+        yield 'queue backoff' => [['queue' => ['backoff' => '1,soon']], '"mqtt-broadcast.queue.backoff": must be seconds: an integer of at least 0, or a list of them, got "1,soon".'];
+        yield 'will without topic' => [$connection(['will' => ['payload' => 'offline']]), '"mqtt-broadcast.connections.default.will.topic": is required'];
+        yield 'will key' => [$connection(['will' => ['topic' => 't', 'message' => 'offline']]), 'Unknown config key "mqtt-broadcast.connections.default.will.message"'];
+        yield 'max_queue' => [$connection(['max_queue' => 0]), '"mqtt-broadcast.connections.default.max_queue": must be an integer between 1 and'];
+        yield 'max_failure_duration' => [['supervisor' => ['max_failure_duration' => 'long']] + $connection([]), '"mqtt-broadcast.supervisor.max_failure_duration": must be a number greater than 0, got "long".'];
+        yield 'max_inbox' => [['supervisor' => ['max_inbox' => -1]] + $connection([]), '"mqtt-broadcast.supervisor.max_inbox": must be an integer between 1 and'];
     }
 
     /**
@@ -125,6 +130,73 @@ final class ConfigTest extends TestCase
             'client_id' => 'daemon-1',
             'clean_session' => false,
         ], $config->connection('default')->clientOptions(forDaemon: true));
+    }
+
+    public function test_the_production_options_reach_the_extension(): void
+    {
+        $config = MqttBroadcastConfig::fromArray([
+            'supervisor' => ['max_inbox' => '50'],
+            'connections' => ['default' => [
+                'host' => 'h', 'clientId' => 'app-daemon', 'protocol' => '5',
+                'max_queue' => '5000', 'max_inflight' => 20, 'flush_timeout' => '2.5', 'session_expiry_interval' => '3600',
+                'will' => ['topic' => 'app/daemon', 'payload' => 'offline', 'qos' => '1', 'retain' => 'true'],
+                'use_tls' => true, 'tls' => ['ca_file' => '/etc/ssl/ca.pem', 'cert_file' => null, 'verify_peer' => 'true', 'server_name' => null],
+            ]],
+        ]);
+        $connection = $config->connection('default');
+
+        $daemon = $connection->clientOptions(true);
+        self::assertSame([5000, 20, 2.5], [$daemon['max_queue'], $daemon['max_inflight'], $daemon['flush_timeout']]);
+        self::assertSame(['topic' => 'app/daemon', 'payload' => 'offline', 'qos' => 1, 'retain' => true], $daemon['will']);
+        self::assertSame(3600, $daemon['session_expiry_interval']);
+        self::assertSame(['allow_self_signed' => false, 'ca_file' => '/etc/ssl/ca.pem', 'verify_peer' => true], $daemon['tls'], 'null TLS settings (unset env) are left out');
+        self::assertSame(50, $config->maxInbox);
+        $publisher = $connection->clientOptions(false);
+        self::assertSame(5000, $publisher['max_queue']);
+        self::assertArrayNotHasKey('will', $publisher, 'a publishing process going away is no reason for the will');
+        self::assertArrayNotHasKey('session_expiry_interval', $publisher);
+
+        $client = new Client(array_replace($daemon, ['tls' => false, 'host' => '127.0.0.1', 'port' => Broker::freePort()]), $this->uniq());
+        $client->close();
+    }
+
+    public function test_rate_limits_fall_back_key_by_key_to_defaults_connection(): void
+    {
+        $config = MqttBroadcastConfig::fromArray([
+            'defaults' => ['connection' => ['rate_limiting' => ['max_per_minute' => '600', 'max_per_second' => 20]]],
+            'connections' => ['default' => ['host' => 'h', 'rate_limiting' => ['max_per_second' => 5]], 'other' => ['host' => 'h']],
+        ]);
+
+        self::assertSame(['max_per_minute' => 600, 'max_per_second' => 5], $config->connection('default')->rateLimits);
+        self::assertSame(['max_per_minute' => 600, 'max_per_second' => 20], $config->connection('other')->rateLimits);
+        self::assertSame('reject', $config->rateLimiting->strategy);
+    }
+
+    public function test_an_environment_naming_an_undefined_connection_fails_where_it_is_used(): void
+    {
+        // The pure-PHP package's README lists 'production' => ['default', 'backup'] without a backup connection.
+        $config = MqttBroadcastConfig::fromArray(['environments' => ['production' => ['default', 'backup']], 'connections' => ['default' => ['host' => 'h']]]);
+
+        self::assertSame('h', $config->connection('default')->host, 'publishing on the defined connection is not affected');
+        try {
+            $config->connectionsFor('production');
+            self::fail('the daemon would start without "backup"');
+        } catch (InvalidConfigException $e) {
+            self::assertSame('Invalid config "mqtt-broadcast.environments.production.1": names connection "backup", which mqtt-broadcast.connections does not define (defined: default).', $e->getMessage());
+        }
+        try {
+            $config->connection('backup');
+            self::fail('published on "backup"');
+        } catch (InvalidConfigException $e) {
+            self::assertStringEndsWith('connection "backup" is not configured (configured: "default"). It is listed in mqtt-broadcast.environments.production: define it in mqtt-broadcast.connections.', $e->getMessage());
+        }
+
+        $daemon = $this->artisan(['mqtt-broadcast', '--environment=readme-example']);
+        self::assertSame(1, $daemon->exitCode, $daemon->describe());
+        self::assertStringContainsString('"mqtt-broadcast.environments.readme-example.1": names connection "undefined"', $daemon->stdout);
+        $test = $this->artisan(['mqtt-broadcast:test'], ['APP_ENV' => 'readme-example']);
+        self::assertSame(1, $test->exitCode, $test->describe());
+        self::assertStringContainsString('"mqtt-broadcast.environments.readme-example.1": names connection "undefined"', $test->stdout);
     }
 
     public function test_protocol_5_reaches_the_extension_and_anything_else_is_named(): void
@@ -233,7 +305,7 @@ final class ConfigTest extends TestCase
         $result = $this->artisan(['mqtt-broadcast', '--environment=staging']);
 
         self::assertSame(1, $result->exitCode, $result->describe());
-        self::assertStringContainsString('no connections are listed for environment "staging" (environments listed: "production", "local", "testing", "two-brokers")', $result->stdout);
+        self::assertStringContainsString('no connections are listed for environment "staging" (environments listed: "production", "local", "testing", "two-brokers", "readme-example")', $result->stdout);
     }
 
     public function test_publishing_to_a_connection_that_is_not_configured_names_the_configured_ones(): void

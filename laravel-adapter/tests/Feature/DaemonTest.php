@@ -34,17 +34,18 @@ final class DaemonTest extends TestCase
         static::broker()->mosquittoPub($prefix . 'sensors/1/temperature', '25.5', qos: 1);
         static::broker()->mosquittoPub($prefix . 'sensors/1/raw', "\x00\xffbinary\n", qos: 0);
         static::broker()->mosquittoPub($prefix . 'status', 'online', qos: 1, retain: true);
-        $daemon->waitForMessages('s', 3);
+        $daemon->waitForMessages("{$prefix}s", 3);
 
+        // Topics come as the broker has them, prefix included, as with the pure-PHP package.
         $expected = [
-            ['sensors/1/temperature', bin2hex('25.5'), 'default', 1, false],
-            ['sensors/1/raw', bin2hex("\x00\xffbinary\n"), 'default', 0, false],
-            ['status', bin2hex('online'), 'default', 1, false],
+            ["{$prefix}sensors/1/temperature", bin2hex('25.5'), 'default', 1, false],
+            ["{$prefix}sensors/1/raw", bin2hex("\x00\xffbinary\n"), 'default', 0, false],
+            ["{$prefix}status", bin2hex('online'), 'default', 1, false],
         ];
         foreach (['class', 'queued', 'closure'] as $listener) {
             self::assertSame(
                 $expected,
-                array_map(static fn (array $r) => [$r['topic'], $r['hex'], $r['broker'], $r['qos'], $r['retain']], $daemon->receivedBy($listener, 's')),
+                array_map(static fn (array $r) => [$r['topic'], $r['hex'], $r['broker'], $r['qos'], $r['retain']], $daemon->receivedBy($listener, "{$prefix}s")),
                 "$listener listener\n" . $daemon->describe()
             );
         }
@@ -54,8 +55,8 @@ final class DaemonTest extends TestCase
         $daemon->signal(SIGTERM);
         self::assertSame(0, $daemon->waitForExit(10.0));
         $second = $this->startDaemon(['MQTT_PREFIX' => $prefix, 'MQTT_QOS' => '1']);
-        $retained = array_values(array_filter($second->waitForMessages('status', 2), static fn (array $r) => $r['pid'] === $second->pid()));
-        self::assertSame([['status', 'online', true]], array_map(static fn (array $r) => [$r['topic'], $r['message'], $r['retain']], $retained));
+        $retained = array_values(array_filter($second->waitForMessages("{$prefix}status", 2), static fn (array $r) => $r['pid'] === $second->pid()));
+        self::assertSame([["{$prefix}status", 'online', true]], array_map(static fn (array $r) => [$r['topic'], $r['message'], $r['retain']], $retained));
         static::broker()->mosquittoPub($prefix . 'status', '', qos: 1, retain: true);
     }
 
@@ -71,10 +72,10 @@ final class DaemonTest extends TestCase
             'response_topic' => $prefix . 'replies/1',
             'correlation_data' => "\x01\xff",
         ]);
-        $daemon->waitForMessages('orders', 1);
+        $daemon->waitForMessages("{$prefix}orders", 1);
 
         foreach (['class', 'queued', 'closure'] as $listener) {
-            [$received] = $daemon->receivedBy($listener, 'orders');
+            [$received] = $daemon->receivedBy($listener, "{$prefix}orders");
             self::assertSame([
                 'user_properties' => ['tag' => ['a', 'b']],
                 'content_type' => bin2hex('application/json'),
@@ -172,6 +173,54 @@ final class DaemonTest extends TestCase
         self::assertSame($payloads, $handled, "handled by the first daemon: " . implode(', ', $handledByFirst));
     }
 
+    public function test_sigusr2_pauses_sigcont_continues_and_sigusr1_restarts(): void
+    {
+        $topic = $this->topic('paused');
+        $daemon = $this->startDaemon(['MQTT_QOS' => '1']);
+        $daemon->awaitSubscription(static::broker(), "$topic/probe");
+
+        $daemon->signal(SIGUSR2);
+        $daemon->waitForOutput('/Paused \(SIGUSR2\)/');
+        static::broker()->mosquittoPub("$topic/m", 'while paused', 1);
+        usleep(1_500_000);
+        self::assertSame([], $daemon->receivedBy('class', "$topic/m"), 'no message is taken while paused');
+        self::assertMatchesRegularExpression('/\| testing +\| paused /', $this->artisan(['mqtt-broadcast:status'])->stdout);
+
+        $daemon->signal(SIGCONT);
+        self::assertSame('while paused', $daemon->waitForMessages("$topic/m", 1)[0]['message']);
+        self::assertStringContainsString('Continuing (SIGCONT).', $daemon->output());
+
+        $daemon->signal(SIGUSR1);
+        self::assertSame(0, $daemon->waitForExit(10.0), $daemon->describe());
+        self::assertStringContainsString('Restarting (SIGUSR1): stopping with exit code 0', $daemon->output());
+    }
+
+    public function test_terminate_takes_a_connection_name_as_the_pure_php_package_did(): void
+    {
+        $daemon = $this->startDaemon();
+
+        $other = $this->artisan(['mqtt-broadcast:terminate', 'backup']);
+        self::assertSame(0, $other->exitCode, $other->describe());
+        self::assertStringContainsString('listens on connection "backup"', $other->stdout);
+        self::assertTrue($daemon->isRunning());
+
+        $terminate = $this->artisan(['mqtt-broadcast:terminate', 'default', '--wait']);
+        self::assertSame(0, $terminate->exitCode, $terminate->describe());
+        self::assertStringContainsString("(pid {$daemon->pid()})", $terminate->stdout);
+        self::assertSame(0, $daemon->waitForExit(5.0));
+    }
+
+    public function test_a_connection_down_for_max_failure_duration_stops_it_with_exit_code_3(): void
+    {
+        $broker = Broker::start();
+        $daemon = $this->startDaemon(['MQTT_PORT' => (string) $broker->port(), 'MQTT_MAX_FAILURE_DURATION' => '1', 'MQTT_MAX_RETRY_DELAY' => '1']);
+
+        $broker->stop();
+
+        self::assertSame(Daemon::EXIT_CONNECTION_FAILED, $daemon->waitForExit(15.0), $daemon->describe());
+        self::assertMatchesRegularExpression('/Connection default has not been connected for \d+ s \(max_failure_duration 1 s\): stopping with exit code 3/', $daemon->output());
+    }
+
     public function test_status_and_terminate_see_the_running_daemon(): void
     {
         $daemon = $this->startDaemon();
@@ -186,7 +235,7 @@ final class DaemonTest extends TestCase
 
         $unknown = $this->artisan(['mqtt-broadcast:terminate', 'no-such-daemon']);
         self::assertSame(1, $unknown->exitCode, $unknown->describe());
-        self::assertStringContainsString("No mqtt-broadcast daemon named \"no-such-daemon\" is running (running: $name).", $unknown->stdout);
+        self::assertStringContainsString("No mqtt-broadcast daemon named \"no-such-daemon\" is running (running: $name), and no connection has that name.", $unknown->stdout);
 
         $terminate = $this->artisan(['mqtt-broadcast:terminate', '--wait']);
         self::assertSame(0, $terminate->exitCode, $terminate->describe());
@@ -276,15 +325,15 @@ final class DaemonTest extends TestCase
         static::broker()->mosquittoPub("{$a}sensors/1", 'to default', 1);
         static::broker()->mosquittoPub("{$b}other", 'not for backup', 1);
         static::broker()->mosquittoPub("{$b}alerts/fire", 'to backup', 1);
-        $daemon->waitForMessages('alerts/fire', 1);
-        $daemon->waitForMessages('sensors/1', 1);
+        $daemon->waitForMessages("{$b}alerts/fire", 1);
+        $daemon->waitForMessages("{$a}sensors/1", 1);
 
         $seen = array_map(
             static fn (array $r) => [$r['broker'], $r['topic'], $r['message']],
             array_values(array_filter($daemon->receivedBy('class', ''), static fn (array $r) => !str_contains($r['topic'], 'probe')))
         );
         self::assertSameMultiset(
-            [json_encode(['default', 'sensors/1', 'to default']), json_encode(['backup', 'alerts/fire', 'to backup'])],
+            [json_encode(['default', "{$a}sensors/1", 'to default']), json_encode(['backup', "{$b}alerts/fire", 'to backup'])],
             array_map('json_encode', $seen)
         );
     }

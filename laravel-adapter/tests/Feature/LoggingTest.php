@@ -43,9 +43,11 @@ final class LoggingTest extends TestCase
         self::assertSame(1, $inserts);
         $logs = MqttLogger::query()->orderBy('id')->get();
         self::assertSame(
-            [['default', $this->topic('a'), 'first'], ['default', $this->topic('b'), '{"second":true}'], ['default', $this->topic('c'), 'third']],
-            $logs->map(static fn (MqttLogger $log) => [$log->broker, $log->topic, $log->message])->all()
+            [['default', $this->topic('a'), 'first'], ['default', $this->topic('b'), ['second' => true]], ['default', $this->topic('c'), 'third']],
+            $logs->map(static fn (MqttLogger $log) => [$log->broker, $log->topic, $log->message])->all(),
+            'message reads as JSON where it is JSON, as with the pure-PHP package'
         );
+        self::assertSame('{"second":true}', $logs[1]->getRawOriginal('message'), 'the column holds the payload as sent');
         self::assertCount(3, $logs->pluck('external_id')->unique()->filter());
     }
 

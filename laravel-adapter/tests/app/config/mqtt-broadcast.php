@@ -85,6 +85,8 @@ return [
         'local' => ['default'],
         'testing' => ['default'],
         'two-brokers' => ['default', 'backup'],
+        // As the pure-PHP package's README lists it: a connection it does not define.
+        'readme-example' => ['default', 'undefined'],
     ],
 
     'queue' => [

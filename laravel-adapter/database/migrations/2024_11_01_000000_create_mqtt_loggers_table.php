@@ -7,14 +7,20 @@ use Illuminate\Database\Schema\Blueprint;
 use Illuminate\Support\Facades\Schema;
 use MqttBroadcast\Laravel\Config\MqttBroadcastConfig;
 
-// The table of the pure-PHP package of the same name, unchanged: an application
-// that already has it keeps it and does not need this migration.
+// The message log table, with the columns of the pure-PHP package's. It is
+// loaded from the package, and may also be published: a database that already
+// has the table (from that package, or from an earlier copy of this migration)
+// keeps it as it is.
 return new class extends Migration
 {
     public function up(): void
     {
         $logs = app(MqttBroadcastConfig::class)->logs;
-        Schema::connection($logs->connection)->create($logs->table, function (Blueprint $table) {
+        $schema = Schema::connection($logs->connection);
+        if ($schema->hasTable($logs->table)) {
+            return;
+        }
+        $schema->create($logs->table, function (Blueprint $table) {
             $table->id();
             $table->uuid('external_id')->unique();
             $table->string('broker')->index();
