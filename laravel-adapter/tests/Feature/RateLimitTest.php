@@ -1,0 +1,73 @@
+<?php
+
+declare(strict_types=1);
+
+namespace MqttBroadcast\Laravel\Tests\Feature;
+
+use Illuminate\Queue\Events\JobProcessed;
+use Illuminate\Support\Facades\Event;
+use MqttBroadcast\Laravel\Exceptions\RateLimitExceededException;
+use MqttBroadcast\Laravel\Facades\MqttBroadcast;
+use MqttBroadcast\Laravel\Tests\TestCase;
+
+/** rate_limiting per connection, counted in the application's (file) cache. */
+final class RateLimitTest extends TestCase
+{
+    public function test_reject_throws_past_the_limit_and_names_the_connection(): void
+    {
+        $listener = $this->listen($this->topic('#'));
+        $this->bootLimitedApp('reject', ['max_per_minute' => 2]);
+
+        MqttBroadcast::publish($this->topic('a'), '1');
+        MqttBroadcast::publishSync($this->topic('a'), '2');
+        try {
+            MqttBroadcast::publish($this->topic('a'), '3');
+            self::fail('published past the limit');
+        } catch (RateLimitExceededException $e) {
+            self::assertStringStartsWith('Rate limit exceeded for connection "default": 2 messages per minute (mqtt-broadcast.connections.default.rate_limiting). Retry after ', $e->getMessage());
+            self::assertSame(['default', 2, 'minute'], [$e->getConnection(), $e->getLimit(), $e->getWindow()]);
+            self::assertGreaterThan(0, $e->getRetryAfter());
+        }
+        MqttBroadcast::publish($this->topic('b'), 'other connection', 'backup');
+
+        self::assertSameMultiset(['1', '2', 'other connection'], array_column($listener->waitFor(3), 1));
+    }
+
+    public function test_throttle_makes_publish_sync_wait_for_the_next_window(): void
+    {
+        $listener = $this->listen($this->topic('#'));
+        $this->bootLimitedApp('throttle', ['max_per_second' => 1]);
+
+        $started = microtime(true);
+        MqttBroadcast::publishSync($this->topic('a'), '1');
+        MqttBroadcast::publishSync($this->topic('a'), '2');
+
+        self::assertGreaterThanOrEqual(0.5, microtime(true) - $started, 'the second waited');
+        self::assertSame(['1', '2'], array_column($listener->waitFor(2), 1));
+    }
+
+    public function test_throttle_hands_a_publish_over_the_limit_to_the_queue(): void
+    {
+        $listener = $this->listen($this->topic('#'));
+        $this->bootLimitedApp('throttle', ['max_per_second' => 1]);
+        $jobs = 0;
+        Event::listen(JobProcessed::class, static function () use (&$jobs): void {
+            $jobs++;
+        });
+
+        MqttBroadcast::publish($this->topic('a'), '1');
+        MqttBroadcast::publish($this->topic('a'), '2');
+
+        self::assertSame(1, $jobs, 'the second went through MqttMessageJob (here on the sync queue, which waits)');
+        self::assertSame(['1', '2'], array_column($listener->waitFor(2), 1));
+    }
+
+    /** @param array<string, int> $limits */
+    private function bootLimitedApp(string $strategy, array $limits): void
+    {
+        $app = $this->bootApp();
+        $app['config']->set('mqtt-broadcast.rate_limiting.strategy', $strategy);
+        $app['config']->set('mqtt-broadcast.connections.default.rate_limiting', $limits);
+        // The application's defaults.connection limits 1000 a minute: backup keeps those.
+    }
+}
