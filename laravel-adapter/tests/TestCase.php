@@ -105,9 +105,9 @@ abstract class TestCase extends MqttTestCase
      * @param list<string> $arguments
      * @param array<string, string> $env see appEnv()
      */
-    protected function artisan(array $arguments, array $env = [], float $timeout = 30.0): PhpResult
+    protected function artisan(array $arguments, array $env = [], float $timeout = 30.0, string $artisan = self::ARTISAN): PhpResult
     {
-        return PhpScript::runFile(self::ARTISAN, $arguments, $this->appEnv($env), $timeout);
+        return PhpScript::runFile($artisan, $arguments, $this->appEnv($env), $timeout);
     }
 
     /**
@@ -142,9 +142,9 @@ abstract class TestCase extends MqttTestCase
      * @param array<string, string> $env see appEnv()
      * @param list<string> $arguments
      */
-    protected function startDaemon(array $env = [], array $arguments = []): DaemonProcess
+    protected function startDaemon(array $env = [], array $arguments = [], string $artisan = self::ARTISAN): DaemonProcess
     {
-        $daemon = DaemonProcess::start(self::ARTISAN, $arguments, $this->appEnv($env), $this->appDir);
+        $daemon = DaemonProcess::start($artisan, $arguments, $this->appEnv($env), $this->appDir);
         $this->daemons[] = $daemon;
         $daemon->waitForOutput('/Listening\./');
         return $daemon;
