@@ -39,8 +39,8 @@ return [
             'qos' => env('MQTT_QOS', 0),
             'retain' => env('MQTT_RETAIN', false),
 
-            // Prepended to every topic published, subscribed and received:
-            // listeners see topics without it.
+            // Prepended to every topic published and subscribed to; listeners
+            // get topics as the broker has them, with it.
             'prefix' => env('MQTT_PREFIX', ''),
 
             'clientId' => env('MQTT_CLIENT_ID'),

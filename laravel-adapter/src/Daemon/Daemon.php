@@ -103,12 +103,13 @@ class Daemon
         $this->listenForSignals();
         $this->start();
         try {
+            $handler = $this->handle(...);
             $housekeepingAt = microtime(true) + self::HOUSEKEEPING_SECONDS;
             while ($this->working) {
                 if ($this->paused) {
                     usleep((int) (self::WAIT_SECONDS * 1e6));
                 } else {
-                    $this->subscriber->loop($this->handle(...), timeout: self::WAIT_SECONDS, limit: 1);
+                    $this->subscriber->loop($handler, timeout: self::WAIT_SECONDS, limit: 1);
                 }
                 $this->processPendingSignals();
                 if ($this->working && microtime(true) >= $housekeepingAt) {

@@ -121,7 +121,7 @@ final class QueueTest extends TestCase
     {
         $this->bootQueueApp(['MQTT_JOB_QUEUE' => 'mqtt', 'MQTT_JOB_CONNECTION' => 'database']);
 
-        $job = new MqttMessageJob('a/b', ['x' => 1], 'default', 1, true);
+        $job = new MqttMessageJob('a/b', ['x' => 1], 'default', 1, retain: true);
 
         self::assertSame(['mqtt', 'database'], [$job->queue, $job->connection]);
         self::assertSame('{"x":1}', $job->message, 'encoded at dispatch, as the message was then');

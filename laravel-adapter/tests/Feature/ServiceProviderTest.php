@@ -28,7 +28,10 @@ final class ServiceProviderTest extends TestCase
     {
         $this->bootApp();
 
-        self::assertEmpty(array_diff(['mqtt-broadcast', 'mqtt-broadcast:status', 'mqtt-broadcast:terminate'], array_keys(Artisan::all())));
+        self::assertEmpty(array_diff([
+            'mqtt-broadcast', 'mqtt-broadcast:status', 'mqtt-broadcast:terminate', 'mqtt-broadcast:install', 'mqtt-broadcast:test',
+            'mqtt-broadcast:failed', 'mqtt-broadcast:retry', 'mqtt-broadcast:retry-all', 'mqtt-broadcast:forget', 'mqtt-broadcast:flush',
+        ], array_keys(Artisan::all())));
     }
 
     public function test_the_config_and_the_migration_are_published_with_their_tags(): void
