@@ -1,37 +1,68 @@
 #!/usr/bin/env bash
 # mqtt-broadcast build script.
 #
-#   ./build.sh deps      install the system packages the build and the tests need (Debian 12)
-#   ./build.sh build     cargo build --release -> target/release/libmqtt_broadcast.so
+#   ./build.sh deps      install the system packages the build and the tests need (Debian 12 or later)
+#   ./build.sh build     cargo build --release -> target/php-API[-zts][-debug]/release/libmqtt_broadcast.so
 #   ./build.sh test      deps, build, Rust unit tests, then the PHP suites (extra args go to phpunit)
+#   ./build.sh test-php  deps, build, the PHP suites only
+#   ./build.sh phpunit ARGS  deps, build, phpunit ARGS with the build loaded
+#   ./build.sh test-matrix  the suites under Debian 13's PHP 8.4 and against the newest
+#                        Mosquitto, in cached debootstrap root filesystems (tests/matrix/run.sh)
 #   ./build.sh install   deps, build, copy the extension into PHP's extension dir, enable it (cli + fpm)
 #   ./build.sh example   deps, build, run examples/publish.php against a throw-away mosquitto
 #   ./build.sh bench     deps, build, run the benchmarks (bench/run.php) and print one markdown table
+#
+# The PHP built for and tested is the one whose php-config is $PHP_CONFIG, else
+# the php-config on PATH; on a machine with no PHP yet, deps installs the
+# distribution's default one.
 #
 # deps does nothing (and needs no root) when every package is installed already.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-EXT="$ROOT/target/release/libmqtt_broadcast.so"
-PHP_VERSION=8.2
-
-DEPS=(
-    php$PHP_VERSION-cli php$PHP_VERSION-dev php$PHP_VERSION-fpm libfcgi-bin
-    php-sqlite3 php-mbstring php-laravel-framework phpunit
-    libclang-dev clang make gcc git
-    mosquitto mosquitto-clients
-    openssl procps util-linux
-)
 
 log() { printf '==> %s\n' "$*" >&2; }
+
+# Sets PHP_CONFIG (resolved, e.g. /usr/bin/php-config8.2), PHP (its php binary),
+# PHP_VERSION (8.2) and EXT (where the build for this PHP lands).
+#
+# Each PHP build (API version, thread safety, debug) gets a cargo target directory of
+# its own: ext-php-rs reruns its build script when $PHP_CONFIG or $PHP change, not
+# when the PHP behind them does, so one shared directory would hand a PHP upgraded in
+# place the module built for the old one ("Module compiled with module API=...").
+find_php() {
+    local config="${PHP_CONFIG:-php-config}" api key
+    config="$(command -v "$config" 2>/dev/null)" || { echo "no php-config (${PHP_CONFIG:-php-config}): run ./build.sh deps, or set PHP_CONFIG" >&2; exit 1; }
+    PHP_CONFIG="$(readlink -f "$config")"
+    PHP="$(readlink -f "$("$PHP_CONFIG" --php-binary)")"
+    PHP_VERSION="$("$PHP" -r 'echo PHP_MAJOR_VERSION, ".", PHP_MINOR_VERSION;')"
+    api="$("$PHP_CONFIG" --phpapi)"
+    key="php-$api$("$PHP" -r 'echo PHP_ZTS ? "-zts" : "", PHP_DEBUG ? "-debug" : "";')"
+    TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/$key"
+    EXT="$TARGET_DIR/release/libmqtt_broadcast.so"
+}
+
+# The packages for the PHP on PATH, or the distribution's default PHP (the php-*
+# packages depend on it) when there is none yet.
+deps() {
+    local v=''
+    if command -v php-config >/dev/null 2>&1; then
+        v="$("$(php-config --php-binary)" -r 'echo PHP_MAJOR_VERSION, ".", PHP_MINOR_VERSION;')"
+    fi
+    echo php$v-cli php$v-dev php$v-fpm libfcgi-bin \
+        php$v-sqlite3 php$v-mbstring php-laravel-framework phpunit \
+        libclang-dev clang make gcc git \
+        mosquitto mosquitto-clients \
+        openssl procps util-linux
+}
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
 cmd_deps() {
-    local missing=()
-    for pkg in "${DEPS[@]}"; do
+    local missing=() pkg
+    for pkg in $(deps); do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -eq 0 ]; then
@@ -44,8 +75,9 @@ cmd_deps() {
 }
 
 cmd_build() {
-    log "cargo build --release"
-    (cd "$ROOT" && cargo build --release)
+    find_php
+    log "cargo build --release for PHP $PHP_VERSION ($PHP_CONFIG) into $TARGET_DIR"
+    (cd "$ROOT" && PHP_CONFIG="$PHP_CONFIG" PHP="$PHP" cargo build --release --target-dir "$TARGET_DIR")
     [ -f "$EXT" ] || { echo "build did not produce $EXT" >&2; exit 1; }
 }
 
@@ -54,7 +86,7 @@ cmd_build() {
 # scan dir; child php processes of the tests inherit the same environment.
 run_php() {
     local scan_dir
-    scan_dir="$(php --ini | sed -n 's/^Scan for additional .ini files in: *//p')"
+    scan_dir="$("$PHP" --ini | sed -n 's/^Scan for additional .ini files in: *//p')"
     if [ -n "$scan_dir" ] && compgen -G "$scan_dir/*mqtt_broadcast*" >/dev/null; then
         local isolated="$ROOT/.build-tmp/php-conf.d" ini
         rm -rf "$isolated"
@@ -64,7 +96,7 @@ run_php() {
         done
         export PHP_INI_SCAN_DIR="$isolated"
     fi
-    MQTT_BROADCAST_EXT="$EXT" php -d extension="$EXT" "$@"
+    MQTT_BROADCAST_EXT="$EXT" "$PHP" -d extension="$EXT" "$@"
 }
 
 # The unit tests of the patched rumqttc copy (vendor/README.md), with the features
@@ -78,19 +110,43 @@ cmd_test_vendored() {
         --target-dir "${CARGO_TARGET_DIR:-$ROOT/target}/vendor-rumqttc")
 }
 
+# Debian's phpunit: PHP files run by the PHP under test. tests/matrix/ names
+# another copy of the same PHPUnit in its root filesystems.
+PHPUNIT="${PHPUNIT:-/usr/bin/phpunit}"
+
 cmd_test() {
     cmd_deps
     cmd_build
     log "cargo test: crates/core"
     (cd "$ROOT" && cargo test --release -p mqtt-broadcast-core)
     cmd_test_vendored
-    log "phpunit"
-    (cd "$ROOT" && run_php /usr/bin/phpunit -c tests/php/phpunit.xml "$@")
+    test_php "$@"
+}
+
+# The PHP suites alone, against the build for the PHP under test (the Rust tests
+# do not depend on PHP: tests/matrix/run.sh runs these under other PHPs).
+cmd_test_php() {
+    cmd_deps
+    cmd_build
+    test_php "$@"
+}
+
+test_php() {
+    log "phpunit (PHP $PHP_VERSION, $(mosquitto -h 2>/dev/null | head -n 1))"
+    (cd "$ROOT" && run_php "$PHPUNIT" -c tests/php/phpunit.xml "$@")
     log "phpunit: the connection tests again over MQTT 5"
-    (cd "$ROOT" && MQTT_BROADCAST_TEST_PROTOCOL=5 run_php /usr/bin/phpunit -c tests/php/phpunit.xml \
+    (cd "$ROOT" && MQTT_BROADCAST_TEST_PROTOCOL=5 run_php "$PHPUNIT" -c tests/php/phpunit.xml \
         --group protocol --exclude-group short-keep-alive "$@")
     log "phpunit: laravel-adapter"
-    (cd "$ROOT" && run_php /usr/bin/phpunit -c laravel-adapter/tests/phpunit.xml "$@")
+    (cd "$ROOT" && run_php "$PHPUNIT" -c laravel-adapter/tests/phpunit.xml "$@")
+}
+
+# phpunit with the build for the PHP under test loaded: ./build.sh phpunit -c tests/php/phpunit.xml --group protocol
+cmd_phpunit() {
+    cmd_deps
+    cmd_build
+    log "phpunit $* (PHP $PHP_VERSION, $(mosquitto -h 2>/dev/null | head -n 1))"
+    (cd "$ROOT" && run_php "$PHPUNIT" "$@")
 }
 
 # Writes mqtt_broadcast.ini the way Debian's php packages and pecl do: into
@@ -99,7 +155,7 @@ cmd_install() {
     cmd_deps
     cmd_build
     local ext_dir ini_line='extension=mqtt_broadcast'
-    ext_dir="$(php-config --extension-dir)"
+    ext_dir="$("$PHP_CONFIG" --extension-dir)"
     log "installing $EXT into $ext_dir"
     as_root install -m 0644 "$EXT" "$ext_dir/mqtt_broadcast.so"
 
@@ -110,7 +166,7 @@ cmd_install() {
         log "enabled via phpenmod ($mods/mqtt_broadcast.ini)"
     else
         local dirs=() dir fpm
-        dir="$(php --ini | sed -n 's/^Scan for additional .ini files in: *//p')"
+        dir="$("$PHP" --ini | sed -n 's/^Scan for additional .ini files in: *//p')"
         [ -n "$dir" ] && [ "$dir" != "(none)" ] && dirs+=("$dir")
         for fpm in php-fpm$PHP_VERSION php-fpm; do
             if command -v "$fpm" >/dev/null 2>&1; then
@@ -126,7 +182,7 @@ cmd_install() {
             log "wrote $dir/20-mqtt_broadcast.ini"
         done
     fi
-    php -r 'exit(class_exists("Mqtt\\Client") ? 0 : 1);' \
+    "$PHP" -r 'exit(class_exists("Mqtt\\Client") ? 0 : 1);' \
         || { echo "php does not load mqtt_broadcast after install" >&2; exit 1; }
     log "mqtt_broadcast installed"
 }
@@ -151,10 +207,13 @@ main() {
         deps) cmd_deps ;;
         build) cmd_build ;;
         test) cmd_test "$@" ;;
+        test-php) cmd_test_php "$@" ;;
+        phpunit) cmd_phpunit "$@" ;;
+        test-matrix) "$ROOT/tests/matrix/run.sh" "$@" ;;
         install) cmd_install ;;
         example) cmd_example ;;
         bench) cmd_bench ;;
-        *) echo "usage: $0 {deps|build|test [phpunit args]|install|example|bench}" >&2; exit 2 ;;
+        *) echo "usage: $0 {deps|build|test [phpunit args]|test-php [phpunit args]|phpunit ARGS|test-matrix|install|example|bench}" >&2; exit 2 ;;
     esac
 }
 

@@ -7,9 +7,9 @@ dnl configure checks for PHP >= 8.1, cargo, rustc and libclang; make runs
 dnl `cargo build --release` against the PHP whose php-config configure used
 dnl (Makefile.frag) and puts the library at modules/mqtt_broadcast.so;
 dnl make install copies it into that PHP's extension directory, below
-dnl $(INSTALL_ROOT) when that is set. Cargo's target directory is
-dnl $CARGO_TARGET_DIR at make time when set, else target/ in the source tree,
-dnl the one ./build.sh uses too.
+dnl $(INSTALL_ROOT) when that is set. Cargo builds into php-API[-zts][-debug]/
+dnl (one directory per PHP build) below $CARGO_TARGET_DIR at make time when
+dnl set, else below target/ in the source tree, as ./build.sh does.
 
 PHP_ARG_ENABLE([mqtt_broadcast],
   [whether to enable mqtt_broadcast],
@@ -82,23 +82,21 @@ if test "$PHP_MQTT_BROADCAST" != "no"; then
   AC_MSG_RESULT([$mqtt_broadcast_libclang])
 
   dnl ext-php-rs's build script asks `php-config` and `php` found on PATH unless
-  dnl $PHP_CONFIG and $PHP name others. Name the PHP this configure was given
-  dnl when it is not the one on PATH; otherwise set nothing, since a change of
-  dnl either variable makes cargo rebuild everything.
-  MQTT_BROADCAST_CARGO_ENV=
+  dnl $PHP_CONFIG and $PHP name others, and reruns only when those variables
+  dnl change, not when the PHP behind them does. So cargo is always given this
+  dnl configure's PHP by its real path, and builds into a target directory of
+  dnl that PHP's own, php-API[-zts][-debug] (the one ./build.sh uses for it too):
+  dnl a PHP upgraded in place, or another PHP configured in the same tree, never
+  dnl gets a library built for the one before.
   mqtt_broadcast_php_config=`command -v "$PHP_CONFIG" 2>/dev/null`
-  mqtt_broadcast_path_php_config=`command -v php-config 2>/dev/null`
-  if test -z "$mqtt_broadcast_path_php_config" || \
-     test "`readlink -f "$mqtt_broadcast_php_config"`" != "`readlink -f "$mqtt_broadcast_path_php_config"`"; then
-    MQTT_BROADCAST_CARGO_ENV="PHP_CONFIG='$mqtt_broadcast_php_config'"
-  fi
-  mqtt_broadcast_path_php=`command -v php 2>/dev/null`
-  if test -z "$mqtt_broadcast_path_php" || \
-     test "`readlink -f "$PHP_EXECUTABLE"`" != "`readlink -f "$mqtt_broadcast_path_php"`"; then
-    MQTT_BROADCAST_CARGO_ENV="$MQTT_BROADCAST_CARGO_ENV PHP='$PHP_EXECUTABLE'"
-  fi
+  mqtt_broadcast_php_config=`readlink -f "$mqtt_broadcast_php_config"`
+  mqtt_broadcast_php=`readlink -f "$PHP_EXECUTABLE"`
+  MQTT_BROADCAST_CARGO_ENV="PHP_CONFIG='$mqtt_broadcast_php_config' PHP='$mqtt_broadcast_php'"
+  mqtt_broadcast_php_api=`$PHP_CONFIG --phpapi 2>/dev/null`
+  mqtt_broadcast_php_build=`"$mqtt_broadcast_php" -r 'echo PHP_ZTS ? "-zts" : "", PHP_DEBUG ? "-debug" : "";' 2>/dev/null`
+  MQTT_BROADCAST_PHP_KEY="php-$mqtt_broadcast_php_api$mqtt_broadcast_php_build"
   AC_MSG_CHECKING([which PHP cargo builds against])
-  AC_MSG_RESULT([$mqtt_broadcast_php_config, $PHP_EXECUTABLE])
+  AC_MSG_RESULT([$mqtt_broadcast_php_config, $mqtt_broadcast_php ($MQTT_BROADCAST_PHP_KEY)])
 
   dnl The library is made by cargo, not by libtool from C sources: it is the
   dnl one module make builds and make install installs.
@@ -110,6 +108,7 @@ if test "$PHP_MQTT_BROADCAST" != "no"; then
   PHP_SUBST([CARGO])
   PHP_SUBST([MQTT_BROADCAST_PATH_PREFIX])
   PHP_SUBST([MQTT_BROADCAST_CARGO_ENV])
+  PHP_SUBST([MQTT_BROADCAST_PHP_KEY])
   PHP_SUBST([MQTT_BROADCAST_SOURCES])
   PHP_ADD_MAKEFILE_FRAGMENT([$abs_srcdir/Makefile.frag], [$abs_srcdir], [$abs_builddir])
 fi

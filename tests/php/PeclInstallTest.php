@@ -50,7 +50,8 @@ final class PeclInstallTest extends MqttTestCase
         $this->copyCheckout($repo, $source);
         $this->step('phpize', [$phpize], $source);
         $this->step('configure', ['./configure', '--with-php-config=' . $phpConfig], $source);
-        $this->step('make', ['make'], $source, ['CARGO_TARGET_DIR' => $repo . '/target']);
+        // The target directory ./build.sh used ($CARGO_TARGET_DIR when it is set).
+        $this->step('make', ['make'], $source, ['CARGO_TARGET_DIR' => getenv('CARGO_TARGET_DIR') ?: $repo . '/target']);
         $this->step('make install', ['make', 'install', 'INSTALL_ROOT=' . $root], $source);
 
         $extensionDir = trim($this->step('php-config --extension-dir', [$phpConfig, '--extension-dir'], $source));

@@ -5,7 +5,7 @@ declare(strict_types=1);
 namespace MqttBroadcast\Tests\Support;
 
 /**
- * A real PHP-FPM (Debian's php-fpm8.2) with a pool of its own on a free
+ * A real PHP-FPM (the php-fpm of the PHP running the tests) with a pool of its own on a free
  * 127.0.0.1 port, configured from scratch in a temp directory: no system
  * php.ini, no conf.d scan, and the extension under test loaded by the php.ini
  * `extension=` line, so the master has it loaded before it forks its workers,
@@ -16,7 +16,6 @@ namespace MqttBroadcast\Tests\Support;
  */
 final class FpmPool
 {
-    private const FPM = '/usr/sbin/php-fpm8.2';
     private const CGI_FCGI = '/usr/bin/cgi-fcgi';
     private const READY_TIMEOUT = 15.0;
     private const READY_LINE = '/NOTICE: .*ready to handle connections/';
@@ -333,6 +332,35 @@ final class FpmPool
         return $stat !== false && substr($stat, strrpos($stat, ')') + 2, 1) !== 'Z';
     }
 
+    /**
+     * The php-fpm of the same PHP as the one running the tests, so that the extension
+     * built for it loads: $MQTT_BROADCAST_PHP_FPM when set, else Debian's php-fpmX.Y,
+     * else the php-fpm installed beside this PHP (a source build: PREFIX/sbin/php-fpm).
+     */
+    public static function fpmBinary(): string
+    {
+        $candidates = [];
+        $configured = getenv('MQTT_BROADCAST_PHP_FPM');
+        if ($configured !== false && $configured !== '') {
+            $candidates[] = $configured;
+        } else {
+            $candidates[] = '/usr/sbin/php-fpm' . PHP_MAJOR_VERSION . '.' . PHP_MINOR_VERSION;
+            $candidates[] = dirname(PHP_BINDIR) . '/sbin/php-fpm';
+        }
+        foreach ($candidates as $candidate) {
+            if (is_executable($candidate)) {
+                return $candidate;
+            }
+        }
+        throw new \RuntimeException(sprintf(
+            'no php-fpm for PHP %s: looked for %s. Install PHP-FPM for this PHP (Debian: php%d.%d-fpm) or set MQTT_BROADCAST_PHP_FPM',
+            PHP_VERSION,
+            implode(', ', $candidates),
+            PHP_MAJOR_VERSION,
+            PHP_MINOR_VERSION
+        ));
+    }
+
     private function launch(): void
     {
         $env = getenv();
@@ -341,7 +369,7 @@ final class FpmPool
         $env['PHP_INI_SCAN_DIR'] = '';
         $this->process = new BackgroundProcess(
             [
-                self::FPM,
+                self::fpmBinary(),
                 '--nodaemonize',
                 '--fpm-config', $this->dir . '/php-fpm.conf',
                 '-c', $this->dir . '/php.ini',
