@@ -8,6 +8,7 @@ use Illuminate\Console\Command;
 use Illuminate\Contracts\Debug\ExceptionHandler;
 use Illuminate\Support\Str;
 use Mqtt\MqttException;
+use MqttBroadcast\Laravel\Commands\Concerns\WritesComponents;
 use MqttBroadcast\Laravel\Config\MqttBroadcastConfig;
 use MqttBroadcast\Laravel\Connections;
 use MqttBroadcast\Laravel\Daemon\Daemon;
@@ -18,6 +19,8 @@ use MqttBroadcast\Laravel\Logging\MessageLog;
 
 class MqttBroadcastCommand extends Command
 {
+    use WritesComponents;
+
     /** A bad config, or the extension failed (the message says which). */
     public const EXIT_ERROR = Daemon::EXIT_ERROR;
 
@@ -29,11 +32,11 @@ class MqttBroadcastCommand extends Command
     public function handle(): int
     {
         if (!extension_loaded('mqtt_broadcast')) {
-            $this->error(ExtensionMissingException::forThisPhp()->getMessage());
+            $this->status('error', ExtensionMissingException::forThisPhp()->getMessage());
             return self::EXIT_ERROR;
         }
         if (!class_exists(\Mqtt\Subscriber::class)) {
-            $this->error('The loaded mqtt_broadcast extension (' . phpversion('mqtt_broadcast') . ') has no Mqtt\Subscriber: the daemon needs a version that can subscribe.');
+            $this->status('error', 'The loaded mqtt_broadcast extension (' . phpversion('mqtt_broadcast') . ') has no Mqtt\Subscriber: the daemon needs a version that can subscribe.');
             return self::EXIT_ERROR;
         }
         $environment = $this->option('environment') ?: $this->laravel->environment();
@@ -57,7 +60,7 @@ class MqttBroadcastCommand extends Command
             return $daemon->run();
         } catch (InvalidConfigException | MqttException $e) {
             // A bad config, a subscription the broker refused, a connection closed under us.
-            $this->error($e->getMessage());
+            $this->status('error', $e->getMessage());
             return self::EXIT_ERROR;
         }
     }

@@ -8,7 +8,7 @@ namespace MqttBroadcast\Laravel\Exceptions;
  * A real publish (or the daemon) in a PHP without the mqtt_broadcast extension.
  * The application boots without it; only the code that talks to a broker needs it.
  */
-final class ExtensionMissingException extends \RuntimeException
+final class ExtensionMissingException extends \RuntimeException implements MqttBroadcastException
 {
     public static function forThisPhp(): self
     {

@@ -8,7 +8,7 @@ namespace MqttBroadcast\Laravel\Exceptions;
  * The mqtt-broadcast config holds a key or value this package cannot use. The
  * message always names the config key (`mqtt-broadcast.connections.default.port`).
  */
-final class InvalidConfigException extends \InvalidArgumentException
+final class InvalidConfigException extends \InvalidArgumentException implements MqttBroadcastException
 {
     public static function invalidValue(string $key, string $rule, mixed $value): self
     {

@@ -8,6 +8,7 @@ use Illuminate\Support\Facades\Artisan;
 use Illuminate\Support\Facades\DB;
 use Illuminate\Support\Facades\Schema;
 use MqttBroadcast\Laravel\Events\MqttMessageReceived;
+use MqttBroadcast\Laravel\Exceptions\MqttBroadcastException;
 use MqttBroadcast\Laravel\Facades\MqttBroadcast;
 use MqttBroadcast\Laravel\Jobs\MqttMessageJob;
 use MqttBroadcast\Laravel\Models\MqttLogger;
@@ -40,6 +41,18 @@ final class CompatibilityTest extends TestCase
 
         self::assertSame(['app/sensors/1', '25.5', 'backup', 4242, 0, false, []], [$event->getTopic(), $event->getMessage(), $event->getBroker(), $event->getPid(), $event->qos, $event->retain, $event->properties]);
         self::assertSame(['local', getmypid()], [$defaults->getBroker(), $defaults->getPid()]);
+    }
+
+    public function test_a_connection_that_is_not_configured_is_still_caught_as_mqtt_broadcast_exception(): void
+    {
+        $this->bootApp();
+
+        try {
+            MqttBroadcast::publish('a/b', 'x', 'not-configured');
+            self::fail('published on a connection that is not configured');
+        } catch (MqttBroadcastException $e) {
+            self::assertStringContainsString('connection "not-configured" is not configured', $e->getMessage());
+        }
     }
 
     public function test_the_helpers_publish_on_local_where_it_is_configured_else_on_default(): void
