@@ -79,7 +79,7 @@ class MqttMessageJob implements ShouldQueue
     }
 
     /** After the last attempt: the message goes to the failed-publish store, never lost silently. */
-    public function failed(\Throwable $exception): void
+    public function failed(?\Throwable $exception): void
     {
         try {
             FailedMqttJob::record($this, $exception);

@@ -50,7 +50,8 @@ class FailedMqttJob extends Model
         });
     }
 
-    public static function record(MqttMessageJob $job, \Throwable $exception): self
+    /** @param ?\Throwable $exception null when the queue gives none */
+    public static function record(MqttMessageJob $job, ?\Throwable $exception): self
     {
         $connection = app(MqttBroadcastConfig::class)->connections[$job->broker] ?? null;
         return static::query()->create([
@@ -59,7 +60,7 @@ class FailedMqttJob extends Model
             'message' => mb_check_encoding($job->message, 'UTF-8') ? $job->message : 'base64:' . base64_encode($job->message),
             'qos' => $job->qos ?? $connection?->qos ?? 0,
             'retain' => $job->retain ?? $connection?->retain ?? false,
-            'exception' => (string) $exception,
+            'exception' => (string) ($exception ?? 'The queue gave no exception.'),
             'failed_at' => now(),
         ]);
     }
