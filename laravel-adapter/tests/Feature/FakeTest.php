@@ -51,6 +51,7 @@ final class FakeTest extends TestCase
     {
         $this->bootApp();
         MqttBroadcast::fake();
+        $published = $this->publishedByTheExtension();
 
         mqttMessage('helpers/async', ['a' => 1]);
         mqttMessageSync('helpers/sync', 'b', 'backup');
@@ -63,6 +64,13 @@ final class FakeTest extends TestCase
         MqttBroadcast::assertPublished('queued', 'q');
         MqttBroadcast::assertPublished('job/named', static fn ($topic, $payload, $qos) => $payload === 'n' && $qos === 1);
         MqttBroadcast::assertPublished('job/upstream-style', ['value' => 22.5]);
+        self::assertSame($published, $this->publishedByTheExtension(), 'with the extension loaded, nothing reached it');
+    }
+
+    /** @return array<string, int> messages each live connection of the extension in this process published; [] without it */
+    private function publishedByTheExtension(): array
+    {
+        return class_exists(\Mqtt\Client::class) ? array_column(\Mqtt\Client::connections(), 'published', 'name') : [];
     }
 
     public function test_counting_and_nothing_published(): void
