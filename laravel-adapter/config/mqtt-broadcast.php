@@ -111,6 +111,23 @@ return [
 
     /*
     |--------------------------------------------------------------------------
+    | Health endpoint
+    |--------------------------------------------------------------------------
+    |
+    | GET /{path}/api/health answers 200 {"status": "healthy"} while a daemon
+    | runs with every connection connected, 503 otherwise. The Authorize
+    | middleware opens it in the local environment and elsewhere to whom the
+    | viewMqttBroadcast gate allows; for a load balancer's probe, give it a
+    | middleware list without it.
+    |
+    */
+
+    'path' => env('MQTT_BROADCAST_PATH', 'mqtt-broadcast'),
+    'domain' => env('MQTT_BROADCAST_DOMAIN'),
+    'middleware' => ['web', MqttBroadcast\Laravel\Http\Middleware\Authorize::class],
+
+    /*
+    |--------------------------------------------------------------------------
     | Rate limiting
     |--------------------------------------------------------------------------
     |

@@ -9,9 +9,11 @@ use Illuminate\Contracts\Debug\ExceptionHandler;
 use Illuminate\Contracts\Foundation\Application;
 use Illuminate\Foundation\Console\AboutCommand;
 use Illuminate\Queue\Events\Looping;
+use Illuminate\Support\Facades\Route;
 use Illuminate\Support\ServiceProvider;
 use MqttBroadcast\Laravel\Config\MqttBroadcastConfig;
 use MqttBroadcast\Laravel\Daemon\DaemonRegistry;
+use MqttBroadcast\Laravel\Http\Middleware\Authorize;
 use MqttBroadcast\Laravel\Logging\MessageLog;
 use MqttBroadcast\Laravel\RateLimiting\PublishLimiter;
 
@@ -45,6 +47,7 @@ class MqttBroadcastServiceProvider extends ServiceProvider
 
     public function boot(): void
     {
+        $this->registerRoutes();
         if ($this->app->runningInConsole()) {
             $this->offerPublishing();
             // From the package, as the pure-PHP package does: `php artisan migrate` is enough.
@@ -73,6 +76,31 @@ class MqttBroadcastServiceProvider extends ServiceProvider
         };
         $this->app->terminating($flush);
         $this->app['events']->listen(Looping::class, $flush);
+    }
+
+    /**
+     * The health endpoint, where the pure-PHP package had it. Read from the raw
+     * config, as route registration runs on every boot: a config error must
+     * surface where MQTT is used, not on every request.
+     */
+    private function registerRoutes(): void
+    {
+        if ($this->app->routesAreCached()) {
+            return;
+        }
+        $config = $this->app['config'];
+        // That package's config file names its own Authorize middleware; this package's takes its place.
+        $middleware = array_map(
+            static fn ($m) => $m === 'enzolarosa\\MqttBroadcast\\Http\\Middleware\\Authorize' ? Authorize::class : $m,
+            (array) $config->get('mqtt-broadcast.middleware', ['web', Authorize::class])
+        );
+        Route::group([
+            'domain' => $config->get('mqtt-broadcast.domain'),
+            'prefix' => $config->get('mqtt-broadcast.path', 'mqtt-broadcast'),
+            'middleware' => $middleware,
+        ], function (): void {
+            $this->loadRoutesFrom(__DIR__ . '/../routes/web.php');
+        });
     }
 
     private function offerPublishing(): void

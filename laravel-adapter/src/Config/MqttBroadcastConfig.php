@@ -12,12 +12,14 @@ use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
  */
 final class MqttBroadcastConfig
 {
-    private const KEYS = ['connections', 'environments', 'defaults', 'logs', 'memory', 'supervisor', 'queue', 'rate_limiting', 'failed_jobs'];
+    /** path, domain and middleware are the health endpoint's, read where its route is registered. */
+    private const KEYS = [
+        'connections', 'environments', 'defaults', 'logs', 'memory', 'supervisor', 'queue', 'rate_limiting', 'failed_jobs',
+        'path', 'domain', 'middleware',
+    ];
 
     /** Top-level keys of the pure-PHP package that have no meaning here (its dashboard and its process repositories). */
-    private const IGNORED_KEYS = [
-        'password', 'master_supervisor', 'reconnection', 'repository', 'path', 'domain', 'middleware', 'dashboard',
-    ];
+    private const IGNORED_KEYS = ['password', 'master_supervisor', 'reconnection', 'repository', 'dashboard'];
 
     /**
      * @param array<string, ConnectionConfig> $connections by name

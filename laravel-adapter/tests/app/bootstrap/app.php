@@ -26,7 +26,7 @@ $app->useStoragePath($dir . '/storage');
 $app->useDatabasePath($dir . '/database');
 
 $app->singleton(Illuminate\Contracts\Console\Kernel::class, Illuminate\Foundation\Console\Kernel::class);
-$app->singleton(Illuminate\Contracts\Http\Kernel::class, Illuminate\Foundation\Http\Kernel::class);
+$app->singleton(Illuminate\Contracts\Http\Kernel::class, MqttBroadcast\Laravel\Tests\App\HttpKernel::class);
 $app->singleton(Illuminate\Contracts\Debug\ExceptionHandler::class, Illuminate\Foundation\Exceptions\Handler::class);
 
 // Package discovery as composer would feed it: an installed.json holding the

@@ -110,5 +110,9 @@ return [
         ],
     ],
 
+    'path' => env('MQTT_BROADCAST_PATH', 'mqtt-broadcast'),
+    'domain' => env('MQTT_BROADCAST_DOMAIN', null),
+    'middleware' => ['web', \enzolarosa\MqttBroadcast\Http\Middleware\Authorize::class],
+
     'password' => env('MQTT_MASTER_PASS', Illuminate\Support\Str::random(32)),
 ];
