@@ -42,6 +42,7 @@ final class RateLimitTest extends TestCase
         $listener = $this->listen($this->topic('#'));
         $this->bootLimitedApp('throttle', ['max_per_second' => 1]);
 
+        $this->startOfASecond();
         $started = microtime(true);
         MqttBroadcast::publishSync($this->topic('a'), '1');
         MqttBroadcast::publishSync($this->topic('a'), '2');
@@ -59,6 +60,7 @@ final class RateLimitTest extends TestCase
             $jobs++;
         });
 
+        $this->startOfASecond();
         MqttBroadcast::publish($this->topic('a'), '1');
         MqttBroadcast::publish($this->topic('a'), '2');
 
@@ -81,6 +83,7 @@ final class RateLimitTest extends TestCase
             $table->unsignedInteger('created_at');
         });
 
+        $this->startOfASecond();
         MqttBroadcast::publish($this->topic('a'), 'now');
         MqttBroadcast::publish($this->topic('a'), 'later');
         // Over the limit too: the job, when a worker runs it at once, goes back to the queue.
@@ -97,6 +100,16 @@ final class RateLimitTest extends TestCase
             self::assertSame(0, $worker->exitCode, $worker->describe());
         }
         self::assertSameMultiset(['now', 'later', 'released'], array_column($listener->waitFor(3), 1));
+    }
+
+    /**
+     * Waits for the next whole second: the cache counts in whole seconds, so a
+     * max_per_second window ends at the next one, and two publishes must fall
+     * into the same window for the second to be over the limit.
+     */
+    private function startOfASecond(): void
+    {
+        usleep((int) ((1.0 - fmod(microtime(true), 1.0)) * 1e6) + 5_000);
     }
 
     /** @param array<string, int> $limits */
