@@ -8,8 +8,8 @@ use MqttBroadcast\Laravel\Tests\TestCase;
 
 /**
  * An application written for enzolarosa/mqtt-broadcast (tests/upgrade-app):
- * that package's config file verbatim, the listener class, the Event::listen()
- * closure and the publishing calls of its README, with its imports. The test
+ * the config file its README shows, verbatim, the listener class, the
+ * Event::listen() closure and the publishing calls of its README, with its imports. The test
  * swaps the package and the imports, nothing else, and runs it as the README
  * does: publish the migrations, migrate, start the daemon, publish, terminate.
  */
@@ -23,14 +23,14 @@ final class UpgradeTest extends TestCase
         $artisan = "{$this->appDir}/artisan";
         $prefix = $this->topic('myapp') . '/';
         // What the application's .env holds: the broker, a prefix, and its queue and database.
-        $env = ['APP_ENV' => 'production', 'MQTT_PREFIX' => $prefix, 'MQTT_JOB_CONNECTION' => 'sync', 'MQTT_LOG_CONNECTION' => 'sqlite'];
+        $env = ['APP_ENV' => 'local', 'MQTT_PREFIX' => $prefix];
 
         foreach ([['vendor:publish', '--tag=mqtt-broadcast-migrations'], ['migrate', '--force'], ['vendor:publish', '--tag=mqtt-broadcast-config']] as $command) {
             $result = $this->artisan($command, $env, artisan: $artisan);
             self::assertSame(0, $result->exitCode, implode(' ', $command) . "\n" . $result->describe());
         }
 
-        $daemon = $this->startDaemon($env, ['--environment=production'], $artisan);
+        $daemon = $this->startDaemon($env, [], $artisan);
         $deadline = microtime(true) + 15.0;
         while (!str_contains($daemon->output(), "Topic: {$prefix}probe")) {
             self::assertLessThan($deadline, microtime(true), "the daemon's listener never got a probe\n" . $daemon->describe());
@@ -62,7 +62,7 @@ final class UpgradeTest extends TestCase
             usleep(50_000);
         }
         self::assertStringContainsString("Topic: {$prefix}home/livingroom/temperature\nMessage: {\"value\":22.5,\"unit\":\"celsius\"}\nBroker: default\n", $daemon->output());
-        self::assertStringContainsString('production.INFO: Unknown MQTT topic {"topic":"' . $prefix . 'urgent/alert"}', $this->laravelLog());
+        self::assertStringContainsString('local.INFO: Unknown MQTT topic {"topic":"' . $prefix . 'urgent/alert"}', $this->laravelLog());
 
         $terminate = $this->artisan(['mqtt-broadcast:terminate'], $env, artisan: $artisan);
         self::assertSame(0, $terminate->exitCode, $terminate->describe());
