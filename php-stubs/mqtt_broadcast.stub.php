@@ -99,6 +99,15 @@ final class Client
     public function flush(?float $timeout = null): bool {}
 
     /**
+     * True once the connection is up (at once if it is); false when the timeout passed first or it failed for good.
+     *
+     * @param float $timeout seconds
+     *
+     * @throws \ValueError on a negative or non-finite timeout
+     */
+    public function waitConnected(float $timeout): bool {}
+
+    /**
      * State and counters of this connection (README.md, "status()").
      *
      * @return array{
@@ -173,6 +182,22 @@ final class Subscriber
      */
     public function subscribe(string $filter, ?int $qos = null, ?float $timeout = null): void {}
 
+    /**
+     * Calls the handler from loop() with (Mqtt\Message $message, array $params) for every message whose topic matches the pattern ('metrics/{tenant}/{metric}', a last '{rest*}'); subscribes its filter.
+     *
+     * A pattern is a filter whose levels may carry names: '{name}' takes one level ('+'), a last
+     * '{name*}' the remaining ones ('#'); plain levels, '+', '#' and a leading '$share/{group}/'
+     * keep their meaning. A message goes to every route it matches, and is acknowledged once all
+     * their handlers returned.
+     *
+     * @param callable(Message, array<string, string>): mixed $handler
+     * @param 0|1|2|null $qos null means 0
+     *
+     * @throws TimeoutException when a broker did not confirm the subscription in time
+     * @throws \ValueError on a malformed pattern (the message says what is wrong) or QoS
+     */
+    public function route(string $pattern, callable $handler, ?int $qos = null): void {}
+
     /** Ends a subscription made by subscribe(). */
     public function unsubscribe(string $filter): void {}
 
@@ -184,13 +209,13 @@ final class Subscriber
     public function next(?float $timeout = null): ?Message {}
 
     /**
-     * Calls the handler for every message until stop(), the timeout or the limit; returns how many it handled.
+     * Calls the matching route handlers, or else the handler, for every message until stop(), the timeout or the limit; returns how many it handled.
      *
-     * @param callable(Message): mixed $handler
+     * @param (callable(Message): mixed)|null $handler for messages that match no route; null: only routes handle messages
      * @param float|null $timeout seconds; null runs until stop() or the limit
      * @param int|null $limit messages to handle at most; null means no limit
      */
-    public function loop(callable $handler, ?float $timeout = null, ?int $limit = null): int {}
+    public function loop(?callable $handler = null, ?float $timeout = null, ?int $limit = null): int {}
 
     /** Makes a running loop() or next() return; safe to call from a signal handler. */
     public function stop(): void {}

@@ -2,6 +2,7 @@
 
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ext_php_rs::binary_slice::BinarySlice;
 use ext_php_rs::boxed::ZBox;
@@ -11,6 +12,7 @@ use ext_php_rs::types::ZendHashTable;
 
 use mqtt_broadcast_core::config::Config;
 use mqtt_broadcast_core::connection::{Connection, ConnectionState, Status};
+use mqtt_broadcast_core::deadline;
 use mqtt_broadcast_core::error::Error;
 use mqtt_broadcast_core::properties::Properties;
 use mqtt_broadcast_core::registry;
@@ -19,6 +21,7 @@ use mqtt_broadcast_core::runtime::current_pid;
 use super::arguments::{self, seconds};
 use super::exceptions::{
     OrThrow, Signature, CLIENT_CONSTRUCT, FLUSH, NO_ARGUMENTS, PUBLISH, PUBLISH_SYNC,
+    WAIT_CONNECTED,
 };
 
 /// A connection to one MQTT broker, kept alive in the background across requests.
@@ -99,6 +102,14 @@ impl Client {
     pub fn flush(&mut self, timeout: Option<f64>) -> PhpResult<bool> {
         let timeout = seconds(&FLUSH, timeout, self.config.flush_timeout)?;
         Ok(self.connection(&FLUSH)?.flush(timeout))
+    }
+
+    /// True once the connection is up (at once if it is); false when the timeout passed first or it failed for good.
+    pub fn wait_connected(&mut self, timeout: f64) -> PhpResult<bool> {
+        let timeout = seconds(&WAIT_CONNECTED, Some(timeout), Duration::ZERO)?;
+        Ok(self
+            .connection(&WAIT_CONNECTED)?
+            .wait_connected(deadline::after(timeout)))
     }
 
     /// State and counters of this connection.

@@ -85,9 +85,11 @@ pub const PUBLISH: Signature = Signature(&["topic", "payload", "qos", "retain", 
 pub const PUBLISH_SYNC: Signature =
     Signature(&["topic", "payload", "qos", "retain", "timeout", "properties"]);
 pub const FLUSH: Signature = Signature(&["timeout"]);
+pub const WAIT_CONNECTED: Signature = Signature(&["timeout"]);
 pub const NO_ARGUMENTS: Signature = Signature(&[]);
 pub const SUBSCRIBER_CONSTRUCT: Signature = Signature(&["clients", "options"]);
 pub const SUBSCRIBE: Signature = Signature(&["filter", "qos", "timeout"]);
+pub const ROUTE: Signature = Signature(&["pattern", "handler", "qos"]);
 pub const UNSUBSCRIBE: Signature = Signature(&["filter"]);
 pub const NEXT: Signature = Signature(&["timeout"]);
 pub const LOOP: Signature = Signature(&["handler", "timeout", "limit"]);

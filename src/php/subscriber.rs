@@ -2,13 +2,16 @@
 
 use std::cell::{Cell, RefCell};
 use std::mem::ManuallyDrop;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use ext_php_rs::convert::IntoZval;
+use ext_php_rs::convert::{FromZval, IntoZvalDyn};
 use ext_php_rs::exception::PhpException;
 use ext_php_rs::flags::ClassFlags;
+use ext_php_rs::flags::DataType;
 use ext_php_rs::prelude::*;
-use ext_php_rs::types::{ZendCallable, ZendClassObject, ZendHashTable};
+use ext_php_rs::types::{ZendCallable, ZendClassObject, ZendHashTable, Zval};
 use ext_php_rs::zend::ExecutorGlobals;
 
 use ext_php_rs::binary_slice::BinarySlice;
@@ -17,13 +20,15 @@ use mqtt_broadcast_core::config::SubscriberConfig;
 use mqtt_broadcast_core::deadline;
 use mqtt_broadcast_core::error::Error;
 use mqtt_broadcast_core::inbox::{Acknowledgement, Delivery};
+use mqtt_broadcast_core::routes::Params;
 use mqtt_broadcast_core::runtime::current_pid;
 use mqtt_broadcast_core::subscriber;
 
 use super::arguments::{self, seconds};
 use super::client::Client;
 use super::exceptions::{
-    connection_error, OrThrow, Signature, LOOP, NEXT, SUBSCRIBE, SUBSCRIBER_CONSTRUCT, UNSUBSCRIBE,
+    connection_error, OrThrow, Signature, LOOP, NEXT, ROUTE, SUBSCRIBE, SUBSCRIBER_CONSTRUCT,
+    UNSUBSCRIBE,
 };
 use super::message::Message;
 use super::options;
@@ -44,6 +49,9 @@ pub struct Subscriber {
     /// The message last returned by next(): acknowledged when PHP asks for the next one.
     handed: RefCell<Acknowledgement>,
     stopped: Cell<bool>,
+    /// The handlers of route(), by route number; shared, so that a handler
+    /// may add routes while it runs.
+    routes: RefCell<Vec<Rc<Handler>>>,
 }
 
 #[php_impl]
@@ -81,6 +89,7 @@ impl Subscriber {
             pid: current_pid(),
             handed: RefCell::new(Acknowledgement::default()),
             stopped: Cell::new(false),
+            routes: RefCell::new(Vec::new()),
         })
     }
 
@@ -98,6 +107,31 @@ impl Subscriber {
         let qos = arguments::qos(call, qos.unwrap_or(0))?;
         let timeout = seconds(call, timeout, core.default_timeout())?;
         core.subscribe(filter, qos, timeout).or_throw(call)
+    }
+
+    /// Calls the handler from loop() with (Mqtt\Message $message, array $params) for every message whose topic matches the pattern ('metrics/{tenant}/{metric}', a last '{rest*}'); subscribes its filter.
+    #[php(optional = qos)]
+    pub fn route(
+        &self,
+        pattern: BinarySlice<u8>,
+        handler: Handler,
+        qos: Option<i64>,
+    ) -> PhpResult<()> {
+        let call = &ROUTE;
+        let core = self.core()?;
+        let pattern = arguments::text(call, "pattern", &pattern)?;
+        let qos = arguments::qos(call, qos.unwrap_or(0))?;
+        let (route, filter) = core.add_route(pattern).or_throw(call)?;
+        let mut routes = self.routes.borrow_mut();
+        debug_assert_eq!(route, routes.len(), "routes are numbered in order");
+        routes.push(Rc::new(handler));
+        drop(routes);
+        core.subscribe(&filter, qos, core.default_timeout())
+            .map_err(|error| match error {
+                // The filter with the connection's prefix: still the pattern's fault.
+                Error::InvalidArgument { problem, .. } => call.invalid("pattern", problem),
+                other => call.error(other),
+            })
     }
 
     /// Ends a subscription made by subscribe().
@@ -120,12 +154,12 @@ impl Subscriber {
         Ok(Some(Message::from(delivery)))
     }
 
-    /// Calls the handler for every message until stop(), the timeout or the limit; returns how many it handled.
+    /// Calls the matching route handlers, or else the handler, for every message until stop(), the timeout or the limit; returns how many it handled.
     #[php(name = "loop")]
-    #[php(optional = timeout)]
+    #[php(optional = handler)]
     pub fn run(
         &self,
-        handler: ZendCallable,
+        handler: Option<ZendCallable>,
         timeout: Option<f64>,
         limit: Option<i64>,
     ) -> PhpResult<i64> {
@@ -142,12 +176,23 @@ impl Subscriber {
                 break;
             };
             let acknowledgement = delivery.take_acknowledgement();
+            let matched = std::mem::take(&mut delivery.routes);
             let message = ZendClassObject::new(Message::from(delivery)).into_zval(false)?;
-            if handler.try_call(vec![&message]).is_err() || ExecutorGlobals::has_exception() {
-                // Unacknowledged: the broker delivers it again.
-                return Err(pending_or(
-                    "the handler given to Mqtt\\Subscriber::loop() could not be called",
-                ));
+            if matched.is_empty() {
+                if let Some(handler) = &handler {
+                    call_handler(
+                        handler,
+                        vec![&message],
+                        "the handler given to Mqtt\\Subscriber::loop()",
+                    )?;
+                }
+            }
+            for route in matched {
+                let params = params_array(&route.params)?;
+                let handler = self.routes.borrow().get(route.route).cloned();
+                if let Some(handler) = handler {
+                    call_handler(&handler.0, vec![&message, &params], "a route's handler")?;
+                }
             }
             acknowledgement.send();
             handled += 1;
@@ -224,6 +269,41 @@ fn dispatch_signals() -> PhpResult<()> {
         return Err(pending_or("a signal handler threw"));
     }
     Ok(())
+}
+
+/// A callable kept beyond the call that passed it, such as a route's handler.
+pub struct Handler(ZendCallable<'static>);
+
+impl<'a> FromZval<'a> for Handler {
+    const TYPE: DataType = DataType::Callable;
+
+    fn from_zval(zval: &'a Zval) -> Option<Self> {
+        ZendCallable::new_owned(zval.shallow_clone())
+            .ok()
+            .map(Handler)
+    }
+}
+
+/// Calls a handler; one that throws leaves the message unacknowledged, so
+/// the broker delivers it again.
+fn call_handler(
+    handler: &ZendCallable,
+    arguments: Vec<&dyn IntoZvalDyn>,
+    what: &str,
+) -> PhpResult<()> {
+    if handler.try_call(arguments).is_err() || ExecutorGlobals::has_exception() {
+        return Err(pending_or(&format!("{what} could not be called")));
+    }
+    Ok(())
+}
+
+/// A route's named levels as `['tenant' => '…', …]`.
+fn params_array(params: &Params) -> PhpResult<Zval> {
+    let mut array = ZendHashTable::new();
+    for (name, value) in params {
+        array.insert(&**name, value.as_str())?;
+    }
+    Ok(array.into_zval(false)?)
 }
 
 /// An exception PHP already has pending propagates unchanged; this message

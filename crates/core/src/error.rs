@@ -51,6 +51,7 @@ pub enum Argument {
     Qos,
     Properties,
     Filter,
+    Pattern,
     Timeout,
 }
 
@@ -63,6 +64,7 @@ impl Argument {
             Argument::Qos => "qos",
             Argument::Properties => "properties",
             Argument::Filter => "filter",
+            Argument::Pattern => "pattern",
             Argument::Timeout => "timeout",
         }
     }

@@ -18,10 +18,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rumqttc::QoS;
 
 use super::properties::Properties;
+use super::routes::{Matched, Routes};
 
 /// One received message on its way to PHP.
 #[derive(Debug)]
@@ -38,6 +39,8 @@ pub struct Delivery {
     pub received_at: f64,
     /// MQTT 5 only; the response topic without the connection's prefix.
     pub properties: Option<Arc<Properties>>,
+    /// The subscriber's routes it matched, with their named levels.
+    pub routes: Vec<Matched>,
     pub(crate) ack: Option<Arc<PendingAck>>,
 }
 
@@ -117,6 +120,8 @@ pub struct Inbox {
     /// Older than anything that may enter the channel: while it holds
     /// anything, new deliveries queue behind it.
     overflow: Mutex<VecDeque<Delivery>>,
+    /// Matched on the connection's thread, as each message arrives.
+    pub routes: RwLock<Routes>,
 }
 
 impl Inbox {
@@ -128,12 +133,19 @@ impl Inbox {
             sender,
             receiver,
             overflow: Mutex::new(VecDeque::new()),
+            routes: RwLock::new(Routes::default()),
         })
     }
 
     /// Never waits. False when a QoS 0 message found the inbox and its
     /// overflow full and was dropped.
-    pub fn deliver(&self, delivery: Delivery) -> bool {
+    pub fn deliver(&self, mut delivery: Delivery) -> bool {
+        {
+            let routes = self.routes.read();
+            if !routes.is_empty() {
+                delivery.routes = routes.matching(&delivery.topic);
+            }
+        }
         let mut overflow = self.overflow.lock();
         let delivery = if overflow.is_empty() {
             match self.sender.try_send(delivery) {
@@ -194,6 +206,7 @@ mod tests {
             duplicate: false,
             received_at: 0.0,
             properties: None,
+            routes: Vec::new(),
             ack: None,
         }
     }

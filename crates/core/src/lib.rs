@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod properties;
 pub mod protocol;
 pub mod registry;
+pub mod routes;
 pub mod runtime;
 pub mod subscriber;
 pub mod subscriptions;

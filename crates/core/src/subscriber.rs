@@ -8,8 +8,9 @@ use rumqttc::QoS;
 use super::config::SubscriberConfig;
 use super::connection::Connection;
 use super::deadline;
-use super::error::Error;
+use super::error::{Argument, Error};
 use super::inbox::{Delivery, Inbox};
+use super::routes::Pattern;
 
 pub struct Subscriber {
     connections: Vec<Arc<Connection>>,
@@ -37,6 +38,15 @@ impl Subscriber {
             connection.await_subscription(id, filter, deadline)?;
         }
         Ok(())
+    }
+
+    /// Adds a route (`metrics/{tenant}/{metric}`); returns its number, which
+    /// each matching delivery names, and the filter to subscribe.
+    pub fn add_route(&self, pattern: &str) -> Result<(usize, String), Error> {
+        let pattern = Pattern::parse(pattern)
+            .map_err(|e| Error::invalid(Argument::Pattern, e.to_string()))?;
+        let filter = pattern.filter();
+        Ok((self.inbox.routes.write().add(pattern), filter))
     }
 
     pub fn unsubscribe(&self, filter: &str) -> Result<(), Error> {

@@ -304,6 +304,23 @@ impl Connection {
         }
     }
 
+    /// Waits until the connection is up. False when the deadline passed, or
+    /// the connection ended, first.
+    pub fn wait_connected(&self, deadline: Instant) -> bool {
+        let mut link = self.link.lock();
+        loop {
+            if link.state == ConnectionState::Connected {
+                return true;
+            }
+            if link.task_done || link.closing {
+                return false;
+            }
+            if self.changed.wait_until(&mut link, deadline).timed_out() {
+                return link.state == ConnectionState::Connected;
+            }
+        }
+    }
+
     pub fn flush(&self, timeout: Duration) -> bool {
         self.flush_until(deadline::after(timeout))
     }

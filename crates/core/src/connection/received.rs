@@ -90,6 +90,7 @@ impl Connection {
                     duplicate: publish.dup,
                     received_at,
                     properties: properties.clone(),
+                    routes: Vec::new(),
                     ack: ack.clone(),
                 };
                 (inbox, delivery)

@@ -108,6 +108,7 @@ impl Connection {
         link.refused_publish = None;
         link.connected_since = Some(SystemTime::now());
         self.pump(&mut link);
+        self.changed.notify_all();
     }
 
     fn handle(&self, events: Vec<Event>) -> Vec<(Arc<Inbox>, Delivery)> {
