@@ -320,7 +320,8 @@ final class SubscriberTest extends MqttTestCase
         $clientId = $client->status()['client_id'];
         $this->assertSame(
             [],
-            $broker->logLinesMatching('/Client ' . preg_quote($clientId, '/') . ' has exceeded timeout/'),
+            // Mosquitto 2.0: "Client ID has exceeded timeout, disconnecting."; 2.1: "Client ID [ADDRESS] disconnected: exceeded timeout."
+            $broker->logLinesMatching('/Client ' . preg_quote($clientId, '/') . ' (\[\S+\] disconnected: )?(has )?exceeded timeout/'),
             'the broker dropped the connection while the inbox was full: keep-alive pings stopped with the reading'
         );
         $this->assertSame(0, $client->status()['reconnects'], json_encode($client->status()));

@@ -51,7 +51,9 @@ final class WillTest extends MqttTestCase
 
         $this->startHolder($options)->kill();
         $deadline = microtime(true) + 20.0;
-        while (static::broker()->logLinesMatching('/Client ' . preg_quote($options['client_id'], '/') . ' closed its connection\.|Client ' . preg_quote($options['client_id'], '/') . ' disconnected/') === []) {
+        // Mosquitto 2.0: "Client ID closed its connection." (or "... disconnected"); 2.1 puts the
+        // address after the id: "Client ID [ADDRESS] disconnected: connection closed by client."
+        while (static::broker()->logLinesMatching('/Client ' . preg_quote($options['client_id'], '/') . ' (\[\S+\] )?(closed its connection|disconnected)/') === []) {
             if (microtime(true) >= $deadline) {
                 Failure::raise("the broker did not notice the killed process:\n" . Failure::tail(static::broker()->log()));
             }
