@@ -99,6 +99,13 @@ final class Client
     public function flush(?float $timeout = null): bool {}
 
     /**
+     * What happened to this connection since the last call, oldest first, for code that does not loop (a web request, a queue job).
+     *
+     * @return list<Event>
+     */
+    public function events(): array {}
+
+    /**
      * True once the connection is up (at once if it is); false when the timeout passed first or it failed for good.
      *
      * @param float $timeout seconds
@@ -217,6 +224,15 @@ final class Subscriber
      */
     public function loop(?callable $handler = null, ?float $timeout = null, ?int $limit = null): int {}
 
+    /**
+     * Calls the listener from loop() and next() with an Mqtt\Event for what happens to the connections, starting with what they kept.
+     *
+     * Each connection keeps its latest 256 events, so a listener misses none between two calls.
+     *
+     * @param callable(Event): mixed $listener
+     */
+    public function onEvent(callable $listener): void {}
+
     /** Makes a running loop() or next() return; safe to call from a signal handler. */
     public function stop(): void {}
 }
@@ -261,6 +277,38 @@ final class Message
     public $properties;
 
     /** Throws: messages come from Subscriber::next() and Subscriber::loop(). */
+    public function __construct() {}
+}
+
+/**
+ * Something that happened to a connection. Its properties are read-only:
+ * writing one throws. Subscriber::onEvent() listeners and Client::events() get
+ * them, PHP code cannot create them.
+ */
+final class Event
+{
+    /** @var 'connecting'|'connected'|'disconnected'|'reconnecting'|'failed'|'closed'|'subscribed'|'subscription_refused' */
+    public $type;
+
+    /** @var string the name of the connection (Client) it happened to */
+    public $broker;
+
+    /** @var float when, in seconds since the Unix epoch */
+    public $at;
+
+    /** @var string|null why: the error that ended a connection, the broker's refusal */
+    public $reason;
+
+    /** @var int the connection attempt, from 1 at the start and after a connection that lasted; 0 where it does not apply */
+    public $attempt;
+
+    /** @var bool on connected: whether the broker kept the session */
+    public $sessionPresent;
+
+    /** @var string|null on subscribed and subscription_refused: the filter, without the connection's prefix */
+    public $filter;
+
+    /** Throws: events come from Subscriber::onEvent() and Client::events(). */
     public function __construct() {}
 }
 

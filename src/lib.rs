@@ -6,6 +6,7 @@ mod php;
 use ext_php_rs::prelude::*;
 
 use php::client::Client;
+use php::event::Event;
 use php::message::Message;
 use php::subscriber::Subscriber;
 
@@ -55,5 +56,6 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
         .class::<Client>()
         .class::<Subscriber>()
         .class::<Message>()
+        .class::<Event>()
         .shutdown_function(module_shutdown)
 }

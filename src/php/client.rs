@@ -19,6 +19,7 @@ use mqtt_broadcast_core::registry;
 use mqtt_broadcast_core::runtime::current_pid;
 
 use super::arguments::{self, seconds};
+use super::event::Event;
 use super::exceptions::{
     OrThrow, Signature, CLIENT_CONSTRUCT, FLUSH, NO_ARGUMENTS, PUBLISH, PUBLISH_SYNC,
     WAIT_CONNECTED,
@@ -110,6 +111,16 @@ impl Client {
         Ok(self
             .connection(&WAIT_CONNECTED)?
             .wait_connected(deadline::after(timeout)))
+    }
+
+    /// What happened to this connection since the last call (Mqtt\Event, oldest first), for code that does not loop.
+    pub fn events(&mut self) -> PhpResult<Vec<Event>> {
+        let connection = self.connection(&NO_ARGUMENTS)?;
+        Ok(connection
+            .drain_events()
+            .into_iter()
+            .map(Event::from)
+            .collect())
     }
 
     /// State and counters of this connection.

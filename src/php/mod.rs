@@ -2,6 +2,7 @@
 
 mod arguments;
 pub mod client;
+pub mod event;
 pub mod exceptions;
 pub mod message;
 mod options;

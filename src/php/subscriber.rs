@@ -26,6 +26,7 @@ use mqtt_broadcast_core::subscriber;
 
 use super::arguments::{self, seconds};
 use super::client::Client;
+use super::event::Event;
 use super::exceptions::{
     connection_error, OrThrow, Signature, LOOP, NEXT, ROUTE, SUBSCRIBE, SUBSCRIBER_CONSTRUCT,
     UNSUBSCRIBE,
@@ -52,6 +53,10 @@ pub struct Subscriber {
     /// The handlers of route(), by route number; shared, so that a handler
     /// may add routes while it runs.
     routes: RefCell<Vec<Rc<Handler>>>,
+    /// The listeners of onEvent(), and the last event each connection
+    /// reported to them.
+    listeners: RefCell<Vec<Rc<Handler>>>,
+    events_seen: RefCell<Vec<u64>>,
 }
 
 #[php_impl]
@@ -90,6 +95,8 @@ impl Subscriber {
             handed: RefCell::new(Acknowledgement::default()),
             stopped: Cell::new(false),
             routes: RefCell::new(Vec::new()),
+            listeners: RefCell::new(Vec::new()),
+            events_seen: RefCell::new(Vec::new()),
         })
     }
 
@@ -132,6 +139,17 @@ impl Subscriber {
                 Error::InvalidArgument { problem, .. } => call.invalid("pattern", problem),
                 other => call.error(other),
             })
+    }
+
+    /// Calls the listener from loop() and next() with an Mqtt\Event for what happens to the connections, starting with what they kept.
+    pub fn on_event(&self, listener: Handler) -> PhpResult<()> {
+        let core = self.core()?;
+        let mut seen = self.events_seen.borrow_mut();
+        if seen.is_empty() {
+            seen.resize(core.connections().len(), 0);
+        }
+        self.listeners.borrow_mut().push(Rc::new(listener));
+        Ok(())
     }
 
     /// Ends a subscription made by subscribe().
@@ -235,6 +253,7 @@ impl Subscriber {
                     .min(WAKE_INTERVAL),
                 None => WAKE_INTERVAL,
             };
+            self.report_events(core)?;
             if let Some(delivery) = core.receive(step) {
                 return Ok(Some(delivery));
             }
@@ -243,6 +262,30 @@ impl Subscriber {
                 return Ok(None);
             }
         }
+    }
+
+    /// Hands the listeners what happened since they last heard; a quick
+    /// look at each connection's counter when nothing did.
+    fn report_events(&self, core: &subscriber::Subscriber) -> PhpResult<()> {
+        if self.listeners.borrow().is_empty() {
+            return Ok(());
+        }
+        for (index, connection) in core.connections().iter().enumerate() {
+            let seen = self.events_seen.borrow()[index];
+            if connection.last_event() == seen {
+                continue;
+            }
+            let (events, last) = connection.events_since(seen);
+            self.events_seen.borrow_mut()[index] = last;
+            for event in events {
+                let event = ZendClassObject::new(Event::from(event)).into_zval(false)?;
+                let listeners: Vec<Rc<Handler>> = self.listeners.borrow().clone();
+                for listener in listeners {
+                    call_handler(&listener.0, vec![&event], "an event listener")?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

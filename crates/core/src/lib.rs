@@ -6,6 +6,7 @@ pub mod config;
 pub mod connection;
 pub mod deadline;
 pub mod error;
+pub mod events;
 pub mod inbox;
 pub mod number;
 pub mod outbox;

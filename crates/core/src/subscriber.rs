@@ -75,6 +75,10 @@ impl Subscriber {
         }
     }
 
+    pub fn connections(&self) -> &[Arc<Connection>] {
+        &self.connections
+    }
+
     /// The longest a subscribe waits by default: the longest flush_timeout.
     pub fn default_timeout(&self) -> Duration {
         self.connections

@@ -138,11 +138,10 @@ impl Subscriptions {
         }
     }
 
-    /// SUBACK; `refusal` is the broker's reason when it refused.
-    pub fn incoming_suback(&mut self, pkid: u16, refusal: Option<Reason>) {
-        let Some(id) = self.by_pkid.remove(&pkid) else {
-            return;
-        };
+    /// SUBACK; `refusal` is the broker's reason when it refused. Returns
+    /// the filter it answers for.
+    pub fn incoming_suback(&mut self, pkid: u16, refusal: Option<Reason>) -> Option<String> {
+        let id = self.by_pkid.remove(&pkid)?;
         let state = match refusal {
             Some(reason) => SubscriptionState::Refused(reason),
             None => SubscriptionState::Confirmed,
@@ -153,7 +152,7 @@ impl Subscriptions {
             .find(|e| e.id == id)
             .map(|e| e.filter.clone())
         else {
-            return;
+            return None;
         };
         // One SUBACK answers for every subscriber of that filter.
         for entry in &mut self.entries {
@@ -163,6 +162,7 @@ impl Subscriptions {
                 entry.state = state.clone();
             }
         }
+        Some(filter)
     }
 
     pub fn state(&self, id: u64) -> Option<SubscriptionState> {

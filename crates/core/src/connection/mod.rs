@@ -16,6 +16,7 @@ use super::backoff::Backoff;
 use super::config::{Config, Protocol};
 use super::deadline;
 use super::error::{Argument, ConnectionError, Error, Refusal, Timeout};
+use super::events::{ConnectionEvent, EventKind, EventLog};
 use super::inbox::{Acknowledger, Delivery, Inbox, PendingAck};
 use super::outbox::{Message, Outbox, Receipt};
 use super::properties::{variable_int_len, Properties};
@@ -110,6 +111,9 @@ struct Link {
     /// The message (outbox id) the last short connections ended on, and how
     /// many in a row.
     suspect: Option<(u64, u32)>,
+    events: EventLog,
+    /// The last event `drain_events()` returned.
+    drained: u64,
 }
 
 impl Acknowledger for Connection {
@@ -139,6 +143,8 @@ pub struct Connection {
     close_requested: Notify,
     /// Counted outside the lock, where deliveries happen.
     dropped: AtomicU64,
+    /// The number of the latest event, readable without the lock.
+    last_event: AtomicU64,
 }
 
 impl Connection {
@@ -185,12 +191,19 @@ impl Connection {
                 connected_since: None,
                 crash: None,
                 suspect: None,
+                events: EventLog::default(),
+                drained: 0,
             }),
             changed: Condvar::new(),
             close_requested: Notify::new(),
             dropped: AtomicU64::new(0),
+            last_event: AtomicU64::new(0),
             config,
         });
+        connection.emit(
+            &mut connection.link.lock(),
+            ConnectionEvent::new(EventKind::Connecting, &connection.broker, 1),
+        );
         let task = connection.clone().run(eventloop);
         runtime.spawn(Supervised::new(connection.clone(), task));
         connection
@@ -342,6 +355,10 @@ impl Connection {
                 break;
             }
         }
+        if link.state != ConnectionState::Closed {
+            let closed = ConnectionEvent::new(EventKind::Closed, &self.broker, 0);
+            self.emit(&mut link, closed);
+        }
         link.state = ConnectionState::Closed;
         link.outbox.fail_receipts(&self.closed_error());
     }
@@ -466,6 +483,31 @@ impl Connection {
         if !self.requests.acknowledge(pkid, qos) {
             link.unsent_acks.push((pkid, qos));
         }
+    }
+
+    /// The number of the latest event; cheap enough to ask in a loop.
+    pub fn last_event(&self) -> u64 {
+        self.last_event.load(Ordering::Acquire)
+    }
+
+    /// The events after number `seen` that are still kept, and the number
+    /// of the latest.
+    pub fn events_since(&self, seen: u64) -> (Vec<Arc<ConnectionEvent>>, u64) {
+        let link = self.link.lock();
+        (link.events.since(seen), link.events.last())
+    }
+
+    /// The events no `drain_events()` returned yet, for code that does not loop.
+    pub fn drain_events(&self) -> Vec<Arc<ConnectionEvent>> {
+        let mut link = self.link.lock();
+        let events = link.events.since(link.drained);
+        link.drained = link.events.last();
+        events
+    }
+
+    fn emit(&self, link: &mut Link, event: ConnectionEvent) {
+        link.events.push(event);
+        self.last_event.store(link.events.last(), Ordering::Release);
     }
 
     pub fn status(&self) -> Status {

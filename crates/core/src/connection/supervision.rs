@@ -73,6 +73,9 @@ impl Connection {
     pub(super) fn crashed(&self, message: String) {
         let mut link = self.link.lock();
         link.last_error = Some(format!("the connection's task failed: {message}"));
+        let mut event = ConnectionEvent::new(EventKind::Failed, &self.broker, 0);
+        event.reason = link.last_error.clone();
+        self.emit(&mut link, event);
         link.crash = Some(message);
         link.state = ConnectionState::Failed;
         link.connected_since = None;

@@ -16,6 +16,8 @@ impl Connection {
         let mut backoff = Backoff::new(reconnect.initial_delay, reconnect.max_delay);
         // Only this task changes the state between connected and not.
         let mut connected_at: Option<Instant> = None;
+        // Counted from 1 at the start and after a connection that lasted.
+        let mut attempt: u32 = 1;
         let close_requested = self.close_requested.notified();
         tokio::pin!(close_requested);
         loop {
@@ -34,7 +36,7 @@ impl Connection {
             match polled {
                 Ok(Event::Connected(accepted)) => {
                     connected_at = Some(Instant::now());
-                    self.connected(&mut eventloop, accepted);
+                    self.connected(&mut eventloop, accepted, attempt);
                 }
                 Ok(event) => {
                     // The rest of what one read or one batch of writes produced,
@@ -52,7 +54,20 @@ impl Connection {
                     let attempts = backoff.attempts();
                     let retries = reconnect.max_retries;
                     let gave_up = retries != 0 && attempts >= retries;
-                    self.deliver(self.lost(&mut eventloop, failure, gave_up, short_lived));
+                    let ended = attempt;
+                    attempt = if lasted.is_some() && !short_lived {
+                        1
+                    } else {
+                        attempt + 1
+                    };
+                    let attempts = (ended, attempt);
+                    self.deliver(self.lost(
+                        &mut eventloop,
+                        failure,
+                        gave_up,
+                        short_lived,
+                        attempts,
+                    ));
                     if gave_up {
                         break;
                     }
@@ -71,7 +86,7 @@ impl Connection {
         self.changed.notify_all();
     }
 
-    fn connected(&self, eventloop: &mut EventLoop, accepted: Accepted) {
+    fn connected(&self, eventloop: &mut EventLoop, accepted: Accepted, attempt: u32) {
         let session_present = accepted.session_present;
         let mut link = self.link.lock();
         let window = accepted
@@ -107,6 +122,9 @@ impl Connection {
         link.refusal = None;
         link.refused_publish = None;
         link.connected_since = Some(SystemTime::now());
+        let mut event = ConnectionEvent::new(EventKind::Connected, &self.broker, attempt);
+        event.session_present = session_present;
+        self.emit(&mut link, event);
         self.pump(&mut link);
         self.changed.notify_all();
     }
@@ -154,7 +172,17 @@ impl Connection {
             }
             Event::Subscribing(pkid) => link.subscriptions.outgoing_subscribe(pkid),
             Event::Subscribed { pkid, refusal } => {
-                link.subscriptions.incoming_suback(pkid, refusal);
+                let kind = match refusal {
+                    Some(_) => EventKind::SubscriptionRefused,
+                    None => EventKind::Subscribed,
+                };
+                let reason = refusal.as_ref().map(ToString::to_string);
+                if let Some(filter) = link.subscriptions.incoming_suback(pkid, refusal) {
+                    let mut event = ConnectionEvent::new(kind, &self.broker, 0);
+                    event.reason = reason;
+                    event.filter = Some(self.unprefixed(&filter).to_owned());
+                    self.emit(link, event);
+                }
                 self.changed.notify_all();
             }
             Event::Message(incoming) => return self.route(link, incoming),
@@ -169,6 +197,7 @@ impl Connection {
         failure: Failure,
         gave_up: bool,
         short_lived: bool,
+        (ended, next): (u32, u32),
     ) -> Vec<(Arc<Inbox>, Delivery)> {
         let mut link = self.link.lock();
         // Events rumqttc produced before the failure still tell what was
@@ -205,6 +234,20 @@ impl Connection {
             None => reason,
         });
         link.connected_since = None;
+        let reason = link.last_error.clone();
+        if link.state == ConnectionState::Connected {
+            let mut event = ConnectionEvent::new(EventKind::Disconnected, &self.broker, ended);
+            event.reason = reason.clone();
+            self.emit(&mut link, event);
+        }
+        let (kind, attempt) = if gave_up {
+            (EventKind::Failed, ended)
+        } else {
+            (EventKind::Reconnecting, next)
+        };
+        let mut event = ConnectionEvent::new(kind, &self.broker, attempt);
+        event.reason = reason;
+        self.emit(&mut link, event);
         link.state = if gave_up {
             ConnectionState::Failed
         } else if link.state == ConnectionState::Connecting {
