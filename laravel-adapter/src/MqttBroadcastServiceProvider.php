@@ -16,6 +16,7 @@ use MqttBroadcast\Laravel\Daemon\DaemonRegistry;
 use MqttBroadcast\Laravel\Http\Middleware\Authorize;
 use MqttBroadcast\Laravel\Logging\MessageLog;
 use MqttBroadcast\Laravel\RateLimiting\PublishLimiter;
+use MqttBroadcast\Laravel\Routing\Router;
 
 /**
  * Registers nothing that needs the mqtt_broadcast extension: an application
@@ -43,12 +44,14 @@ class MqttBroadcastServiceProvider extends ServiceProvider
         });
         $this->app->singleton(MqttBroadcast::class);
         $this->app->singleton(DaemonRegistry::class, static fn (Application $app) => new DaemonRegistry($app['cache']->store()));
+        $this->app->singleton(Router::class);
     }
 
     public function boot(): void
     {
         $this->registerRoutes();
         if ($this->app->runningInConsole()) {
+            $this->loadMqttRoutes();
             $this->offerPublishing();
             // From the package, as the pure-PHP package does: `php artisan migrate` is enough.
             $this->loadMigrationsFrom(__DIR__ . '/../database/migrations');
@@ -63,6 +66,7 @@ class MqttBroadcastServiceProvider extends ServiceProvider
                 Commands\RetryAllCommand::class,
                 Commands\ForgetCommand::class,
                 Commands\FlushCommand::class,
+                Commands\RoutesCommand::class,
             ]);
             $this->aboutSection();
         }
@@ -103,8 +107,28 @@ class MqttBroadcastServiceProvider extends ServiceProvider
         });
     }
 
+    /**
+     * The application's routes/mqtt.php, as routes/channels.php is loaded;
+     * after every provider booted, as the file may use the application's
+     * bindings. Only the daemon and mqtt-broadcast:routes read the routes,
+     * so web requests do not load it.
+     */
+    private function loadMqttRoutes(): void
+    {
+        $this->app->booted(function (): void {
+            $file = $this->app->basePath('routes/mqtt.php');
+            if (is_file($file)) {
+                require $file;
+            }
+        });
+    }
+
     private function offerPublishing(): void
     {
+        $this->publishes([
+            __DIR__ . '/../routes/mqtt.php' => $this->app->basePath('routes/mqtt.php'),
+        ], 'mqtt-broadcast-routes');
+
         $this->publishes([
             __DIR__ . '/../config/mqtt-broadcast.php' => $this->app->configPath('mqtt-broadcast.php'),
         ], 'mqtt-broadcast-config');

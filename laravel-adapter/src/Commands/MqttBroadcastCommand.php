@@ -16,6 +16,8 @@ use MqttBroadcast\Laravel\Daemon\DaemonRegistry;
 use MqttBroadcast\Laravel\Exceptions\ExtensionMissingException;
 use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
 use MqttBroadcast\Laravel\Logging\MessageLog;
+use MqttBroadcast\Laravel\Routing\RouteDispatcher;
+use MqttBroadcast\Laravel\Routing\Router;
 
 class MqttBroadcastCommand extends Command
 {
@@ -42,6 +44,14 @@ class MqttBroadcastCommand extends Command
         $environment = $this->option('environment') ?: $this->laravel->environment();
         try {
             $config = $this->laravel->make(MqttBroadcastConfig::class);
+            $router = $this->laravel->make(Router::class);
+            // A route's connection with a typo would never be subscribed: say so at the start.
+            foreach ([...$router->routes(), ...$router->fallbacks()] as $route) {
+                $connection = is_array($route) ? $route['connection'] : $route->connection;
+                if ($connection !== null) {
+                    $config->connection($connection);
+                }
+            }
             $daemon = new Daemon(
                 name: Str::slug((string) gethostname()) . '-' . Str::lower(Str::random(4)),
                 environment: $environment,
@@ -53,6 +63,8 @@ class MqttBroadcastCommand extends Command
                 exceptions: $this->laravel->make(ExceptionHandler::class),
                 registry: $this->laravel->make(DaemonRegistry::class),
                 log: $this->laravel->make(MessageLog::class),
+                router: $router,
+                dispatcher: $this->laravel->make(RouteDispatcher::class),
                 logger: $this->laravel->make('log'),
                 output: $this->printLine(...),
             );

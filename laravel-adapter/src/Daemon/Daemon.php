@@ -14,14 +14,19 @@ use MqttBroadcast\Laravel\Config\ConnectionConfig;
 use MqttBroadcast\Laravel\Config\MemoryConfig;
 use MqttBroadcast\Laravel\Connections;
 use MqttBroadcast\Laravel\Events\MqttMessageReceived;
+use MqttBroadcast\Laravel\Events\MqttMessageRejected;
 use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
 use MqttBroadcast\Laravel\Logging\MessageLog;
+use MqttBroadcast\Laravel\Routing\Route;
+use MqttBroadcast\Laravel\Routing\RouteDispatcher;
+use MqttBroadcast\Laravel\Routing\Router;
 use Psr\Log\LoggerInterface;
 
 /**
  * The long-running receiver behind `php artisan mqtt-broadcast`: one
- * Mqtt\Subscriber over the environment's connections, every message dispatched
- * as MqttMessageReceived. Horizon's habits: signal handlers only note the
+ * Mqtt\Subscriber over the environment's connections, every message of the
+ * configured topics dispatched as MqttMessageReceived, and the messages of
+ * routes/mqtt.php to their routes (matched by the extension). Horizon's habits: signal handlers only note the
  * signal (a stop also makes loop() return); the loop does the work: between
  * two loop() calls the signals, and every second the housekeeping: connection
  * states, log batch, memory, heartbeat.
@@ -67,8 +72,16 @@ class Daemon
     private array $states = [];
     /** @var array<string, string> the prefix of each connection, by name */
     private array $prefixes = [];
-    /** @var array<string, list<string>>|null filters by connection, when connections listen to different topics */
-    private ?array $routes = null;
+    /**
+     * @var array<string, list<string>>|null the configured topics by connection, when a message may arrive
+     * that they do not match (connections with different topics, routes, fallbacks); null: all match
+     */
+    private ?array $topics = null;
+    /** @var array<string, list<string>> the fallback filters of routes/mqtt.php, by connection */
+    private array $fallbacks = [];
+    /** The message the route handlers are being called for: the extension calls one per matching route. */
+    private ?Message $routing = null;
+    private ?MqttMessageReceived $routedEvent = null;
     private int $handled = 0;
     private int $listenerErrors = 0;
     private float $startedAt = 0.0;
@@ -90,6 +103,8 @@ class Daemon
         private readonly ExceptionHandler $exceptions,
         private readonly DaemonRegistry $registry,
         private readonly MessageLog $log,
+        private readonly Router $router,
+        private readonly RouteDispatcher $dispatcher,
         private readonly LoggerInterface $logger,
         private readonly \Closure $output,
     ) {
@@ -212,8 +227,9 @@ class Daemon
 
     /**
      * A Subscriber subscribes every filter on all of its connections. When the
-     * connections list different topics, each gets all of them, and handle()
-     * drops what a connection's own list does not match.
+     * connections list different topics, each gets all of them, and received()
+     * drops what a connection's own list does not match; so for messages that
+     * came for a route or a fallback.
      */
     private function subscribe(): void
     {
@@ -222,23 +238,57 @@ class Daemon
         foreach ($this->connections as $connection) {
             $topicsByConnection[$connection->name] = $connection->topics;
             foreach ($connection->topics as $index => $filter) {
-                $filters[$filter] ??= ['qos' => 0, 'key' => "mqtt-broadcast.connections.{$connection->name}.topics.$index"];
+                $filters[$filter] ??= ['qos' => 0, 'key' => "mqtt-broadcast.connections.{$connection->name}.topics.$index", 'problem' => 'is not a valid topic filter'];
                 $filters[$filter]['qos'] = max($filters[$filter]['qos'], $connection->qos);
             }
         }
-        if (count(array_unique(array_map(static fn (array $t) => implode("\n", $t), $topicsByConnection))) > 1) {
-            $this->routes = $topicsByConnection;
-        }
-        foreach ($filters as $filter => $subscription) {
-            try {
-                $this->subscriber->subscribe((string) $filter, qos: $subscription['qos']);
-            } catch (\ValueError $e) {
-                throw InvalidConfigException::because($subscription['key'], 'is not a valid topic filter: ' . $e->getMessage(), $e);
-            } catch (TimeoutException $e) {
-                // Not confirmed yet: the subscription stays and is made again on every reconnect.
-                $this->report('warning', $e->getMessage());
+        foreach ($this->router->fallbacks() as $fallback) {
+            foreach ($this->connectionsOf($fallback['connection']) as $connection) {
+                $this->fallbacks[$connection->name][] = $fallback['filter'];
+                $filters[$fallback['filter']] ??= ['qos' => 0, 'key' => 'routes/mqtt.php', 'problem' => "fallback \"{$fallback['filter']}\" is not a valid topic filter"];
+                $filters[$fallback['filter']]['qos'] = max($filters[$fallback['filter']]['qos'], $connection->qos);
             }
         }
+        if ($this->router->routes() !== [] || $this->fallbacks !== []
+            || count(array_unique(array_map(static fn (array $t) => implode("\n", $t), $topicsByConnection))) > 1) {
+            $this->topics = $topicsByConnection;
+        }
+        foreach ($filters as $filter => $subscription) {
+            $this->subscribing($subscription['key'], $subscription['problem'], fn () => $this->subscriber->subscribe((string) $filter, qos: $subscription['qos']));
+        }
+        foreach ($this->router->routes() as $route) {
+            $connections = $this->connectionsOf($route->connection);
+            if ($connections !== []) {
+                $this->subscribing('routes/mqtt.php', "route \"{$route->pattern}\" is not a valid pattern", fn () => $this->subscriber->route(
+                    $route->pattern,
+                    fn (Message $message, array $params) => $this->handleRoute($route, $message, $params),
+                    qos: max(array_map(static fn (ConnectionConfig $c) => $c->qos, $connections)),
+                ));
+            }
+        }
+    }
+
+    private function subscribing(string $key, string $problem, \Closure $subscribe): void
+    {
+        try {
+            $subscribe();
+        } catch (\ValueError $e) {
+            throw InvalidConfigException::because($key, "$problem: " . $e->getMessage(), $e);
+        } catch (TimeoutException $e) {
+            // Not confirmed yet: the subscription stays and is made again on every reconnect.
+            $this->report('warning', $e->getMessage());
+        }
+    }
+
+    /**
+     * The daemon's connections a route of this connection is for: all of them
+     * for a route without one, none for a connection of another environment.
+     *
+     * @return list<ConnectionConfig>
+     */
+    private function connectionsOf(?string $name): array
+    {
+        return array_values(array_filter($this->connections, static fn (ConnectionConfig $c) => $name === null || $c->name === $name));
     }
 
     private function awaitConnections(): void
@@ -283,6 +333,15 @@ class Daemon
                 $this->say('warning', "  {$connection->name}: clean_session is false but no clientId is set; a broker keeps a session per client id, so this connection uses a clean session. Set mqtt-broadcast.connections.{$connection->name}.clientId to keep one.");
             }
         }
+        if ($this->router->routes() !== [] || $this->router->fallbacks() !== []) {
+            $this->say('info', sprintf(
+                '  routes/mqtt.php: %s',
+                implode(', ', [
+                    ...array_map(static fn (Route $r) => $r->pattern . ($r->connection !== null ? " ({$r->connection})" : ''), $this->router->routes()),
+                    ...array_map(static fn (array $f) => "fallback {$f['filter']}" . ($f['connection'] !== null ? " ({$f['connection']})" : ''), $this->router->fallbacks()),
+                ])
+            ));
+        }
         $this->say('info', sprintf(
             'Listening. Stop with SIGTERM or SIGINT (Ctrl-C); memory limit %d MB%s.',
             $this->memory->thresholdMb,
@@ -290,32 +349,93 @@ class Daemon
         ));
     }
 
+    /** A message that matches no route: one of the configured topics, or of a fallback. */
     private function handle(Message $message): void
     {
-        if ($this->routes !== null && !TopicFilter::matchesAny($this->routes[$message->broker] ?? [], $message->topic)) {
+        $event = $this->received($message);
+        foreach ($this->fallbacks[$message->broker] ?? [] as $filter) {
+            if (TopicFilter::matches($filter, $message->topic)) {
+                $this->reject($event, $filter, 'matches no route');
+                break;
+            }
+        }
+    }
+
+    /**
+     * Called by the extension once per route the message matches, in the
+     * order of routes/mqtt.php; the first call also does what every message gets.
+     *
+     * @param array<string, string> $params
+     */
+    private function handleRoute(Route $route, Message $message, array $params): void
+    {
+        if ($message !== $this->routing) {
+            $this->routing = $message;
+            $this->routedEvent = $this->received($message);
+        }
+        if ($route->connection !== null && $route->connection !== $message->broker) {
             return;
         }
-        // The topic as the broker delivered it, prefix included, as the pure-PHP package gave it.
-        $topic = $this->prefixes[$message->broker] . $message->topic;
-        $this->log->record($message->broker, $topic, $message->payload);
         try {
-            $this->events->dispatch(new MqttMessageReceived(
-                $topic,
-                $message->payload,
-                $message->broker,
-                qos: $message->qos,
-                retain: $message->retain,
-                properties: $message->properties,
-            ));
+            $reason = $this->dispatcher->dispatch($route, $this->routedEvent, $params);
         } catch (\Throwable $e) {
-            // Reported, and the loop goes on: one bad message must not stop the others.
-            $this->listenerErrors++;
-            $this->exceptions->report($e);
-            $this->say('error', sprintf('A listener failed on "%s" (connection %s): %s: %s', $topic, $message->broker, $e::class, $e->getMessage()));
+            $this->failed($e, "The route {$route->pattern}", $this->routedEvent);
+            return;
+        }
+        if ($reason !== null) {
+            $this->reject($this->routedEvent, $route->pattern, $reason);
+        }
+    }
+
+    /**
+     * Logs the message and dispatches MqttMessageReceived where the
+     * connection's topics match it; returns the event, which route actions get too.
+     */
+    private function received(Message $message): MqttMessageReceived
+    {
+        // The topic as the broker delivered it, prefix included, as the pure-PHP package gave it.
+        $event = new MqttMessageReceived(
+            $this->prefixes[$message->broker] . $message->topic,
+            $message->payload,
+            $message->broker,
+            qos: $message->qos,
+            retain: $message->retain,
+            properties: $message->properties,
+        );
+        $this->log->record($message->broker, $event->topic, $message->payload);
+        if ($this->topics === null || TopicFilter::matchesAny($this->topics[$message->broker] ?? [], $message->topic)) {
+            try {
+                $this->events->dispatch($event);
+            } catch (\Throwable $e) {
+                $this->failed($e, 'A listener', $event);
+            }
         }
         if (++$this->handled % $this->memory->gcInterval === 0) {
             gc_collect_cycles();
         }
+        return $event;
+    }
+
+    /**
+     * Acknowledged like any message handled (a poison message must not come
+     * back forever), logged, and dispatched as MqttMessageRejected.
+     */
+    private function reject(MqttMessageReceived $message, string $route, string $reason): void
+    {
+        $this->report('warning', sprintf('Rejected "%s" (connection %s, %s): %s', $message->topic, $message->broker, $route, $reason));
+        try {
+            $this->events->dispatch(new MqttMessageRejected($message->topic, $message->message, $message->broker, $reason, $route));
+        } catch (\Throwable $e) {
+            $this->failed($e, 'A listener of MqttMessageRejected', $message);
+        }
+    }
+
+    /** Reported, and the loop goes on: one bad message must not stop the others. */
+    private function failed(\Throwable $e, string $what, MqttMessageReceived $message): void
+    {
+        $this->listenerErrors++;
+        $this->exceptions->report($e);
+        $this->say('error', sprintf('%s failed on "%s" (connection %s): %s: %s', $what, $message->topic, $message->broker, $e::class, $e->getMessage()));
     }
 
     private function housekeeping(): void

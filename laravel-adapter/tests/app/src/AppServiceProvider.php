@@ -7,14 +7,18 @@ namespace MqttBroadcast\Laravel\Tests\App;
 use Illuminate\Support\Facades\Event;
 use Illuminate\Support\ServiceProvider;
 use MqttBroadcast\Laravel\Events\MqttMessageReceived;
+use MqttBroadcast\Laravel\Events\MqttMessageRejected;
 
-/** The listeners of the test application, in the three ways applications register them. */
+/** The listeners of the test application, in the three ways applications register them, and one of rejected messages. */
 class AppServiceProvider extends ServiceProvider
 {
     public function boot(): void
     {
         Event::listen(MqttMessageReceived::class, RecordMessage::class);
         Event::listen(MqttMessageReceived::class, RecordMessageQueued::class);
+        Event::listen(static function (MqttMessageRejected $event): void {
+            Routed::record('rejected', ['topic' => $event->topic, 'message' => $event->message, 'reason' => $event->reason, 'pattern' => $event->route]);
+        });
         Event::listen(static function (MqttMessageReceived $event): void {
             Received::record('closure', $event);
             if (str_starts_with($event->message, 'boom')) {
