@@ -4,17 +4,21 @@ declare(strict_types=1);
 
 namespace MqttBroadcast\Laravel;
 
+use Illuminate\Broadcasting\BroadcastManager;
 use Illuminate\Cache\RateLimiter;
 use Illuminate\Contracts\Debug\ExceptionHandler;
 use Illuminate\Contracts\Foundation\Application;
 use Illuminate\Foundation\Console\AboutCommand;
+use Illuminate\Notifications\ChannelManager;
 use Illuminate\Queue\Events\Looping;
 use Illuminate\Support\Facades\Route;
 use Illuminate\Support\ServiceProvider;
+use MqttBroadcast\Laravel\Broadcasting\MqttBroadcaster;
 use MqttBroadcast\Laravel\Config\MqttBroadcastConfig;
 use MqttBroadcast\Laravel\Daemon\DaemonRegistry;
 use MqttBroadcast\Laravel\Http\Middleware\Authorize;
 use MqttBroadcast\Laravel\Logging\MessageLog;
+use MqttBroadcast\Laravel\Notifications\MqttChannel;
 use MqttBroadcast\Laravel\RateLimiting\PublishLimiter;
 use MqttBroadcast\Laravel\Routing\Router;
 
@@ -45,6 +49,16 @@ class MqttBroadcastServiceProvider extends ServiceProvider
         $this->app->singleton(MqttBroadcast::class);
         $this->app->singleton(DaemonRegistry::class, static fn (Application $app) => new DaemonRegistry($app['cache']->store()));
         $this->app->singleton(Router::class);
+
+        // The "mqtt" broadcasting driver and notification channel, added when
+        // the application uses broadcasting or notifications at all. Not static
+        // closures: newer BroadcastManagers bind the creator to themselves.
+        $this->callAfterResolving(BroadcastManager::class, function (BroadcastManager $broadcast): void {
+            $broadcast->extend('mqtt', fn ($app, array $config) => new MqttBroadcaster($app, $config));
+        });
+        $this->callAfterResolving(ChannelManager::class, function (ChannelManager $channels): void {
+            $channels->extend('mqtt', fn ($app) => new MqttChannel($app));
+        });
     }
 
     public function boot(): void
