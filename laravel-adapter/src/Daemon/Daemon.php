@@ -7,13 +7,18 @@ namespace MqttBroadcast\Laravel\Daemon;
 use Illuminate\Contracts\Debug\ExceptionHandler;
 use Illuminate\Contracts\Events\Dispatcher;
 use Mqtt\Client;
+use Mqtt\Event;
 use Mqtt\Message;
 use Mqtt\Subscriber;
 use Mqtt\TimeoutException;
 use MqttBroadcast\Laravel\Config\ConnectionConfig;
 use MqttBroadcast\Laravel\Config\MemoryConfig;
 use MqttBroadcast\Laravel\Connections;
+use MqttBroadcast\Laravel\Events\MqttConnected;
+use MqttBroadcast\Laravel\Events\MqttConnectionFailed;
+use MqttBroadcast\Laravel\Events\MqttConnectionLost;
 use MqttBroadcast\Laravel\Events\MqttMessageReceived;
+use MqttBroadcast\Laravel\Events\MqttReconnecting;
 use MqttBroadcast\Laravel\Events\MqttMessageRejected;
 use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
 use MqttBroadcast\Laravel\Logging\MessageLog;
@@ -66,6 +71,8 @@ class Daemon
     private array $failingSince = [];
     private int $exitCode = self::EXIT_OK;
     private ?Subscriber $subscriber = null;
+    /** loop()'s handler of the messages that match no route, built once */
+    private ?\Closure $handler = null;
     /** @var array<string, Client> by connection name */
     private array $clients = [];
     /** @var array<string, string> the last state seen, by connection name */
@@ -118,13 +125,13 @@ class Daemon
         $this->listenForSignals();
         $this->start();
         try {
-            $handler = $this->handle(...);
+            $this->handler = $this->handle(...);
             $housekeepingAt = microtime(true) + self::HOUSEKEEPING_SECONDS;
             while ($this->working) {
                 if ($this->paused) {
                     usleep((int) (self::WAIT_SECONDS * 1e6));
                 } else {
-                    $this->subscriber->loop($handler, timeout: self::WAIT_SECONDS, limit: 1);
+                    $this->subscriber->loop($this->handler, timeout: self::WAIT_SECONDS, limit: 1);
                 }
                 $this->processPendingSignals();
                 if ($this->working && microtime(true) >= $housekeepingAt) {
@@ -219,6 +226,7 @@ class Daemon
             $this->prefixes[$connection->name] = $connection->prefix;
         }
         $this->subscriber = new Subscriber(array_values($this->clients), ['max_inbox' => $this->maxInbox]);
+        $this->subscriber->onEvent($this->connectionEvent(...));
         $this->subscribe();
         $this->awaitConnections();
         $this->printSummary();
@@ -438,6 +446,32 @@ class Daemon
         $this->say('error', sprintf('%s failed on "%s" (connection %s): %s: %s', $what, $message->topic, $message->broker, $e::class, $e->getMessage()));
     }
 
+    /**
+     * The extension's connection events, as Laravel events; called from
+     * loop(), so a paused daemon dispatches what happened once it continues
+     * (each connection keeps its latest 256).
+     */
+    private function connectionEvent(Event $event): void
+    {
+        $dispatched = match ($event->type) {
+            'connected' => new MqttConnected($event->broker, $event->at, $event->reason, $event->attempt, $event->sessionPresent),
+            'disconnected' => new MqttConnectionLost($event->broker, $event->at, $event->reason, $event->attempt),
+            'reconnecting' => new MqttReconnecting($event->broker, $event->at, $event->reason, $event->attempt),
+            'failed' => new MqttConnectionFailed($event->broker, $event->at, $event->reason, $event->attempt),
+            default => null,
+        };
+        if ($dispatched === null) {
+            return;
+        }
+        try {
+            $this->events->dispatch($dispatched);
+        } catch (\Throwable $e) {
+            $this->listenerErrors++;
+            $this->exceptions->report($e);
+            $this->say('error', sprintf('A listener of %s failed (connection %s): %s: %s', $dispatched::class, $event->broker, $e::class, $e->getMessage()));
+        }
+    }
+
     private function housekeeping(): void
     {
         $this->watchConnections();
@@ -484,6 +518,9 @@ class Daemon
             $this->watchFailureDuration($connection, $status['state']);
             // Only reachable with terminate_on_max_retries: otherwise the extension retries forever.
             if ($status['state'] === 'failed' && $this->working) {
+                // loop() hands over events at the start of each wait: one more pass
+                // delivers the MqttConnectionFailed that came during the last one.
+                $this->subscriber->loop($this->handler, timeout: 0.0, limit: 1);
                 $this->report('error', sprintf(
                     'Connection %s failed for good after %d attempts (terminate_on_max_retries): stopping with exit code %d for the process manager to restart the daemon.',
                     $connection->name,
