@@ -64,7 +64,9 @@ return [
                 'server_name' => env('MQTT_TLS_SERVER_NAME'),
             ],
 
-            // Topic filters the daemon subscribes to, below the prefix.
+            // Topic filters the daemon subscribes to, below the prefix, and
+            // dispatches as MqttMessageReceived. The patterns of routes/mqtt.php
+            // are subscribed besides; [] when the routes are all it should handle.
             'topics' => ['#'],
 
             // Messages waiting in this process's outbox while the broker is

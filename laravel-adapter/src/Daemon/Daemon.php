@@ -18,8 +18,8 @@ use MqttBroadcast\Laravel\Events\MqttConnected;
 use MqttBroadcast\Laravel\Events\MqttConnectionFailed;
 use MqttBroadcast\Laravel\Events\MqttConnectionLost;
 use MqttBroadcast\Laravel\Events\MqttMessageReceived;
-use MqttBroadcast\Laravel\Events\MqttReconnecting;
 use MqttBroadcast\Laravel\Events\MqttMessageRejected;
+use MqttBroadcast\Laravel\Events\MqttReconnecting;
 use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
 use MqttBroadcast\Laravel\Logging\MessageLog;
 use MqttBroadcast\Laravel\Routing\Route;
@@ -30,11 +30,12 @@ use Psr\Log\LoggerInterface;
 /**
  * The long-running receiver behind `php artisan mqtt-broadcast`: one
  * Mqtt\Subscriber over the environment's connections, every message of the
- * configured topics dispatched as MqttMessageReceived, and the messages of
- * routes/mqtt.php to their routes (matched by the extension). Horizon's habits: signal handlers only note the
- * signal (a stop also makes loop() return); the loop does the work: between
- * two loop() calls the signals, and every second the housekeeping: connection
- * states, log batch, memory, heartbeat.
+ * configured topics dispatched as MqttMessageReceived, the messages of
+ * routes/mqtt.php handed to their routes (matched by the extension), and the
+ * connections' events dispatched as MqttConnected and the like. Horizon's
+ * habits: signal handlers only note the signal (a stop also makes loop()
+ * return); the loop does the work: between two loop() calls the signals, and
+ * every second the housekeeping: connection states, log batch, memory, heartbeat.
  *
  * Signals, as the pure-PHP package and Horizon read them: SIGTERM, SIGINT and
  * SIGQUIT stop, SIGUSR1 restarts (stops with exit code 0 for the process
@@ -86,7 +87,10 @@ class Daemon
     private ?array $topics = null;
     /** @var array<string, list<string>> the fallback filters of routes/mqtt.php, by connection */
     private array $fallbacks = [];
-    /** The message the route handlers are being called for: the extension calls one per matching route. */
+    /**
+     * The message the route handlers are being called for (the extension calls
+     * one per matching route), and its MqttMessageReceived, which they all get.
+     */
     private ?Message $routing = null;
     private ?MqttMessageReceived $routedEvent = null;
     private int $handled = 0;
