@@ -16,12 +16,13 @@ declare(strict_types=1);
 // It prints, it does not assert: the targets are the issue's, "met?" says how
 // this run compares. Knobs (environment):
 //   BENCH_RUNS             runs of each scenario (3)
-//   BENCH_ONLY             scenarios to run, e.g. "1,3,fpm" (all: 1,2,3,4,5,6,fpm)
+//   BENCH_ONLY             scenarios to run, e.g. "1,3,fpm" (all: 1,2,3,4,5,6,7,fpm)
 //   BENCH_MESSAGES         messages of scenarios 1 and 5 (500000)
 //   BENCH_ACKED            messages of scenario 2 (200000)
 //   BENCH_SYNC             publishSync() calls of scenario 3 (20000, after 1000 to warm up)
 //   BENCH_PROCESSES        processes per variant and run in scenario 4 (30)
 //   BENCH_MEMORY_MESSAGES  messages of scenario 6 (1000000)
+//   BENCH_ROUTE_MESSAGES   messages of scenario 7 (200000)
 //   BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_WORKERS  the PHP-FPM rows (see bench/fpm.php)
 
 require __DIR__ . '/lib/bootstrap.php';
@@ -54,6 +55,7 @@ $n = [
     'processes' => Env::int('BENCH_PROCESSES', 30),
     'memory' => Env::int('BENCH_MEMORY_MESSAGES', 1_000_000),
     'memory_warmup' => 10_000,
+    'routed' => Env::int('BENCH_ROUTE_MESSAGES', 200_000),
 ];
 $scripts = __DIR__ . '/scripts';
 $progress = static fn (string $line) => fwrite(STDERR, sprintf("[%5.0fs] %s\n", microtime(true) - $began, $line));
@@ -256,6 +258,22 @@ function publishWhile(Broker $broker, string $variant, int $subscriberPid, Closu
     return $start;
 }
 
+// 7. Subscriber::route(): loop() from a backlog through 1, 100 and 1,000
+//    routes (one of them matching, with a named level), against the same
+//    backlog through a plain subscription, in the same run.
+$scenarios['7'] = static function () use (&$m, $broker, $lines, $topic, $args, $mosquittoPub, $scripts, $n, $progress): void {
+    $count = $n['routed'];
+    foreach ([0, 1, 100, 1000] as $routes) {
+        $t = $topic("7-$routes");
+        $child = Command::background(Command::php("$scripts/subscriber-loop.php", $args(['topic' => $t, 'count' => $count, 'routes' => $routes])), $lines->dir());
+        $child->waitForLine('ready', 60.0);
+        $start = publishWhile($broker, 'backlog', $child->pid(), static fn () => Command::mustRun($mosquittoPub("$t/device-1", ['-q', '0', '-l']), $lines->get($count)));
+        $m["7.$routes"][] = $count / ($child->result(120.0)['ended_at'] - $start['at']);
+    }
+    $progress(sprintf('7   loop() from a backlog: plain %s msg/s; 1 route %s, 100 routes %s, 1,000 routes %s msg/s',
+        Table::rate(end($m['7.0'])), Table::rate(end($m['7.1'])), Table::rate(end($m['7.100'])), Table::rate(end($m['7.1000']))));
+};
+
 // 6. A million messages through publish() and through Subscriber::loop():
 //    resident memory (VmRSS) of the PHP process before and after.
 $scenarios['6'] = static function () use (&$m, $lines, $topic, $args, $mosquittoPub, $scripts, $n, $progress): void {
@@ -355,6 +373,15 @@ if (isset($m['6.publish'])) {
         sprintf('VmRSS %s → %s MB, peak %s MB', $mb('6.publish.before'), $mb('6.publish.after'), $mb('6.publish.peak')), '< 5 MB', $yes($median('6.publish') < 5 * (1 << 20)));
     $table->measured("6. RSS growth over $count messages through `loop()`: MB", $m['6.loop'], $megabytes,
         sprintf('VmRSS %s → %s MB, peak %s MB', $mb('6.loop.before'), $mb('6.loop.after'), $mb('6.loop.peak')), '< 5 MB', $yes($median('6.loop') < 5 * (1 << 20)));
+}
+if (isset($m['7.0'])) {
+    // What a route costs per message: the time per message beyond the plain subscription's.
+    $cost = static fn (string $key): float => 1e6 / $median($key) - 1e6 / $median('7.0');
+    foreach ([1, 100, 1000] as $routes) {
+        $table->measured(sprintf('7. `loop()` from a backlog through %s route%s (one matches): msg/s', number_format($routes), $routes > 1 ? 's' : ''), $m["7.$routes"], $rate,
+            sprintf('the same backlog through a plain subscription: %s msg/s', $rate($median('7.0'))),
+            'routing ≤ a few µs per message', $yes($cost("7.$routes") <= 3.0, sprintf('%+.2f µs per message', $cost("7.$routes"))));
+    }
 }
 if ($fpm !== null) {
     $baseline = Stats::median(reset($fpm['results']));

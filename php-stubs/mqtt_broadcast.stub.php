@@ -130,7 +130,6 @@ final class Client
      *     published: int,
      *     acknowledged: int,
      *     refused: int,
-     *     dropped: int,
      *     last_error: string|null,
      *     connected_since: float|null,
      * }

@@ -214,7 +214,6 @@ fn status_array(status: &Status) -> ext_php_rs::error::Result<ZBox<ZendHashTable
     array.insert("published", status.published as i64)?;
     array.insert("acknowledged", status.acknowledged as i64)?;
     array.insert("refused", status.refused as i64)?;
-    array.insert("dropped", status.dropped as i64)?;
     array.insert("last_error", status.last_error.clone())?;
     array.insert("connected_since", status.connected_since)?;
     Ok(array)

@@ -109,9 +109,8 @@ impl Signature {
 
     /// `\ValueError` for `parameter` of this method.
     pub fn invalid(&self, parameter: &str, problem: impl std::fmt::Display) -> PhpException {
-        PhpException::new(
+        exception(
             format!("{} {problem}", self.label(parameter)),
-            0,
             ce::value_error(),
         )
     }
@@ -128,13 +127,19 @@ impl Signature {
             Error::Connection(_) => Class::Connection,
             Error::Refused(_) => Class::Mqtt,
         };
-        PhpException::new(error.to_string(), 0, entry(class))
+        exception(error.to_string(), entry(class))
     }
+}
+
+/// PHP cannot throw a message with a NUL byte in it: a name or key the
+/// application passed may hold one, so it is written as `\0`.
+fn exception(message: String, class: &'static ClassEntry) -> PhpException {
+    PhpException::new(message.replace('\0', "\\0"), 0, class)
 }
 
 /// `Mqtt\ConnectionException` with a message of the binding's own.
 pub fn connection_error(message: impl Into<String>) -> PhpException {
-    PhpException::new(message.into(), 0, entry(Class::Connection))
+    exception(message.into(), entry(Class::Connection))
 }
 
 /// Core results in a PHP method: `.or_throw(&PUBLISH)?`.

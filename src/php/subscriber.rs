@@ -245,6 +245,7 @@ impl Subscriber {
     ) -> PhpResult<Option<Delivery>> {
         loop {
             if self.stopped.get() {
+                self.report_events(core)?;
                 return Ok(None);
             }
             let step = match deadline {
@@ -259,6 +260,8 @@ impl Subscriber {
             }
             dispatch_signals()?;
             if deadline.is_some_and(|d| Instant::now() >= d) {
+                // What happened during the last step is not left for a later call.
+                self.report_events(core)?;
                 return Ok(None);
             }
         }

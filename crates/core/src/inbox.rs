@@ -1,15 +1,15 @@
 //! Where received messages wait for PHP: one inbox per subscriber, fed by
 //! the event loops of its connections.
 //!
-//! A connection never stops reading for a slow subscriber: its control
-//! packets (SUBACK, PUBREL, PINGRESP) come on the same socket as the
-//! messages, and a subscribe waiting behind a full inbox would wait for
-//! good. When PHP is slower than the broker, messages wait in an overflow.
-//! QoS 1/2 messages always do: until PHP handled them they stay
-//! unacknowledged, so the broker sends no more than its in-flight window
-//! (and, when a persistent session resumes, what it kept for us). QoS 0 has
-//! no such bound: beyond the overflow's capacity it is dropped, as at most
-//! once allows, and counted.
+//! When PHP is slower than the broker, messages wait in an overflow while
+//! the connection goes on reading: its control packets (SUBACK, PUBREL,
+//! PINGRESP) come on the same socket, and a subscribe waiting behind a full
+//! inbox would wait for good. QoS 1/2 messages always go into the overflow:
+//! until PHP handled them they stay unacknowledged, so the broker sends no
+//! more than its in-flight window (and, when a persistent session resumes,
+//! what it kept for us). QoS 0 has no such bound: when the overflow is full
+//! of it, the connection waits before it reads on, and TCP and the broker
+//! hold the rest. Nothing is dropped here.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -20,6 +20,7 @@ use bytes::Bytes;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use parking_lot::{Mutex, RwLock};
 use rumqttc::QoS;
+use tokio::sync::Notify;
 
 use super::properties::Properties;
 use super::routes::{Matched, Routes};
@@ -122,6 +123,7 @@ pub struct Inbox {
     overflow: Mutex<VecDeque<Delivery>>,
     /// Matched on the connection's thread, as each message arrives.
     pub routes: RwLock<Routes>,
+    room: Notify,
 }
 
 impl Inbox {
@@ -134,22 +136,37 @@ impl Inbox {
             receiver,
             overflow: Mutex::new(VecDeque::new()),
             routes: RwLock::new(Routes::default()),
+            room: Notify::new(),
         })
     }
 
-    /// Never waits. False when a QoS 0 message found the inbox and its
-    /// overflow full and was dropped.
-    pub fn deliver(&self, mut delivery: Delivery) -> bool {
+    /// Waits only for a QoS 0 message that finds the inbox and its overflow
+    /// full: back-pressure, not loss.
+    pub async fn deliver(&self, mut delivery: Delivery) {
         {
             let routes = self.routes.read();
             if !routes.is_empty() {
                 delivery.routes = routes.matching(&delivery.topic);
             }
         }
+        loop {
+            match self.try_deliver(delivery) {
+                Ok(()) => return,
+                // A receive between the failed attempt and this wait leaves a
+                // permit behind, so no wake-up is lost.
+                Err(back) => delivery = back,
+            }
+            self.room.notified().await;
+        }
+    }
+
+    /// Delivers, in order, unless a QoS 0 message finds the inbox and its
+    /// overflow full: it is given back then.
+    pub fn try_deliver(&self, delivery: Delivery) -> Result<(), Delivery> {
         let mut overflow = self.overflow.lock();
         let delivery = if overflow.is_empty() {
             match self.sender.try_send(delivery) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => return true,
+                Ok(()) | Err(TrySendError::Disconnected(_)) => return Ok(()),
                 Err(TrySendError::Full(back)) => back,
             }
         } else {
@@ -157,15 +174,16 @@ impl Inbox {
         };
         if delivery.qos != QoS::AtMostOnce || overflow.len() < self.overflow_capacity {
             overflow.push_back(delivery);
-            return true;
+            return Ok(());
         }
-        false
+        Err(delivery)
     }
 
     pub fn receive(&self, timeout: Duration) -> Option<Delivery> {
         match self.receiver.recv_timeout(timeout) {
             Ok(delivery) => {
                 self.refill();
+                self.room.notify_one();
                 Some(delivery)
             }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
@@ -211,14 +229,15 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_full_inbox_never_makes_the_connection_wait_and_keeps_the_order() {
+    #[tokio::test]
+    async fn qos_1_never_makes_the_connection_wait_and_keeps_the_order() {
         let inbox = Inbox::new(1);
         for i in 0..3 * MIN_OVERFLOW {
-            assert!(inbox.deliver(Delivery {
+            let qos1 = Delivery {
                 qos: QoS::AtLeastOnce,
                 ..delivery(&i.to_string())
-            }));
+            };
+            assert!(inbox.try_deliver(qos1).is_ok());
         }
         assert_eq!(inbox.len(), 3 * MIN_OVERFLOW, "QoS 1 waits, however many");
         let topics: Vec<String> = std::iter::from_fn(|| inbox.receive(Duration::ZERO))
@@ -228,21 +247,39 @@ mod tests {
         assert_eq!(topics, expected);
     }
 
-    #[test]
-    fn qos_0_beyond_the_overflow_is_dropped_and_said_so() {
+    #[tokio::test]
+    async fn qos_0_beyond_the_overflow_makes_the_connection_wait_until_php_takes_one() {
         let inbox = Inbox::new(1);
-        for _ in 0..=MIN_OVERFLOW {
-            assert!(inbox.deliver(delivery("kept")));
+        inbox.deliver(delivery("a")).await;
+        for _ in 0..MIN_OVERFLOW {
+            inbox.deliver(delivery("b")).await; // into the overflow, without waiting
         }
-        assert!(!inbox.deliver(delivery("dropped")));
-        assert!(
-            inbox.deliver(Delivery {
-                qos: QoS::AtLeastOnce,
-                ..delivery("qos 1")
-            }),
-            "QoS 1 still waits"
-        );
-        assert_eq!(inbox.len(), MIN_OVERFLOW + 2);
+        let waiting = {
+            let inbox = inbox.clone();
+            tokio::spawn(async move { inbox.deliver(delivery("c")).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        let qos1 = Delivery {
+            qos: QoS::AtLeastOnce,
+            ..delivery("qos 1")
+        };
+        assert!(inbox.try_deliver(qos1).is_ok(), "QoS 1 does not wait");
+
+        // Two receives: the QoS 1 message took the room the first one made.
+        let reader = {
+            let inbox = inbox.clone();
+            std::thread::spawn(move || {
+                let mut topics = Vec::new();
+                for _ in 0..2 {
+                    topics.extend(inbox.receive(Duration::from_secs(1)).map(|d| d.topic));
+                }
+                topics
+            })
+        };
+        assert_eq!(reader.join().unwrap(), ["a", "b"]);
+        waiting.await.unwrap();
+        assert_eq!(inbox.len(), MIN_OVERFLOW + 1, "nothing dropped");
     }
 
     #[test]

@@ -75,8 +75,12 @@ impl Properties {
                     }
                 },
                 "response_topic" => {
-                    let Value::Str(topic) = value else {
-                        return Err(entry("must be a topic name"));
+                    let topic = match value {
+                        Value::Str(topic) => topic,
+                        Value::Bytes(_) => {
+                            return Err(entry("must be valid UTF-8 (MQTT topics are UTF-8 text)"))
+                        }
+                        _ => return Err(entry("must be a topic name")),
                     };
                     validate_topic(topic)
                         .and_then(|()| validate_length(prefix, topic))

@@ -73,8 +73,6 @@ pub struct Status {
     /// Publishes the broker refused: an error reason code (MQTT 5), or a
     /// message it closed the connection on again and again.
     pub refused: u64,
-    /// QoS 0 messages a subscriber's full inbox could not take.
-    pub dropped: u64,
     pub last_error: Option<String>,
     /// Seconds since the Unix epoch.
     pub connected_since: Option<f64>,
@@ -141,8 +139,6 @@ pub struct Connection {
     /// Signalled when the outbox empties and when the state ends.
     changed: Condvar,
     close_requested: Notify,
-    /// Counted outside the lock, where deliveries happen.
-    dropped: AtomicU64,
     /// The number of the latest event, readable without the lock.
     last_event: AtomicU64,
 }
@@ -196,7 +192,6 @@ impl Connection {
             }),
             changed: Condvar::new(),
             close_requested: Notify::new(),
-            dropped: AtomicU64::new(0),
             last_event: AtomicU64::new(0),
             config,
         });
@@ -524,7 +519,6 @@ impl Connection {
             published: link.outbox.published(),
             acknowledged: link.outbox.acknowledged(),
             refused: link.outbox.refused(),
-            dropped: self.dropped.load(Ordering::Relaxed),
             last_error: link.last_error.clone(),
             connected_since: link
                 .connected_since

@@ -98,15 +98,6 @@ impl Connection {
             .collect()
     }
 
-    /// Puts each copy in its subscriber's inbox; never waits.
-    pub(super) fn deliver(&self, deliveries: Vec<(Arc<Inbox>, Delivery)>) {
-        for (inbox, delivery) in deliveries {
-            if !inbox.deliver(delivery) {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
     /// Messages waiting for a subscription that is gone, or that nobody made
     /// within the grace period: acknowledged, or they would hold the broker's
     /// window for this client for good.
@@ -149,7 +140,11 @@ impl Connection {
                 link.unrouted.push((arrived, publish));
                 continue;
             }
-            self.deliver(self.deliveries(link.session, &publish, vec![inbox.clone()]));
+            let deliveries = self.deliveries(link.session, &publish, vec![inbox.clone()]);
+            for (_, delivery) in deliveries {
+                // QoS 1/2, as every message a session keeps: the inbox takes it.
+                let _ = inbox.try_deliver(delivery);
+            }
         }
     }
 }

@@ -43,7 +43,7 @@ impl Connection {
                     // under one lock.
                     let mut events = vec![event];
                     events.extend(eventloop.take_events());
-                    self.deliver(self.handle(events));
+                    deliver(self.handle(events)).await;
                 }
                 Err(failure) => {
                     let lasted = connected_at.take().map(|at| at.elapsed());
@@ -61,13 +61,9 @@ impl Connection {
                         attempt + 1
                     };
                     let attempts = (ended, attempt);
-                    self.deliver(self.lost(
-                        &mut eventloop,
-                        failure,
-                        gave_up,
-                        short_lived,
-                        attempts,
-                    ));
+                    let deliveries =
+                        self.lost(&mut eventloop, failure, gave_up, short_lived, attempts);
+                    deliver(deliveries).await;
                     if gave_up {
                         break;
                     }
@@ -301,9 +297,17 @@ impl Connection {
         }
         let closed_by_broker = async {
             while let Ok(event) = eventloop.poll(None).await {
-                self.deliver(self.handle(vec![event]));
+                deliver(self.handle(vec![event])).await;
             }
         };
         let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, closed_by_broker).await;
+    }
+}
+
+/// Outside the lock. Only QoS 0 can make the connection wait here, for a
+/// subscriber whose inbox and overflow are full of it.
+async fn deliver(deliveries: Vec<(Arc<Inbox>, Delivery)>) {
+    for (inbox, delivery) in deliveries {
+        inbox.deliver(delivery).await;
     }
 }
