@@ -6,13 +6,14 @@ mod support;
 
 use std::collections::HashSet;
 use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
 
 use mqtt_broadcast_core::config::Config;
-use mqtt_broadcast_core::connection::ConnectionState;
+use mqtt_broadcast_core::connection::{Connection, ConnectionState};
 use mqtt_broadcast_core::QoS;
-use rumqttc::mqttbytes::v4::Packet;
+use rumqttc::mqttbytes::v4::{Packet, Publish};
 
-use support::{eventually, publish_sync_in_background, Broker, QUIET, WAIT};
+use support::{eventually, publish_sync_in_background, Broker, Session, QUIET, WAIT};
 
 /// A session the broker may keep: the client asks for it.
 fn persistent(broker: &Broker) -> Config {
@@ -251,6 +252,41 @@ impl OpenFlows {
     fn ended(&mut self, pkid: u16) {
         assert!(self.0.remove(&pkid));
     }
+
+    /// The third publish, which the client may send before or after `end`
+    /// frees the first one's packet id (`first`): either way not under an
+    /// id still in use.
+    fn third_publish(
+        &mut self,
+        session: &mut Session,
+        end: impl FnOnce(&mut Session),
+        first: u16,
+    ) -> Publish {
+        let early = match session.next_packet_within(QUIET) {
+            Some(Packet::Publish(c)) => Some(c),
+            Some(other) => panic!("expected PUBLISH or nothing, the client sent {other:?}"),
+            None => None,
+        };
+        if let Some(c) = &early {
+            self.started(c.pkid);
+        }
+        end(session);
+        self.ended(first);
+        early.unwrap_or_else(|| {
+            let c = session.expect_publish();
+            self.started(c.pkid);
+            c
+        })
+    }
+}
+
+/// Acknowledges the third publish: all three end acknowledged.
+fn finish_third(mut session: Session, connection: &Arc<Connection>, pkid: u16) {
+    session.puback(pkid);
+    assert!(connection.flush(WAIT));
+    let status = connection.status();
+    assert_eq!((status.published, status.acknowledged), (3, 3));
+    session.close(connection);
 }
 
 #[test]
@@ -280,28 +316,9 @@ fn packet_ids_are_reused_only_after_their_flow_ended() {
     session.puback(b.pkid);
     open.ended(b.pkid);
     eventually(&connection, "b is acknowledged", |s| s.acknowledged == 1);
-    let c = match session.next_packet_within(QUIET) {
-        Some(Packet::Publish(c)) => Some(c),
-        Some(other) => panic!("expected PUBLISH or nothing, the client sent {other:?}"),
-        None => None,
-    };
-    if let Some(c) = &c {
-        open.started(c.pkid);
-    }
-    session.puback(a.pkid);
-    open.ended(a.pkid);
-    let c = c.unwrap_or_else(|| {
-        let c = session.expect_publish();
-        open.started(c.pkid);
-        c
-    });
+    let c = open.third_publish(&mut session, |session| session.puback(a.pkid), a.pkid);
     assert_eq!(c.topic, "ids/c");
-
-    session.puback(c.pkid);
-    assert!(connection.flush(WAIT));
-    let status = connection.status();
-    assert_eq!((status.published, status.acknowledged), (3, 3));
-    session.close(&connection);
+    finish_third(session, &connection, c.pkid);
 }
 
 #[test]
@@ -336,28 +353,9 @@ fn a_qos2_packet_id_stays_taken_until_pubcomp_not_pubrec() {
     connection
         .publish("mixed/c", b"x", QoS::AtLeastOnce, false, None)
         .unwrap();
-    let c = match session.next_packet_within(QUIET) {
-        Some(Packet::Publish(c)) => Some(c),
-        Some(other) => panic!("expected PUBLISH or nothing, the client sent {other:?}"),
-        None => None,
-    };
-    if let Some(c) = &c {
-        open.started(c.pkid);
-    }
-    session.pubcomp(a.pkid);
-    open.ended(a.pkid);
-    let c = c.unwrap_or_else(|| {
-        let c = session.expect_publish();
-        open.started(c.pkid);
-        c
-    });
+    let c = open.third_publish(&mut session, |session| session.pubcomp(a.pkid), a.pkid);
     assert_eq!(c.topic, "mixed/c");
-
-    session.puback(c.pkid);
-    assert!(connection.flush(WAIT));
-    let status = connection.status();
-    assert_eq!((status.published, status.acknowledged), (3, 3));
-    session.close(&connection);
+    finish_third(session, &connection, c.pkid);
 }
 
 #[test]
