@@ -153,6 +153,39 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn a_connection_whose_runtime_stops_turns_failed_instead_of_saying_connecting() {
+        let runtime = crate::runtime::build().unwrap();
+        let unreachable = TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = Config {
+            port: unreachable.local_addr().unwrap().port(),
+            ..Config::default()
+        };
+        drop(unreachable);
+        let connection =
+            Connection::open("orphaned", config, None, 0, runtime.handle(), Vec::new());
+        connection
+            .publish("pending", b"1", QoS::AtLeastOnce, false, None)
+            .unwrap();
+
+        runtime.shutdown_timeout(Duration::from_secs(5));
+
+        let status = connection.status();
+        assert_eq!(status.state, ConnectionState::Failed);
+        assert_eq!(
+            status.last_error.as_deref(),
+            Some("the connection's task failed: the background runtime stopped")
+        );
+        assert_eq!(
+            status.queued, 1,
+            "what it held stays counted, for a replacement to take over"
+        );
+        assert!(
+            !connection.flush(Duration::from_secs(10)),
+            "flush returns at once"
+        );
+    }
+
+    #[test]
     fn a_panicking_task_fails_the_connection_and_the_next_one_delivers_what_was_pending() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let config = Config {
