@@ -133,6 +133,8 @@ cmd_create() {
     # Valid-Until a week ahead, which such a mirror's has passed.
     printf 'APT::Install-Recommends "false";\nAPT::Keep-Downloaded-Packages "false";\nAcquire::Check-Valid-Until "false";\n' \
         >"$tmp/etc/apt/apt.conf.d/90matrix"
+    # debootstrap's minbase has no /etc/hosts: "localhost" would not resolve.
+    printf '127.0.0.1 localhost\n::1 localhost\n' >"$tmp/etc/hosts"
     # Services are started by the tests, never by the packages' install scripts.
     printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"
     chmod +x "$tmp/usr/sbin/policy-rc.d"

@@ -4,7 +4,8 @@
 #   trixie  Debian 13: the extension's suites (and the Laravel package's) on PHP 8.4,
 #           against Mosquitto 2.0.x
 #   sid     Debian unstable: the connection tests (--group protocol, over MQTT 3.1.1
-#           and MQTT 5) against the newest Mosquitto Debian ships (2.1.x)
+#           and MQTT 5) and the MQTT 5 tests against the newest Mosquitto Debian
+#           ships (2.1.x), on unstable's PHP
 #
 #   tests/matrix/run.sh [trixie|sid]...   (default: both)
 #
@@ -30,11 +31,16 @@ run_trixie() {
     in_rootfs trixie ./build.sh test-php
 }
 
+# All three even when one fails, so that one run shows every difference of the broker.
 run_sid() {
-    in_rootfs sid ./build.sh phpunit -c tests/php/phpunit.xml --group protocol
+    local failed=0
+    in_rootfs sid ./build.sh phpunit -c tests/php/phpunit.xml --group protocol || failed=1
     log "sid: the connection tests again over MQTT 5"
     in_rootfs sid env MQTT_BROADCAST_TEST_PROTOCOL=5 ./build.sh phpunit -c tests/php/phpunit.xml \
-        --group protocol --exclude-group short-keep-alive
+        --group protocol --exclude-group short-keep-alive || failed=1
+    log "sid: MQTT 5 end to end"
+    in_rootfs sid ./build.sh phpunit -c tests/php/phpunit.xml tests/php/Mqtt5Test.php || failed=1
+    return $failed
 }
 
 main() {

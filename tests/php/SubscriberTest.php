@@ -22,10 +22,19 @@ use MqttBroadcast\Tests\Support\MqttTestCase;
  */
 final class SubscriberTest extends MqttTestCase
 {
+    /**
+     * Over MQTT 3.1.1 a message matching several filters of one connection comes once
+     * (Mosquitto 2.0's default) or once per matching filter (2.1's default: a copy is
+     * indistinguishable from a message published again, so each goes to every matching
+     * subscriber; README, "Mosquitto versions"). Tests of overlapping filters say which
+     * they expect; MQTT 5 routes each copy by its subscription identifier either way.
+     */
+    private const ONE_COPY_PER_CLIENT = 'allow_duplicate_messages false';
+
     public function testWildcardAndExactFiltersGetWhatMqttSaysTheyMatch(): void
     {
         // Its own broker: a "#" subscriber sees everything published on it.
-        $broker = Broker::start();
+        $broker = Broker::start([self::ONE_COPY_PER_CLIENT]);
         $client = $this->connectedClient($this->options([], $broker));
         $base = 'w/' . $this->uniq();
         $dollar = '$dollar-' . $this->uniq();
@@ -177,10 +186,35 @@ final class SubscriberTest extends MqttTestCase
         }
     }
 
+    /**
+     * What a broker that sends one copy per matching filter (Mosquitto 2.1's default,
+     * allow_duplicate_messages true) means for two subscribers of one connection whose
+     * filters overlap: over MQTT 5 each gets the message once (the copies carry their
+     * subscription identifiers); over MQTT 3.1.1 each gets every copy.
+     */
+    public function testOverlappingFiltersOnABrokerThatSendsACopyPerFilter(): void
+    {
+        $broker = Broker::start(['allow_duplicate_messages true']);
+        $options = $this->options([], $broker);
+        $client = $this->connectedClient($options);
+        $all = new Subscriber([$client]);
+        $all->subscribe($this->topic('copies/#'), 1);
+        $one = new Subscriber([$client]);
+        $one->subscribe($this->topic('copies/x'), 1);
+
+        $broker->mosquittoPub($this->topic('copies/x'), 'once');
+        $broker->mosquittoPub($this->topic('copies/end'), 'marker');
+
+        $copies = ($options['protocol'] ?? '3.1.1') === '5' ? 1 : 2;
+        $this->assertSame(array_merge(array_fill(0, $copies, 'once'), ['marker']), $this->payloads($this->collect($all, $copies + 1, 'copies/#')));
+        $this->assertSame(array_fill(0, $copies, 'once'), $this->payloads($this->collect($one, $copies, 'copies/x')));
+        $this->assertNull($one->next(0.2));
+    }
+
     public function testTwoSubscribersOnOneConnectionEachGetWhatTheirFiltersMatch(): void
     {
-        $broker = static::broker();
-        $client = $this->connectedClient($this->options());
+        $broker = Broker::start([self::ONE_COPY_PER_CLIENT]);
+        $client = $this->connectedClient($this->options([], $broker));
         $first = new Subscriber([$client]);
         $second = new Subscriber([$client]);
         $first->subscribe($this->topic('common/#'), 1);
