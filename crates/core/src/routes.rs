@@ -93,6 +93,27 @@ impl Pattern {
         Ok(parsed)
     }
 
+    /// A plain MQTT filter as a pattern with no names: braces in it are
+    /// plain text, as MQTT sees them.
+    pub fn of_filter(filter: &str) -> Pattern {
+        let (share, rest) = match filter.strip_prefix(SHARE_PREFIX) {
+            Some(shared) => match shared.split_once('/') {
+                Some((group, rest)) => (Some(format!("{SHARE_PREFIX}{group}/")), rest),
+                None => (None, filter),
+            },
+            None => (None, filter),
+        };
+        let levels = rest
+            .split('/')
+            .map(|level| match level {
+                "+" => Level::One(None),
+                "#" => Level::Rest(None),
+                _ => Level::Exact(level.to_owned()),
+            })
+            .collect();
+        Pattern { share, levels }
+    }
+
     /// The MQTT filter it subscribes: `metrics/+/+/+`.
     pub fn filter(&self) -> String {
         let levels: Vec<&str> = self

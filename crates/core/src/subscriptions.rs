@@ -11,14 +11,14 @@
 //! identifier, which the copies carry, so that every subscriber here still
 //! gets a message once.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use rumqttc::QoS;
 
 use super::inbox::Inbox;
 use super::protocol::Reason;
-use super::topic::matches;
+use super::routes::{Pattern, Routes};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubscriptionState {
@@ -71,6 +71,12 @@ pub struct Subscriptions {
     next_id: u64,
     unseen: VecDeque<u64>,
     by_pkid: HashMap<u16, u64>,
+    /// The entries' filters in a tree of levels, so that routing a message
+    /// does not test every subscription; rebuilt when the entries change.
+    index: Routes,
+    /// Positions in `entries`, by the filter's number in `index`.
+    by_filter: Vec<Vec<usize>>,
+    identifiers: HashSet<usize>,
 }
 
 impl Subscriptions {
@@ -92,6 +98,7 @@ impl Subscriptions {
             qos,
             state: SubscriptionState::Pending,
         });
+        self.reindex();
         let qos = self.highest_qos(&filter).unwrap_or(qos);
         Subscribe {
             id,
@@ -108,6 +115,9 @@ impl Subscriptions {
         self.entries
             .retain(|e| !(e.inbox.id == inbox_id && e.filter == filter));
         let removed = self.entries.len() != before;
+        if removed {
+            self.reindex();
+        }
         (removed && self.highest_qos(filter).is_none()).then(|| filter.to_string())
     }
 
@@ -214,15 +224,19 @@ impl Subscriptions {
     pub fn route(&self, topic: &str, identifiers: &[usize]) -> Option<Vec<Arc<Inbox>>> {
         // Identifiers of none of our subscriptions (a broker's mistake) say
         // nothing: the topic alone decides, rather than losing the message.
-        let known = identifiers
-            .iter()
-            .any(|id| self.entries.iter().any(|e| e.identifier == *id));
+        let known = identifiers.iter().any(|id| self.identifiers.contains(id));
         let identifiers = if known { identifiers } else { &[] };
+        let mut positions: Vec<usize> = self
+            .index
+            .matching(topic)
+            .iter()
+            .flat_map(|filter| self.by_filter[filter.route].iter().copied())
+            .collect();
+        positions.sort_unstable();
         // Each matching inbox with the lowest identifier it takes a copy for.
         let mut matched: Vec<(Arc<Inbox>, Option<usize>)> = Vec::new();
-        for entry in &self.entries {
-            let refused = matches!(entry.state, SubscriptionState::Refused(_));
-            if refused || !matches(&entry.filter, topic) {
+        for entry in positions.into_iter().map(|at| &self.entries[at]) {
+            if matches!(entry.state, SubscriptionState::Refused(_)) {
                 continue;
             }
             let id = entry.identifier;
@@ -252,6 +266,20 @@ impl Subscriptions {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    fn reindex(&mut self) {
+        self.index = Routes::default();
+        self.by_filter.clear();
+        let mut numbers: HashMap<&str, usize> = HashMap::new();
+        for (at, entry) in self.entries.iter().enumerate() {
+            let number = *numbers.entry(entry.filter.as_str()).or_insert_with(|| {
+                self.by_filter.push(Vec::new());
+                self.index.add(Pattern::of_filter(&entry.filter))
+            });
+            self.by_filter[number].push(at);
+        }
+        self.identifiers = self.entries.iter().map(|e| e.identifier).collect();
     }
 
     fn highest_qos(&self, filter: &str) -> Option<QoS> {
