@@ -118,6 +118,10 @@ cmd_test_vendored() {
     return "$status"
 }
 
+# Debian's phpunit: PHP files run by the PHP under test. tests/matrix/ names
+# another copy of the same PHPUnit in its root filesystems.
+PHPUNIT="${PHPUNIT:-/usr/bin/phpunit}"
+
 cmd_test() {
     cmd_deps
     cmd_build
