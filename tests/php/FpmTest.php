@@ -9,7 +9,7 @@ use MqttBroadcast\Tests\Support\FpmPool;
 use MqttBroadcast\Tests\Support\MqttTestCase;
 
 /**
- * PHP-FPM pools (FpmPool): a real php-fpm8.2 master with the extension loaded by
+ * PHP-FPM pools (FpmPool): a real php-fpm master (of the PHP under test) with the extension loaded by
  * its php.ini, several workers, recycling (pm.max_requests), graceful stop
  * (SIGQUIT) and reload (SIGUSR2), real FastCGI requests (cgi-fcgi) to the
  * scripts in tests/fpm/, a real mosquitto. Connections are counted on the
