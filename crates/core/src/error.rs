@@ -48,11 +48,9 @@ impl Error {
 pub enum Argument {
     Topic,
     Payload,
-    Qos,
     Properties,
     Filter,
     Pattern,
-    Timeout,
 }
 
 impl Argument {
@@ -61,11 +59,9 @@ impl Argument {
         match self {
             Argument::Topic => "topic",
             Argument::Payload => "payload",
-            Argument::Qos => "qos",
             Argument::Properties => "properties",
             Argument::Filter => "filter",
             Argument::Pattern => "pattern",
-            Argument::Timeout => "timeout",
         }
     }
 }
@@ -115,9 +111,6 @@ pub enum ConnectionError {
     Crashed { connection: String, message: String },
     #[error("cannot start the background runtime: {0}")]
     Runtime(String),
-    /// Said by the binding about PHP's side of a call (a handler, a fork).
-    #[error("{0}")]
-    Host(String),
 }
 
 /// The broker refused a publish or a subscription.
