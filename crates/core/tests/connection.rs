@@ -384,18 +384,25 @@ fn a_qos2_publish_is_acknowledged_only_at_pubcomp() {
     session.close(&connection);
 }
 
-#[test]
-fn after_pubrec_a_reconnect_with_the_session_resumes_with_pubrel_not_a_new_publish() {
-    let broker = Broker::start();
-    let connection = broker.open("qos2_resumes_with_pubrel", persistent(&broker));
+/// A QoS 2 publish of a persistent session that the broker received (PUBREC,
+/// and the client's PUBREL) when the connection drops.
+fn received_then_dropped(broker: &Broker, name: &str, topic: &str) -> (Arc<Connection>, Publish) {
+    let connection = broker.open(name, persistent(broker));
     let mut session = broker.accept_connected(&connection);
     connection
-        .publish("exactly/resumed", b"x", QoS::ExactlyOnce, false, None)
+        .publish(topic, b"x", QoS::ExactlyOnce, false, None)
         .unwrap();
     let publish = session.expect_publish();
     session.pubrec(publish.pkid);
     assert_eq!(session.expect_pubrel(), publish.pkid);
-    drop(session);
+    (connection, publish)
+}
+
+#[test]
+fn after_pubrec_a_reconnect_with_the_session_resumes_with_pubrel_not_a_new_publish() {
+    let broker = Broker::start();
+    let (connection, publish) =
+        received_then_dropped(&broker, "qos2_resumes_with_pubrel", "exactly/resumed");
 
     let mut session = broker.accept();
     session.connack(true);
@@ -420,15 +427,8 @@ fn after_pubrec_a_reconnect_with_the_session_resumes_with_pubrel_not_a_new_publi
 #[test]
 fn after_pubrec_a_reconnect_without_the_session_publishes_the_message_again() {
     let broker = Broker::start();
-    let connection = broker.open("qos2_republished_without_session", persistent(&broker));
-    let mut session = broker.accept_connected(&connection);
-    connection
-        .publish("exactly/lost", b"x", QoS::ExactlyOnce, false, None)
-        .unwrap();
-    let publish = session.expect_publish();
-    session.pubrec(publish.pkid);
-    assert_eq!(session.expect_pubrel(), publish.pkid);
-    drop(session);
+    let (connection, publish) =
+        received_then_dropped(&broker, "qos2_republished_without_session", "exactly/lost");
 
     let mut session = broker.accept();
     session.connack(false);
