@@ -231,19 +231,33 @@ impl Routes {
             return Vec::new();
         }
         let levels: Vec<&str> = topic.split('/').collect();
-        let mut routes = Vec::new();
-        // Server topics like `$SYS/...` are only for routes that name their first level.
-        let wildcard_first = !topic.starts_with('$');
-        collect(&self.root, &levels, wildcard_first, &mut routes);
-        routes.sort_unstable();
-        routes.dedup();
-        routes
+        self.numbers_of(topic, &levels)
             .into_iter()
             .map(|route| Matched {
                 route,
                 params: self.patterns[route].params(&levels),
             })
             .collect()
+    }
+
+    /// The numbers of the routes `topic` matches, in the order they were
+    /// added: for whoever needs no named levels.
+    pub fn numbers(&self, topic: &str) -> Vec<usize> {
+        if self.patterns.is_empty() {
+            return Vec::new();
+        }
+        let levels: Vec<&str> = topic.split('/').collect();
+        self.numbers_of(topic, &levels)
+    }
+
+    fn numbers_of(&self, topic: &str, levels: &[&str]) -> Vec<usize> {
+        let mut routes = Vec::new();
+        // Server topics like `$SYS/...` are only for routes that name their first level.
+        let wildcard_first = !topic.starts_with('$');
+        collect(&self.root, levels, wildcard_first, &mut routes);
+        routes.sort_unstable();
+        routes.dedup();
+        routes
     }
 }
 

@@ -228,9 +228,9 @@ impl Subscriptions {
         let identifiers = if known { identifiers } else { &[] };
         let mut positions: Vec<usize> = self
             .index
-            .matching(topic)
-            .iter()
-            .flat_map(|filter| self.by_filter[filter.route].iter().copied())
+            .numbers(topic)
+            .into_iter()
+            .flat_map(|filter| self.by_filter[filter].iter().copied())
             .collect();
         positions.sort_unstable();
         // Each matching inbox with the lowest identifier it takes a copy for.
