@@ -47,6 +47,7 @@ final class Client
      *     will?: array{topic: string, payload?: string, qos?: 0|1|2|string, retain?: bool|string|int},
      *     protocol?: '3.1.1'|'5'|5,
      *     session_expiry_interval?: int|string,
+     *     receive_maximum?: int|string,
      * }|null $options
      * @param non-empty-string $name the connection's name in this process
      *

@@ -82,9 +82,12 @@ return [
             // goes away without disconnecting: ['topic' => 'myapp/daemon',
             // 'payload' => 'offline', 'qos' => 1, 'retain' => true] (topic without
             // the prefix). MQTT 5: seconds the broker keeps the daemon's persistent
-            // session after it disconnected. Both apply to the daemon's connection only.
+            // session after it disconnected. MQTT 5: how many unacknowledged
+            // messages the broker may send the daemon at once (null: 65535).
+            // These apply to the daemon's connection only.
             'will' => null,
             'session_expiry_interval' => env('MQTT_SESSION_EXPIRY_INTERVAL'),
+            'receive_maximum' => env('MQTT_RECEIVE_MAXIMUM'),
 
             // Publishes allowed per second and per minute on this connection
             // (null: unlimited); see rate_limiting below for what happens above.

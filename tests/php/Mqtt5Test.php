@@ -530,6 +530,73 @@ final class Mqtt5Test extends MqttTestCase
         $this->assertSameMultiset($expected, array_values(array_unique($listener->payloads())));
     }
 
+    public function testAnUnreadSubscriberDoesNotStallTheOthersOfItsConnection(): void
+    {
+        // Mosquitto sends an MQTT 5 client at most what its CONNECT's receive
+        // maximum says, or max_inflight_messages (20) when it says nothing.
+        $topic = $this->topic('window');
+        $publisher = $this->client($this->v5());
+        $client = $this->client($this->v5());
+        $this->assertTrue($client->waitConnected(10.0), json_encode($client->status()));
+        [$unread, $read] = [new Subscriber([$client]), new Subscriber([$client])];
+        $unread->subscribe("$topic/unread", 1);
+        $read->subscribe("$topic/read", 1);
+
+        for ($i = 1; $i <= 50; $i++) {
+            $publisher->publish("$topic/unread", "waiting-$i", 1);
+        }
+        $publisher->publishSync("$topic/read", 'behind fifty', 1, false, self::SYNC_TIMEOUT);
+
+        $message = $read->next(10.0);
+        $this->assertNotNull($message, 'the read subscriber waited for the unread one');
+        $this->assertSame('behind fifty', $message->payload);
+        $this->assertSame(
+            array_map(fn ($i) => "waiting-$i", range(1, 50)),
+            array_map(fn (Message $m) => $m->payload, $this->collect($unread, 50, 'the unread subscriber\'s backlog')),
+        );
+    }
+
+    public function testReceiveMaximumIsTheWindowTheBrokerSendsIn(): void
+    {
+        $topic = $this->topic('small-window');
+        $publisher = $this->client($this->v5());
+        $options = $this->v5(['receive_maximum' => 5]);
+        $client = $this->client($options);
+        $this->assertTrue($client->waitConnected(10.0), json_encode($client->status()));
+        [$unread, $read] = [new Subscriber([$client]), new Subscriber([$client])];
+        $unread->subscribe("$topic/unread", 1);
+        $read->subscribe("$topic/read", 1);
+
+        for ($i = 1; $i <= 5; $i++) {
+            $publisher->publish("$topic/unread", "waiting-$i", 1);
+        }
+        $publisher->publishSync("$topic/read", 'sixth', 1, false, self::SYNC_TIMEOUT);
+
+        // Five unacknowledged messages fill the window: the sixth stays at the broker.
+        $this->assertNull($read->next(1.0), 'the broker sent more than the receive maximum');
+        $this->assertCount(5, $this->collect($unread, 5, 'the five in the window'));
+        $message = $read->next(10.0);
+        $this->assertNotNull($message, 'the sixth after the window emptied');
+        $this->assertSame('sixth', $message->payload);
+    }
+
+    /** @return iterable<string, array{array<string,mixed>}> */
+    public static function badReceiveMaximums(): iterable
+    {
+        yield 'zero' => [['protocol' => '5', 'receive_maximum' => 0]];
+        yield 'above 65535' => [['protocol' => '5', 'receive_maximum' => 65536]];
+        yield 'a word' => [['protocol' => '5', 'receive_maximum' => 'many']];
+        yield 'with protocol 3.1.1' => [['protocol' => '3.1.1', 'receive_maximum' => 100]];
+    }
+
+    /** @dataProvider badReceiveMaximums */
+    public function testBadReceiveMaximumIsAConfigExceptionNamingIt(array $options): void
+    {
+        $this->expectException(ConfigException::class);
+        $this->expectExceptionMessage('"receive_maximum"');
+        new Client(array_replace($this->defaultProtocol(), $options), 'bad-window-' . $this->uniq());
+    }
+
     // --- sessions -------------------------------------------------------------------------
 
     public function testQos1MessagesPublishedWhileAV5SubscriberIsAwayArriveWithTheirProperties(): void

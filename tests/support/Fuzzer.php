@@ -37,7 +37,7 @@ final class Fuzzer
     private const OPTION_KEYS = [
         'host', 'port', 'client_id', 'username', 'password', 'keep_alive', 'connect_timeout', 'clean_session',
         'prefix', 'qos', 'retain', 'max_queue', 'max_inflight', 'max_packet_size', 'flush_timeout', 'reconnect',
-        'tls', 'will', 'protocol', 'session_expiry_interval',
+        'tls', 'will', 'protocol', 'session_expiry_interval', 'receive_maximum',
     ];
 
     /** @var list<array{\ReflectionClass, \ReflectionMethod, float}> class, method, weight */
@@ -601,6 +601,7 @@ final class Fuzzer
             ]),
             'protocol' => $this->pick(['3.1.1', '5', 5, '4', '', 3.1, null, []]),
             'session_expiry_interval' => $this->pick([0, 1, 4294967295, 4294967296, -1, PHP_INT_MAX, 1e19, '60']),
+            'receive_maximum' => $this->pick([1, 20, 65535, 0, 65536, -1, '100', 1.5]),
             default => $this->chaos(),
         };
     }

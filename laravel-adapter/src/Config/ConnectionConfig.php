@@ -17,7 +17,8 @@ final class ConnectionConfig
         'host', 'port', 'auth', 'username', 'password', 'qos', 'retain', 'prefix', 'clientId',
         'alive_interval', 'timeout', 'use_tls', 'self_signed_allowed', 'tls', 'clean_session', 'topics',
         'max_retries', 'max_retry_delay', 'terminate_on_max_retries', 'max_failure_duration', 'protocol',
-        'max_queue', 'max_inflight', 'flush_timeout', 'will', 'session_expiry_interval', 'rate_limiting',
+        'max_queue', 'max_inflight', 'flush_timeout', 'will', 'session_expiry_interval', 'receive_maximum',
+        'rate_limiting',
     ];
 
     /** MQTT versions the extension speaks. */
@@ -60,6 +61,7 @@ final class ConnectionConfig
         public readonly ?float $flushTimeout,
         public readonly ?array $will,
         public readonly ?int $sessionExpiryInterval,
+        public readonly ?int $receiveMaximum,
         public readonly array $rateLimits,
     ) {
     }
@@ -126,6 +128,9 @@ final class ConnectionConfig
             sessionExpiryInterval: $at('session_expiry_interval')->has('session_expiry_interval')
                 ? $at('session_expiry_interval')->int('session_expiry_interval', 0, 0, 4294967295)
                 : null,
+            receiveMaximum: $at('receive_maximum')->has('receive_maximum')
+                ? $at('receive_maximum')->int('receive_maximum', 0, 1, 65535)
+                : null,
             rateLimits: self::rateLimits($connection, $defaults),
         );
     }
@@ -190,7 +195,8 @@ final class ConnectionConfig
             $options['client_id'] = $this->clientId;
             $options['clean_session'] = $this->cleanSession;
         }
-        // The will and the session's expiry belong to the daemon's connection:
+        // The will, the session's expiry and the receive window belong to the
+        // daemon's connection:
         // publishing processes come and go with PHP-FPM workers, and each would
         // fire the will when it went away.
         if ($forDaemon && $this->will !== null) {
@@ -198,6 +204,9 @@ final class ConnectionConfig
         }
         if ($forDaemon && $this->sessionExpiryInterval !== null) {
             $options['session_expiry_interval'] = $this->sessionExpiryInterval;
+        }
+        if ($forDaemon && $this->receiveMaximum !== null) {
+            $options['receive_maximum'] = $this->receiveMaximum;
         }
         return $options;
     }

@@ -139,6 +139,7 @@ final class ConfigTest extends TestCase
             'connections' => ['default' => [
                 'host' => 'h', 'clientId' => 'app-daemon', 'protocol' => '5',
                 'max_queue' => '5000', 'max_inflight' => 20, 'flush_timeout' => '2.5', 'session_expiry_interval' => '3600',
+                'receive_maximum' => '500',
                 'will' => ['topic' => 'app/daemon', 'payload' => 'offline', 'qos' => '1', 'retain' => 'true'],
                 'use_tls' => true, 'tls' => ['ca_file' => '/etc/ssl/ca.pem', 'cert_file' => null, 'verify_peer' => 'true', 'server_name' => null],
             ]],
@@ -149,12 +150,14 @@ final class ConfigTest extends TestCase
         self::assertSame([5000, 20, 2.5], [$daemon['max_queue'], $daemon['max_inflight'], $daemon['flush_timeout']]);
         self::assertSame(['topic' => 'app/daemon', 'payload' => 'offline', 'qos' => 1, 'retain' => true], $daemon['will']);
         self::assertSame(3600, $daemon['session_expiry_interval']);
+        self::assertSame(500, $daemon['receive_maximum']);
         self::assertSame(['allow_self_signed' => false, 'ca_file' => '/etc/ssl/ca.pem', 'verify_peer' => true], $daemon['tls'], 'null TLS settings (unset env) are left out');
         self::assertSame(50, $config->maxInbox);
         $publisher = $connection->clientOptions(false);
         self::assertSame(5000, $publisher['max_queue']);
         self::assertArrayNotHasKey('will', $publisher, 'a publishing process going away is no reason for the will');
         self::assertArrayNotHasKey('session_expiry_interval', $publisher);
+        self::assertArrayNotHasKey('receive_maximum', $publisher);
 
         $client = new Client(array_replace($daemon, ['tls' => false, 'host' => '127.0.0.1', 'port' => Broker::freePort()]), $this->uniq());
         $client->close();

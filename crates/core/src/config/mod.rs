@@ -60,6 +60,11 @@ pub struct Config {
     /// MQTT 5: seconds the broker keeps the session after the connection
     /// ends. `None`: see `Config::session_expiry`.
     pub session_expiry_interval: Option<u32>,
+    /// MQTT 5: unacknowledged QoS 1/2 messages the broker may send at once.
+    /// A received message is acknowledged once PHP handled it, so this is
+    /// how many can wait in the subscribers of this connection. `None`:
+    /// 65,535, as MQTT 5 means when a client says nothing.
+    pub receive_maximum: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +153,7 @@ impl Default for Config {
             will: None,
             protocol: Protocol::V311,
             session_expiry_interval: None,
+            receive_maximum: None,
         }
     }
 }
@@ -159,6 +165,13 @@ impl Config {
     pub fn session_expiry(&self) -> u32 {
         self.session_expiry_interval
             .unwrap_or(if self.clean_session { 0 } else { u32::MAX })
+    }
+
+    /// Said in CONNECT: a broker such as Mosquitto otherwise applies its own
+    /// window (20 by default), and one subscriber of a connection not being
+    /// read would soon stall the others.
+    pub fn receive_maximum(&self) -> u16 {
+        self.receive_maximum.unwrap_or(u16::MAX)
     }
 }
 
@@ -317,6 +330,11 @@ const OPTIONS: &[(&str, Reader<Config>)] = &[
         config.session_expiry_interval = Some(integer(path, value, 0..=u32::MAX, rule)?);
         Ok(())
     }),
+    ("receive_maximum", |config, path, value| {
+        let rule = "must be an integer between 1 and 65535 (messages)";
+        config.receive_maximum = Some(integer(path, value, 1..=u16::MAX, rule)?);
+        Ok(())
+    }),
 ];
 
 impl Config {
@@ -351,6 +369,12 @@ impl Config {
             return Err(ConfigError::Conflict {
                 path: "session_expiry_interval",
                 rule: "requires option \"protocol\" => \"5\" (MQTT 3.1.1 has no session expiry)",
+            });
+        }
+        if config.receive_maximum.is_some() && config.protocol != Protocol::V5 {
+            return Err(ConfigError::Conflict {
+                path: "receive_maximum",
+                rule: "requires option \"protocol\" => \"5\" (over MQTT 3.1.1 the broker's max_inflight_messages decides)",
             });
         }
         Ok(config)
@@ -796,6 +820,30 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn receive_maximum_is_mqtt_5_and_says_the_most_by_default() {
+        assert_eq!(
+            error(&[("receive_maximum", Value::Int(100))]),
+            "option \"receive_maximum\" requires option \"protocol\" => \"5\" (over MQTT 3.1.1 the broker's max_inflight_messages decides)"
+        );
+        let v5 = |pairs: &[(&str, Value)]| {
+            let mut all = vec![("protocol", str("5"))];
+            all.extend_from_slice(pairs);
+            parse(&all)
+        };
+        assert_eq!(v5(&[]).unwrap().receive_maximum(), 65_535);
+        assert_eq!(
+            v5(&[("receive_maximum", Value::Int(10))]).unwrap().receive_maximum(),
+            10
+        );
+        for bad in [Value::Int(0), Value::Int(65_536), str("many")] {
+            assert!(v5(&[("receive_maximum", bad)])
+                .unwrap_err()
+                .to_string()
+                .starts_with("option \"receive_maximum\" must be an integer between 1 and 65535 (messages)"));
+        }
+    }
+
+    #[test]
     fn mqtt_5_keeps_alive_at_least_every_5_seconds() {
         for seconds in [0, 4] {
             assert_eq!(
@@ -895,6 +943,7 @@ pub(crate) mod tests {
             ),
             ("protocol", str("5")),
             ("session_expiry_interval", Value::Int(600)),
+            ("receive_maximum", Value::Int(500)),
         ])
         .unwrap();
         assert_eq!(
@@ -929,6 +978,7 @@ pub(crate) mod tests {
                 }),
                 protocol: Protocol::V5,
                 session_expiry_interval: Some(600),
+                receive_maximum: Some(500),
             }
         );
     }

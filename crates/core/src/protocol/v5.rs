@@ -32,6 +32,7 @@ pub fn open(
         .set_clean_start(config.clean_session)
         .set_session_expiry_interval((expiry != 0).then_some(expiry))
         .set_max_packet_size(u32::try_from(config.max_packet_size).ok())
+        .set_receive_maximum(Some(config.receive_maximum()))
         // The broker's receive maximum lowers this further on CONNACK.
         .set_outgoing_inflight_upper_limit(config.max_inflight)
         .set_manual_acks(true)
