@@ -2,6 +2,7 @@
 # mqtt-broadcast build script.
 #
 #   ./build.sh deps      install the system packages the build and the tests need (Debian 12 or later)
+#   ./build.sh deps bench  the same, plus what the benchmarks need besides (nginx-light, wrk)
 #   ./build.sh build     cargo build --release -> target/php-API[-zts][-debug]/release/libmqtt_broadcast.so
 #   ./build.sh test      deps, build, Rust unit tests, then the PHP suites (extra args go to phpunit)
 #   ./build.sh test-php  deps, build, the PHP suites only
@@ -10,7 +11,7 @@
 #                        Mosquitto, in cached debootstrap root filesystems (tests/matrix/run.sh)
 #   ./build.sh install   deps, build, copy the extension into PHP's extension dir, enable it (cli + fpm)
 #   ./build.sh example   deps, build, run examples/publish.php against a throw-away mosquitto
-#   ./build.sh bench     deps, build, run the benchmarks (bench/run.php) and print one markdown table
+#   ./build.sh bench     deps bench, build, run the benchmarks (bench/run.php) and print one markdown table
 #
 # The PHP built for and tested is the one whose php-config is $PHP_CONFIG, else
 # the php-config on PATH; on a machine with no PHP yet, deps installs the
@@ -56,13 +57,22 @@ deps() {
         openssl procps util-linux
 }
 
+# Only the benchmarks need these: nginx in front of PHP-FPM for their web rows, loaded by wrk
+# (bench/lib/Nginx.php starts its own nginx from a temp dir; the system service is not used).
+bench_deps() {
+    echo nginx-light wrk
+}
+
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# deps, or with "bench" the benchmarks' packages too.
 cmd_deps() {
-    local missing=() pkg
-    for pkg in $(deps); do
+    local packages missing=() pkg
+    packages="$(deps)"
+    [ "${1:-}" = bench ] && packages="$packages $(bench_deps)"
+    for pkg in $packages; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ ${#missing[@]} -eq 0 ]; then
@@ -203,7 +213,7 @@ cmd_example() {
 
 # Knobs (BENCH_RUNS, BENCH_ONLY, ...) are environment variables: see bench/run.php.
 cmd_bench() {
-    cmd_deps
+    cmd_deps bench
     cmd_build
     run_php "$ROOT/bench/run.php"
 }
@@ -212,7 +222,7 @@ main() {
     local sub="${1:-}"
     [ $# -gt 0 ] && shift
     case "$sub" in
-        deps) cmd_deps ;;
+        deps) cmd_deps "$@" ;;
         build) cmd_build ;;
         test) cmd_test "$@" ;;
         test-php) cmd_test_php "$@" ;;
@@ -221,7 +231,7 @@ main() {
         install) cmd_install ;;
         example) cmd_example ;;
         bench) cmd_bench ;;
-        *) echo "usage: $0 {deps|build|test [phpunit args]|test-php [phpunit args]|phpunit ARGS|test-matrix|install|example|bench}" >&2; exit 2 ;;
+        *) echo "usage: $0 {deps [bench]|build|test [phpunit args]|test-php [phpunit args]|phpunit ARGS|test-matrix|install|example|bench}" >&2; exit 2 ;;
     esac
 }
 
