@@ -20,6 +20,32 @@ function bench_payload(): string
     return str_pad('mqtt-broadcast benchmark payload', 64, '.');
 }
 
+/** MQTT's variable-length "remaining length" (for the hand-made packets of the floors). */
+function bench_remaining_length(int $length): string
+{
+    $bytes = '';
+    do {
+        $byte = $length % 128;
+        $length = intdiv($length, 128);
+        $bytes .= chr($length > 0 ? $byte | 0x80 : $byte);
+    } while ($length > 0);
+    return $bytes;
+}
+
+/** A hand-made MQTT 3.1.1 CONNECT: clean session, keep-alive 60 s. */
+function bench_connect_packet(string $clientId): string
+{
+    $body = "\x00\x04MQTT\x04\x02\x00\x3c" . pack('n', strlen($clientId)) . $clientId;
+    return "\x10" . bench_remaining_length(strlen($body)) . $body;
+}
+
+/** A hand-made PUBLISH; QoS 1 with $packetId. */
+function bench_publish_packet(string $topic, string $payload, ?int $packetId = null): string
+{
+    $body = pack('n', strlen($topic)) . $topic . ($packetId === null ? '' : pack('n', $packetId)) . $payload;
+    return ($packetId === null ? "\x30" : "\x32") . bench_remaining_length(strlen($body)) . $body;
+}
+
 function bench_connected(Mqtt\Client $client, float $timeout = 10.0): void
 {
     $deadline = microtime(true) + $timeout;

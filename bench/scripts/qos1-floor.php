@@ -10,18 +10,6 @@ declare(strict_types=1);
 
 require __DIR__ . '/common.php';
 
-/** MQTT's variable-length "remaining length". */
-function remaining_length(int $length): string
-{
-    $bytes = '';
-    do {
-        $byte = $length % 128;
-        $length = intdiv($length, 128);
-        $bytes .= chr($length > 0 ? $byte | 0x80 : $byte);
-    } while ($length > 0);
-    return $bytes;
-}
-
 function read_exactly(Socket $socket, int $length): string
 {
     $data = '';
@@ -40,21 +28,16 @@ $socket = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
 socket_connect($socket, $o['host'], (int) $o['port']) || bench_fail('cannot connect');
 socket_set_option($socket, SOL_TCP, TCP_NODELAY, 1);
 
-$clientId = 'qos1-floor-' . getmypid();
-// protocol name, level 4, flags: clean session, keep-alive 60 s
-$connect = "\x00\x04MQTT\x04\x02\x00\x3c" . pack('n', strlen($clientId)) . $clientId;
-socket_write($socket, "\x10" . remaining_length(strlen($connect)) . $connect);
+socket_write($socket, bench_connect_packet('qos1-floor-' . getmypid()));
 read_exactly($socket, 4) === "\x20\x02\x00\x00" || bench_fail('CONNACK refused');
 
-$topic = pack('n', strlen($o['topic'])) . $o['topic'];
 $payload = bench_payload();
 $warmup = (int) $o['warmup'];
 $count = (int) $o['count'];
 $latencies = [];
 for ($i = 0; $i < $warmup + $count; $i++) {
     $packetId = $i % 65535 + 1;
-    $body = $topic . pack('n', $packetId) . $payload;
-    $packet = "\x32" . remaining_length(strlen($body)) . $body;
+    $packet = bench_publish_packet($o['topic'], $payload, $packetId);
     $start = hrtime(true);
     socket_write($socket, $packet) === strlen($packet) || bench_fail('short write');
     $ack = read_exactly($socket, 4);
