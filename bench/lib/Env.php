@@ -23,6 +23,11 @@ final class Env
         return 'mosquitto ' . trim((string) shell_exec("mosquitto -h 2>/dev/null | head -n1 | sed 's/^mosquitto version //'"));
     }
 
+    public static function nginxVersion(): string
+    {
+        return trim((string) shell_exec("/usr/sbin/nginx -v 2>&1 | sed 's/^nginx version: nginx\\///'"));
+    }
+
     public static function cpuModel(): string
     {
         preg_match('/^model name\s*:\s*(.+)$/m', (string) @file_get_contents('/proc/cpuinfo'), $m);

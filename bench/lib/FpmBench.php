@@ -10,7 +10,8 @@ use MqttBroadcast\Tests\Support\FpmPool;
 /**
  * PHP-FPM throughput with and without one publish() per request: a pool of
  * its own (tests/support FpmPool, OPcache on) serving bench/fpm-app.php, loaded
- * by the small FastCGI client FastCgiLoad, each request on a new connection.
+ * either directly by the small FastCGI client FastCgiLoad (each request on a
+ * new connection), or through a real web server: nginx (fastcgi_pass) loaded by wrk.
  */
 final class FpmBench
 {
@@ -21,8 +22,7 @@ final class FpmBench
     ];
 
     /**
-     * Runs every scenario $runs times, taking turns, so that drift on the
-     * machine spreads over all of them.
+     * FastCGI straight to the pool: $requests per scenario and run, $concurrency in flight.
      *
      * @param \Closure(string): void $progress
      * @return array{results: array<string, list<float>>, workers: int, concurrency: int, requests: int,
@@ -30,17 +30,8 @@ final class FpmBench
      */
     public static function run(Broker $broker, int $workers, int $concurrency, int $requests, int $runs, \Closure $progress): array
     {
-        $receivedBefore = BenchBroker::settledPublishesReceived($broker);
-
-        $pool = FpmPool::start([
-            'children' => $workers,
-            'opcache' => true,
-            'log_level' => 'notice',
-            'request_timeout' => 30.0,
-        ]);
-        $script = dirname(__DIR__) . '/fpm-app.php';
-        $topic = 'bench/fpm/' . bin2hex(random_bytes(4));
-        $paramsOf = static fn (array $query): \Closure => static fn (int $n): array => [
+        $script = self::script();
+        $params = static fn (array $query): \Closure => static fn (int $n): array => [
             'GATEWAY_INTERFACE' => 'CGI/1.1',
             'SERVER_PROTOCOL' => 'HTTP/1.1',
             'SERVER_NAME' => 'localhost',
@@ -50,37 +41,89 @@ final class FpmBench
             'SCRIPT_NAME' => '/fpm-app.php',
             'QUERY_STRING' => http_build_query($query + ['n' => $n]),
         ];
-        $common = ['host' => $broker->host(), 'port' => $broker->port(), 'topic' => $topic];
-
-        $client = new FastCgiLoad('tcp://127.0.0.1:' . $pool->port());
-        $published = 0;
-        $progress(sprintf('fpm: warming up %d workers', $workers));
-        foreach (self::SCENARIOS as $query) {
+        $result = self::measure($broker, $workers, $runs, $progress, 'fpm', static function (FpmPool $pool, array $query, bool $warmUp) use ($params, $workers, $concurrency, $requests): array {
+            $client = new FastCgiLoad('tcp://127.0.0.1:' . $pool->port());
             // Enough requests that every worker has opened its connection and OPcache is warm.
-            $client->run(50 * $workers, $concurrency, $paramsOf($query + $common), 'ok');
-            $published += $query['publish'] ? 50 * $workers : 0;
-        }
+            $count = $warmUp ? 50 * $workers : $requests;
+            return ['requests' => $count, 'per_second' => $client->run($count, $concurrency, $params($query), 'ok')];
+        });
+        return $result + ['concurrency' => $concurrency, 'requests' => $requests];
+    }
 
+    /**
+     * Through nginx (fastcgi_pass, bench/lib/Nginx) loaded by wrk with $connections
+     * keep-alive connections on one thread, $seconds per scenario and run.
+     *
+     * @param \Closure(string): void $progress
+     * @return array{results: array<string, list<float>>, workers: int, connections: int, seconds: int,
+     *               published: int, arrived: ?int, quit_seconds: float}
+     */
+    public static function runBehindNginx(Broker $broker, int $workers, int $connections, int $seconds, int $runs, \Closure $progress): array
+    {
+        $nginx = null;
+        try {
+            $result = self::measure($broker, $workers, $runs, $progress, 'nginx', static function (FpmPool $pool, array $query, bool $warmUp) use (&$nginx, $connections, $seconds): array {
+                $nginx ??= Nginx::start($pool->port(), '/fpm-app.php', self::script());
+                $load = Wrk::run($nginx->url('/fpm-app.php?' . http_build_query($query + ['n' => 1])), 1, $connections, $warmUp ? 1 : $seconds);
+                // PHP's warnings and errors reach nginx as FastCGI stderr; a failed request is a 5xx, which Wrk refuses.
+                if (preg_match('/^.*(\[(error|crit|alert|emerg)\]|FastCGI sent in stderr).*$/m', $nginx->errorLog(), $error)) {
+                    throw new \RuntimeException("nginx logged: {$error[0]}");
+                }
+                return $load;
+            });
+            $nginx?->stop();
+        } finally {
+            $nginx = null;
+        }
+        return $result + ['connections' => $connections, 'seconds' => $seconds];
+    }
+
+    /**
+     * Starts the pool, warms every scenario up, then runs every scenario $runs
+     * times, taking turns, so that drift on the machine spreads over all of them;
+     * checks on the broker's side that every message published reached it.
+     *
+     * @param \Closure(FpmPool, array, bool): array{requests: int, per_second: float} $load one load of the pool (warm-up or measured)
+     */
+    private static function measure(Broker $broker, int $workers, int $runs, \Closure $progress, string $label, \Closure $load): array
+    {
+        $receivedBefore = BenchBroker::settledPublishesReceived($broker);
+        $pool = FpmPool::start([
+            'children' => $workers,
+            'opcache' => true,
+            'log_level' => 'notice',
+            'request_timeout' => 30.0,
+        ]);
+        $common = ['host' => $broker->host(), 'port' => $broker->port(), 'topic' => 'bench/fpm/' . bin2hex(random_bytes(4))];
+
+        $published = 0;
+        $progress(sprintf('%s: warming up %d workers', $label, $workers));
+        foreach (self::SCENARIOS as $query) {
+            $published += $query['publish'] * $load($pool, $query + $common, true)['requests'];
+        }
         $results = array_fill_keys(array_keys(self::SCENARIOS), []);
         for ($run = 1; $run <= $runs; $run++) {
             foreach (self::SCENARIOS as $name => $query) {
-                $results[$name][] = $client->run($requests, $concurrency, $paramsOf($query + $common), 'ok');
-                $published += $query['publish'] ? $requests : 0;
-                $progress(sprintf('fpm run %d/%d  %-34s %8.0f requests/s', $run, $runs, $name, end($results[$name])));
+                $measured = $load($pool, $query + $common, false);
+                $results[$name][] = $measured['per_second'];
+                $published += $query['publish'] * $measured['requests'];
+                $progress(sprintf('%s run %d/%d  %-34s %8.0f requests/s', $label, $run, $runs, $name, $measured['per_second']));
             }
         }
 
-        // Cross-check on the broker's side: every message published reached it.
         $received = BenchBroker::awaitPublishesReceived($broker, $receivedBefore + $published);
         $quit = $pool->quit(30.0);
         return [
             'results' => $results,
             'workers' => $workers,
-            'concurrency' => $concurrency,
-            'requests' => $requests,
             'published' => $published,
             'arrived' => $received === null ? null : $received - $receivedBefore,
             'quit_seconds' => $quit,
         ];
+    }
+
+    private static function script(): string
+    {
+        return dirname(__DIR__) . '/fpm-app.php';
     }
 }
