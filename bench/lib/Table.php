@@ -15,21 +15,22 @@ final class Table
     }
 
     /**
-     * A measured row: median, min and max of $values, formatted by $format.
+     * A measured row: median, min and max of $values, formatted by $format,
+     * then the reference, the ratio of the median to it, the target, and whether it was met.
      *
      * @param list<float> $values
      * @param \Closure(float): string $format
      */
-    public function measured(string $scenario, array $values, \Closure $format, string $reference, string $target, string $met): void
+    public function measured(string $scenario, array $values, \Closure $format, string $reference, string $ratio, string $target, string $met): void
     {
         $this->rows[] = $values === []
-            ? [$scenario, 'not run', '', '', $reference, $target, $met]
-            : [$scenario, $format(Stats::median($values)), $format(min($values)), $format(max($values)), $reference, $target, $met];
+            ? [$scenario, 'not run', '', '', $reference, $ratio, $target, $met]
+            : [$scenario, $format(Stats::median($values)), $format(min($values)), $format(max($values)), $reference, $ratio, $target, $met];
     }
 
     public function render(): string
     {
-        $align = ['---', '---:', '---:', '---:', '---', '---', '---'];
+        $align = ['---', '---:', '---:', '---:', '---', '---:', '---', '---'];
         $lines = ['| ' . implode(' | ', $this->header) . ' |', '|' . implode('|', $align) . '|'];
         foreach ($this->rows as $row) {
             $lines[] = '| ' . implode(' | ', $row) . ' |';
