@@ -8,9 +8,9 @@ use Mqtt\MqttException;
 use Mqtt\TimeoutException;
 use MqttBroadcast\Tests\Support\Broker;
 use MqttBroadcast\Tests\Support\Failure;
-use MqttBroadcast\Tests\Support\LinePublisher;
 use MqttBroadcast\Tests\Support\MqttTestCase;
 use MqttBroadcast\Tests\Support\PhpChild;
+use MqttBroadcast\Tests\Support\StreamPublisher;
 
 /**
  * Two ways a connection used to stop making progress, with real processes: a
@@ -62,7 +62,7 @@ final class LivenessTest extends MqttTestCase
         // Slow (at least 0.5 ms a message), so that it is still draining when killed.
         $first = $this->startDaemon($options, $topic, 500);
         $first->waitForLine('subscribed', 30.0);
-        $publisher = LinePublisher::start($broker, $topic, array_map(static fn (int $i) => "m-$i", range(1, self::BURST)));
+        $publisher = StreamPublisher::start($broker, $topic, array_map(static fn (int $i) => "m-$i", range(1, self::BURST)));
         $first->waitUntil(
             static fn (array $lines) => count($lines) > self::HANDLED_BEFORE_KILL,
             60.0,

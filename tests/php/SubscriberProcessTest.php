@@ -6,9 +6,9 @@ namespace MqttBroadcast\Tests;
 
 use MqttBroadcast\Tests\Support\Broker;
 use MqttBroadcast\Tests\Support\Failure;
-use MqttBroadcast\Tests\Support\LinePublisher;
 use MqttBroadcast\Tests\Support\MqttTestCase;
 use MqttBroadcast\Tests\Support\PhpChild;
+use MqttBroadcast\Tests\Support\StreamPublisher;
 
 /**
  * Subscribers as separate processes, the way daemons run them: killed with
@@ -39,7 +39,7 @@ final class SubscriberProcessTest extends MqttTestCase
         $this->awaitSubscription($broker, $clientId, $first);
 
         $published = array_map(fn ($i) => "m-$i", range(1, 1000));
-        $publisher = LinePublisher::start($broker, $topic, $published);
+        $publisher = StreamPublisher::start($broker, $topic, $published);
         $first->waitForLine('blocking', 30);
         $first->kill();
         $this->assertSame(128 + SIGKILL, $first->exitCode());
@@ -47,7 +47,7 @@ final class SubscriberProcessTest extends MqttTestCase
 
         // Published while no subscriber runs: the broker keeps them in the session.
         $later = array_map(fn ($i) => "m-$i", range(1001, 1500));
-        LinePublisher::start($broker, $topic, [...$later, 'end'])->wait();
+        StreamPublisher::start($broker, $topic, [...$later, 'end'])->wait();
         $published = [...$published, ...$later, 'end'];
 
         $second = $this->startSubscriber($options, $topic, <<<'PHP'
@@ -154,7 +154,7 @@ final class SubscriberProcessTest extends MqttTestCase
         $publishers = [];
         foreach (['x', 'y'] as $sub) {
             $payloads = array_map(fn ($i) => "$sub-$i", range(1, 1500));
-            $publishers[] = LinePublisher::start($broker, "$topic/$sub", $payloads);
+            $publishers[] = StreamPublisher::start($broker, "$topic/$sub", $payloads);
             foreach ($payloads as $payload) {
                 $published[] = "$topic/$sub $payload";
             }
@@ -266,7 +266,7 @@ final class SubscriberProcessTest extends MqttTestCase
         $first->kill();
         // More than mosquitto sends unacknowledged at once (20).
         $kept = array_map(fn ($i) => "kept-$i", range(1, 25));
-        LinePublisher::start($broker, $topic, $kept)->wait();
+        StreamPublisher::start($broker, $topic, $kept)->wait();
 
         // The application opens its client first (say, to publish) and subscribes a moment later.
         $second = PhpChild::start(sprintf(<<<'PHP'
@@ -319,7 +319,7 @@ final class SubscriberProcessTest extends MqttTestCase
             PHP);
         $this->awaitSubscription($broker, $clientId, $second);
         // More than mosquitto sends unacknowledged at once (20), then one that is wanted.
-        LinePublisher::start($broker, $old, array_map(fn ($i) => "old-$i", range(1, 25)))->wait();
+        StreamPublisher::start($broker, $old, array_map(fn ($i) => "old-$i", range(1, 25)))->wait();
         $broker->mosquittoPub($current, 'wanted');
 
         $this->assertTrue($second->wait(30), $second->describe());

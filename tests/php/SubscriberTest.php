@@ -10,8 +10,8 @@ use Mqtt\Message;
 use Mqtt\Subscriber;
 use MqttBroadcast\Tests\Support\Broker;
 use MqttBroadcast\Tests\Support\Failure;
-use MqttBroadcast\Tests\Support\LinePublisher;
 use MqttBroadcast\Tests\Support\MqttTestCase;
+use MqttBroadcast\Tests\Support\StreamPublisher;
 
 /**
  * Mqtt\Subscriber in this process against a real mosquitto: routing by
@@ -308,7 +308,7 @@ final class SubscriberTest extends MqttTestCase
         $subscriber->subscribe($topic, 1);
 
         $expected = array_map(fn ($i) => "p-$i", range(1, 2000));
-        $publisher = LinePublisher::start($broker, $topic, $expected);
+        $publisher = StreamPublisher::start($broker, $topic, $expected);
         $received = [];
         $handled = $subscriber->loop(function (Message $message) use (&$received): void {
             $received[] = $message->payload;

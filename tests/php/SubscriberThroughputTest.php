@@ -8,8 +8,8 @@ use Mqtt\Message;
 use Mqtt\Subscriber;
 use MqttBroadcast\Tests\Support\Broker;
 use MqttBroadcast\Tests\Support\Failure;
-use MqttBroadcast\Tests\Support\LinePublisher;
 use MqttBroadcast\Tests\Support\MqttTestCase;
+use MqttBroadcast\Tests\Support\StreamPublisher;
 
 /** A long QoS 1 stream through loop(): nothing lost, duplicated or reordered. */
 final class SubscriberThroughputTest extends MqttTestCase
@@ -29,10 +29,10 @@ final class SubscriberThroughputTest extends MqttTestCase
         $base = $this->topic('stream');
         $subscriber->subscribe("$base/+", 1);
 
-        // Independent publishers, one mosquitto_pub per topic, all at once.
+        // Independent publishers (StreamPublisher: other processes, without the extension), one per topic, all at once.
         $publishers = [];
         for ($t = 0; $t < self::TOPICS; $t++) {
-            $publishers[] = LinePublisher::start($broker, "$base/$t", array_map(fn ($i) => "$t:$i", range(1, self::PER_TOPIC)), 1, 100);
+            $publishers[] = StreamPublisher::start($broker, "$base/$t", array_map(fn ($i) => "$t:$i", range(1, self::PER_TOPIC)), 1, 100);
         }
 
         // Per topic, the number of the message expected next; every deviation is kept.
