@@ -53,6 +53,8 @@ final class HealthTest extends TestCase
         $app = $this->bootApp(['APP_ENV' => 'local', 'MQTT_BROADCAST_PATH' => 'ops/mqtt']);
 
         self::assertSame(503, $this->get($app, '/ops/mqtt/api/health')->getStatusCode());
+        $old = $this->get($app, '/mqtt-broadcast/api/health');
+        self::assertSame(404, $old->getStatusCode(), (string) $old->getContent());
         $routes = $app['router']->getRoutes();
         $routes->refreshNameLookups();
         self::assertSame('ops/mqtt/api/health', $routes->getByName('mqtt-broadcast.health')->uri());

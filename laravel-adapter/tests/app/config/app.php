@@ -12,7 +12,11 @@ return [
     'cipher' => 'AES-256-CBC',
 
     // The package's provider and alias are not listed: package discovery
-    // finds them in its composer.json (see bootstrap/app.php).
+    // finds them in its composer.json (see bootstrap/app.php). The framework's
+    // are those of Laravel's application skeleton that the package and its
+    // tests touch; Foundation and View are in every application, and newer
+    // Laravels rely on them: queue:work needs the MaintenanceMode binding
+    // (Foundation, Laravel 9 and later), error pages such as a 404 are views.
     'providers' => [
         Illuminate\Broadcasting\BroadcastServiceProvider::class,
         Illuminate\Bus\BusServiceProvider::class,
@@ -20,10 +24,12 @@ return [
         Illuminate\Foundation\Providers\ConsoleSupportServiceProvider::class,
         Illuminate\Database\DatabaseServiceProvider::class,
         Illuminate\Filesystem\FilesystemServiceProvider::class,
+        Illuminate\Foundation\Providers\FoundationServiceProvider::class,
         Illuminate\Notifications\NotificationServiceProvider::class,
         Illuminate\Queue\QueueServiceProvider::class,
         Illuminate\Translation\TranslationServiceProvider::class,
         Illuminate\Validation\ValidationServiceProvider::class,
+        Illuminate\View\ViewServiceProvider::class,
         MqttBroadcast\Laravel\Tests\App\AppServiceProvider::class,
     ],
 
