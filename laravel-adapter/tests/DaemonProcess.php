@@ -107,15 +107,7 @@ final class DaemonProcess
      */
     public function received(): array
     {
-        $file = "{$this->appDir}/storage/received.jsonl";
-        if (!is_file($file)) {
-            return [];
-        }
-        $records = [];
-        foreach (file($file, FILE_IGNORE_NEW_LINES | FILE_SKIP_EMPTY_LINES) as $line) {
-            $records[] = json_decode($line, true, flags: JSON_THROW_ON_ERROR);
-        }
-        return $records;
+        return JsonLines::read("{$this->appDir}/storage/received.jsonl");
     }
 
     /**

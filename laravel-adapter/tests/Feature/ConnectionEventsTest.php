@@ -6,6 +6,7 @@ namespace MqttBroadcast\Laravel\Tests\Feature;
 
 use MqttBroadcast\Laravel\Daemon\Daemon;
 use MqttBroadcast\Laravel\Tests\DaemonProcess;
+use MqttBroadcast\Laravel\Tests\JsonLines;
 use MqttBroadcast\Laravel\Tests\TestCase;
 use MqttBroadcast\Tests\Support\Broker;
 use MqttBroadcast\Tests\Support\Failure;
@@ -57,10 +58,8 @@ final class ConnectionEventsTest extends TestCase
     /** @return list<array<string, mixed>> */
     private function events(): array
     {
-        $file = "{$this->appDir}/storage/routed.jsonl";
-        $lines = is_file($file) ? file($file, FILE_IGNORE_NEW_LINES) : [];
         return array_values(array_filter(
-            array_map(static fn (string $l) => json_decode($l, true, flags: JSON_THROW_ON_ERROR), $lines),
+            JsonLines::read("{$this->appDir}/storage/routed.jsonl"),
             static fn (array $r) => $r['route'] === 'connection'
         ));
     }

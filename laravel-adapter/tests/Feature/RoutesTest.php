@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace MqttBroadcast\Laravel\Tests\Feature;
 
 use MqttBroadcast\Laravel\Tests\DaemonProcess;
+use MqttBroadcast\Laravel\Tests\JsonLines;
 use MqttBroadcast\Laravel\Tests\TestCase;
 use MqttBroadcast\Tests\Support\Failure;
 
@@ -132,9 +133,10 @@ final class RoutesTest extends TestCase
     /** @return list<array<string, mixed>> what the routes and MqttMessageRejected recorded (see Tests\App\Routed), without the connection events */
     private function routed(): array
     {
-        $file = "{$this->appDir}/storage/routed.jsonl";
-        $records = is_file($file) ? array_map(static fn (string $l) => json_decode($l, true, flags: JSON_THROW_ON_ERROR), file($file, FILE_IGNORE_NEW_LINES)) : [];
-        return array_values(array_filter($records, static fn (array $r) => $r['route'] !== 'connection'));
+        return array_values(array_filter(
+            JsonLines::read("{$this->appDir}/storage/routed.jsonl"),
+            static fn (array $r) => $r['route'] !== 'connection'
+        ));
     }
 
     /** @return list<array<string, mixed>> the records of $route, once there are $count of them */
