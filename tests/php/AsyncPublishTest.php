@@ -4,6 +4,9 @@ declare(strict_types=1);
 
 namespace MqttBroadcast\Tests;
 
+use Mqtt\Message;
+use Mqtt\Subscriber;
+use MqttBroadcast\Tests\Support\Broker;
 use MqttBroadcast\Tests\Support\MqttTestCase;
 
 /**
@@ -39,6 +42,44 @@ final class AsyncPublishTest extends MqttTestCase
         $messages = $listener->messages();
         $this->assertSame([$topic], array_values(array_unique(array_column($messages, 0))));
         $this->assertSameMultiset($expected, array_column($messages, 1), 'every payload exactly once');
+    }
+
+    /**
+     * On an idle connection publish() writes a QoS 0 message itself. A broker
+     * that stops reading fills the socket: one message is then written only in
+     * part (the runtime writes the rest), the next ones wait in the outbox.
+     * Every one must arrive whole and in order once the broker reads again.
+     */
+    public function testQos0MessagesWrittenWhileTheBrokerStallsArriveWholeAndInOrder(): void
+    {
+        $broker = Broker::start();
+        $topic = $this->topic('stalled');
+        $reader = $this->client($this->options([], $broker));
+        $subscriber = new Subscriber([$reader], ['max_inbox' => 1000]);
+        $subscriber->subscribe($topic, 0);
+        $client = $this->client($this->options([], $broker));
+        $this->assertTrue($client->waitConnected(10.0), json_encode($client->status()));
+
+        $count = 300;
+        $payload = fn (int $i) => sprintf('%04d:', $i) . str_repeat(chr(ord('a') + $i % 26), 65_536);
+        posix_kill($broker->pid(), SIGSTOP);
+        try {
+            for ($i = 0; $i < $count; $i++) {
+                $client->publish($topic, $payload($i), 0);
+            }
+            $stalled = $client->status();
+        } finally {
+            posix_kill($broker->pid(), SIGCONT);
+        }
+        $this->assertGreaterThan(0, $stalled['queued'], 'the socket never filled: ' . json_encode($stalled));
+        $this->assertTrue($client->flush(30.0), json_encode($client->status()));
+        $this->assertSame($count, $client->status()['published']);
+
+        $received = array_map(fn (Message $m) => $m->payload, $this->collect($subscriber, $count, 'the stalled stream', $broker));
+        foreach ($received as $i => $message) {
+            $this->assertSame($payload($i), $message, "message $i");
+        }
+        $this->assertSame(0, $client->status()['reconnects'], json_encode($client->status()));
     }
 
     /**

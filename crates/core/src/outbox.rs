@@ -349,6 +349,17 @@ impl Outbox {
         self.len() == 0
     }
 
+    /// Nothing waits to be written: a new QoS 0 message may be written
+    /// directly (`count_written`) without overtaking any.
+    pub fn is_idle(&self) -> bool {
+        self.queued_len() == 0 && self.resends_unseen == 0
+    }
+
+    /// A QoS 0 message written directly, never queued here.
+    pub fn count_written(&mut self) {
+        self.published += 1;
+    }
+
     /// Accepted and not yet written to the broker.
     pub fn queued_len(&self) -> usize {
         self.queued.len() + self.handed.len() + usize::from(self.held_back.is_some())

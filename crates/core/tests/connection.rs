@@ -184,19 +184,25 @@ fn what_waits_when_the_connection_drops_goes_out_after_the_reconnect_in_order_ea
         .unwrap();
     let a = session.expect_publish();
     eventually(&connection, "a is in flight", |s| s.in_flight == 1);
-    // Behind a full in-flight window: b waits in the event loop's channel, c in the queue.
+    // QoS 0 needs no room in the in-flight window: with nothing queued, b is
+    // written at once, and lost with the connection (at most once). Behind
+    // the full window c waits in the queue, and the QoS 0 d behind it.
     connection
         .publish("wait/b", b"x", QoS::AtMostOnce, false, None)
         .unwrap();
+    assert_eq!(session.expect_publish().topic, "wait/b");
     connection
         .publish("wait/c", b"x", QoS::AtLeastOnce, false, None)
+        .unwrap();
+    connection
+        .publish("wait/d", b"x", QoS::AtMostOnce, false, None)
         .unwrap();
     drop(session);
     eventually(&connection, "the drop is noticed", |s| {
         s.state == ConnectionState::Reconnecting
     });
     connection
-        .publish("wait/d", b"x", QoS::AtLeastOnce, false, None)
+        .publish("wait/e", b"x", QoS::AtLeastOnce, false, None)
         .unwrap();
 
     let mut session = broker.accept();
@@ -216,9 +222,9 @@ fn what_waits_when_the_connection_drops_goes_out_after_the_reconnect_in_order_ea
         sent,
         [
             ("wait/a".to_owned(), true),
-            ("wait/b".to_owned(), false),
             ("wait/c".to_owned(), false),
             ("wait/d".to_owned(), false),
+            ("wait/e".to_owned(), false),
         ]
     );
     assert!(connection.flush(WAIT));
@@ -231,7 +237,7 @@ fn what_waits_when_the_connection_drops_goes_out_after_the_reconnect_in_order_ea
             status.published,
             status.acknowledged
         ),
-        (0, 0, 4, 3)
+        (0, 0, 5, 3)
     );
     session.close(&connection);
 }
@@ -510,4 +516,32 @@ fn a_message_published_before_the_first_connack_is_sent_after_it() {
     assert!(connection.flush(WAIT));
     assert_eq!(connection.status().acknowledged, 1);
     session.close(&connection);
+}
+
+#[test]
+fn a_qos0_publish_on_an_idle_connection_is_written_before_publish_returns_and_never_overtakes() {
+    let broker = Broker::start();
+    let connection = broker.open("qos0_written_at_once", broker.config());
+    let mut session = broker.accept_connected(&connection);
+
+    connection
+        .publish("idle", b"at once", QoS::AtMostOnce, true, None)
+        .unwrap();
+    // Written by the caller: counted before the connection's task saw anything.
+    assert_eq!(connection.status().published, 1);
+    let publish = session.expect_publish();
+    assert_eq!(
+        (publish.topic.as_str(), &publish.payload[..], publish.qos, publish.retain),
+        ("idle", &b"at once"[..], QoS::AtMostOnce, true)
+    );
+
+    // Behind a message still on its way through the outbox, QoS 0 waits its turn.
+    for (topic, qos) in [("first", QoS::AtLeastOnce), ("second", QoS::AtMostOnce), ("third", QoS::AtMostOnce)] {
+        connection.publish(topic, b"", qos, false, None).unwrap();
+    }
+    let topics: Vec<String> = (0..3).map(|_| session.expect_publish().topic).collect();
+    assert_eq!(topics, ["first", "second", "third"]);
+    assert!(!connection.flush(QUIET), "the QoS 1 message waits for its PUBACK");
+    let status = connection.status();
+    assert_eq!((status.published, status.in_flight, status.queued), (4, 1, 0));
 }

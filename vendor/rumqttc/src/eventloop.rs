@@ -3,6 +3,7 @@ use crate::{Incoming, MqttState, NetworkOptions, Packet, Request, StateError};
 use crate::{MqttOptions, Outgoing};
 
 use crate::framed::AsyncReadWrite;
+use crate::shared::SharedTcp;
 use crate::mqttbytes::v4::*;
 use flume::{bounded, Receiver, Sender};
 use tokio::net::{lookup_host, TcpSocket, TcpStream};
@@ -13,6 +14,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(unix)]
@@ -143,6 +145,12 @@ impl EventLoop {
         });
 
         self.pending.extend(requests_in_channel);
+    }
+
+    /// The connection, when it is plain TCP: other threads may write whole
+    /// packets to it themselves (see `SharedTcp`).
+    pub fn shared(&self) -> Option<Arc<SharedTcp>> {
+        self.network.as_ref()?.shared.clone()
     }
 
     /// Yields Next notification or outgoing request and periodically pings
@@ -434,6 +442,23 @@ async fn network_connect(
         Transport::Wss(_) => split_url(&options.broker_addr)?,
         _ => options.broker_address(),
     };
+
+    // Plain TCP, without a proxy: shared with the client's threads.
+    #[cfg(feature = "proxy")]
+    let proxied = options.proxy().is_some();
+    #[cfg(not(feature = "proxy"))]
+    let proxied = false;
+    if matches!(options.transport(), Transport::Tcp) && !proxied {
+        let tcp = socket_connect(format!("{domain}:{port}"), network_options).await?;
+        let (shared, stream) = SharedTcp::new(tcp);
+        let mut network = Network::new(
+            stream,
+            options.max_incoming_packet_size,
+            options.max_outgoing_packet_size,
+        );
+        network.shared = Some(shared);
+        return Ok(network);
+    }
 
     let tcp_stream: Box<dyn AsyncReadWrite> = {
         #[cfg(feature = "proxy")]

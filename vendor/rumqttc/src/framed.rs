@@ -2,7 +2,10 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
+use std::sync::Arc;
+
 use crate::mqttbytes::{self, v4::*};
+use crate::shared::SharedTcp;
 use crate::{Incoming, MqttState, StateError};
 
 /// Network transforms packets <-> frames efficiently. It takes
@@ -13,6 +16,8 @@ pub struct Network {
     framed: Framed<Box<dyn AsyncReadWrite>, Codec>,
     /// Maximum readv count
     max_readb_count: usize,
+    /// A plain TCP connection other threads may write to as well.
+    pub(crate) shared: Option<Arc<SharedTcp>>,
 }
 
 impl Network {
@@ -31,6 +36,7 @@ impl Network {
         Network {
             framed,
             max_readb_count: 10,
+            shared: None,
         }
     }
 

@@ -108,6 +108,7 @@ use std::time::Duration;
 mod client;
 mod eventloop;
 mod framed;
+mod shared;
 pub mod mqttbytes;
 mod state;
 pub mod v5;
@@ -142,6 +143,7 @@ pub use mqttbytes::v4::*;
 pub use mqttbytes::*;
 #[cfg(feature = "use-rustls-no-provider")]
 use rustls_native_certs::load_native_certs;
+pub use shared::{SharedTcp, Written};
 pub use state::{MqttState, StateError};
 #[cfg(any(feature = "use-rustls-no-provider", feature = "use-native-tls"))]
 pub use tls::Error as TlsError;

@@ -11,8 +11,8 @@ mod v5;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use rumqttc::QoS;
+use bytes::{Bytes, BytesMut};
+use rumqttc::{QoS, SharedTcp};
 
 use super::config::{Config, Protocol};
 use super::outbox::{Message, Resend};
@@ -215,6 +215,15 @@ impl EventLoop {
         }
     }
 
+    /// The connection's socket while it is plain TCP: the PHP thread may
+    /// write a packet to it itself when nothing waits ahead of it.
+    pub fn shared(&self) -> Option<Arc<SharedTcp>> {
+        match self {
+            EventLoop::V311(eventloop) => eventloop.shared(),
+            EventLoop::V5(eventloop) => eventloop.shared(),
+        }
+    }
+
     /// Events the protocol state produced that `poll` has not returned yet:
     /// after a failure they still tell what was written and acknowledged.
     pub fn take_events(&mut self) -> Vec<Event> {
@@ -248,6 +257,21 @@ impl EventLoop {
             EventLoop::V311(eventloop) => v311::resume(eventloop, resends, subscribes),
             EventLoop::V5(eventloop) => v5::resume(eventloop, resends, subscribes),
         }
+    }
+}
+
+/// A QoS 0 PUBLISH of `protocol` as it goes on the wire; `None` if
+/// rumqttc cannot encode it (the caller checked what it checks).
+pub fn encode_qos0(
+    protocol: Protocol,
+    topic: &str,
+    payload: &[u8],
+    retain: bool,
+    properties: Option<&Properties>,
+) -> Option<BytesMut> {
+    match protocol {
+        Protocol::V311 => v311::encode_qos0(topic, payload, retain),
+        Protocol::V5 => v5::encode_qos0(topic, payload, retain, properties),
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use bytes::{Bytes, BytesMut};
+
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, EventLoop, LastWill, MqttOptions,
     NetworkOptions, Outgoing, Packet, PubRel, Publish, QoS, Request, Subscribe,
@@ -75,6 +77,15 @@ pub fn publish(client: &AsyncClient, message: &Message) -> bool {
             message.payload.clone(),
         )
         .is_ok()
+}
+
+/// A QoS 0 PUBLISH as it goes on the wire.
+pub fn encode_qos0(topic: &str, payload: &[u8], retain: bool) -> Option<BytesMut> {
+    let mut publish = Publish::from_bytes(topic, QoS::AtMostOnce, Bytes::copy_from_slice(payload));
+    publish.retain = retain;
+    let mut packet = BytesMut::with_capacity(publish.size());
+    publish.write(&mut packet).ok()?;
+    Some(packet)
 }
 
 pub fn acknowledge(client: &AsyncClient, pkid: u16, qos: QoS) -> bool {

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use bytes::{Bytes, BytesMut};
+
 use rumqttc::v5::mqttbytes::v5::{
     ConnectReturnCode, Filter, LastWill, Packet, PubAckReason, PubRecReason, PubRel, Publish,
     PublishProperties, Subscribe, SubscribeProperties, SubscribeReasonCode,
@@ -88,6 +90,21 @@ pub fn publish(client: &AsyncClient, message: &Message) -> bool {
         None => client.try_publish(topic, qos, retain, payload),
     }
     .is_ok()
+}
+
+/// A QoS 0 PUBLISH as it goes on the wire.
+pub fn encode_qos0(
+    topic: &str,
+    payload: &[u8],
+    retain: bool,
+    properties: Option<&Properties>,
+) -> Option<BytesMut> {
+    let payload = Bytes::copy_from_slice(payload);
+    let mut publish = Publish::new(topic, V5QoS::AtMostOnce, payload, properties.map(to_wire));
+    publish.retain = retain;
+    let mut packet = BytesMut::with_capacity(publish.size());
+    publish.write(&mut packet).ok()?;
+    Some(packet)
 }
 
 /// With the filter's subscription identifier, which the broker's copies carry.

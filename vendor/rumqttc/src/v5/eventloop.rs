@@ -3,6 +3,7 @@ use super::mqttbytes::v5::*;
 use super::{Incoming, MqttOptions, MqttState, Outgoing, Request, StateError, Transport};
 use crate::eventloop::socket_connect;
 use crate::framed::AsyncReadWrite;
+use crate::shared::SharedTcp;
 
 use flume::{bounded, Receiver, Sender};
 use tokio::select;
@@ -11,6 +12,7 @@ use tokio::time::{self, error::Elapsed, Instant, Sleep};
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::mqttbytes::v5::ConnectReturnCode;
@@ -139,6 +141,12 @@ impl EventLoop {
         });
 
         self.pending.extend(requests_in_channel);
+    }
+
+    /// The connection, when it is plain TCP: other threads may write whole
+    /// packets to it themselves (see `SharedTcp`).
+    pub fn shared(&self) -> Option<Arc<SharedTcp>> {
+        self.network.as_ref()?.shared.clone()
     }
 
     /// Yields Next notification or outgoing request and periodically pings
@@ -358,6 +366,19 @@ async fn network_connect(options: &MqttOptions) -> Result<Network, ConnectionErr
         Transport::Wss(_) => split_url(&options.broker_addr)?,
         _ => options.broker_address(),
     };
+
+    // Plain TCP, without a proxy: shared with the client's threads.
+    #[cfg(feature = "proxy")]
+    let proxied = options.proxy().is_some();
+    #[cfg(not(feature = "proxy"))]
+    let proxied = false;
+    if matches!(options.transport(), Transport::Tcp) && !proxied {
+        let tcp = socket_connect(format!("{domain}:{port}"), options.network_options()).await?;
+        let (shared, stream) = SharedTcp::new(tcp);
+        let mut network = Network::new(stream, max_incoming_pkt_size);
+        network.shared = Some(shared);
+        return Ok(network);
+    }
 
     let tcp_stream: Box<dyn AsyncReadWrite> = {
         #[cfg(feature = "proxy")]

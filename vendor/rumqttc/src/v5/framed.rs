@@ -2,7 +2,10 @@ use futures_util::{FutureExt, SinkExt};
 use tokio_stream::StreamExt;
 use tokio_util::codec::Framed;
 
+use std::sync::Arc;
+
 use crate::framed::AsyncReadWrite;
+use crate::shared::SharedTcp;
 
 use super::mqttbytes::v5::Packet;
 use super::{mqttbytes, Codec, Incoming, MqttState, StateError};
@@ -15,6 +18,8 @@ pub struct Network {
     framed: Framed<Box<dyn AsyncReadWrite>, Codec>,
     /// Maximum readv count
     max_readb_count: usize,
+    /// A plain TCP connection other threads may write to as well.
+    pub(crate) shared: Option<Arc<SharedTcp>>,
 }
 impl Network {
     pub fn new(socket: impl AsyncReadWrite + 'static, max_incoming_size: Option<u32>) -> Network {
@@ -28,6 +33,7 @@ impl Network {
         Network {
             framed,
             max_readb_count: 10,
+            shared: None,
         }
     }
 
