@@ -465,9 +465,11 @@ if (isset($m['7.0'])) {
 if (isset($m['8.ext0.cpu_us'])) {
     foreach (['0' => 'QoS 0', '1' => 'QoS 1'] as $q => $label) {
         $cpu = $median("8.ext$q.cpu_us");
+        $floor = $median('8.raw.cpu_us');
         $table->measured("8. one `publish()` $label on an idle connection: process CPU per call (all threads), µs", $m["8.ext$q.cpu_us"], $micros,
-            sprintf('fwrite() of the same QoS 0 PUBLISH on a plain socket (pure PHP): %s µs', $micros($median('8.raw.cpu_us'))),
-            $times($ratio($cpu, $median('8.raw.cpu_us'))), sprintf('≤ %s µs', $target['8']), $yes($cpu <= $target['8']));
+            sprintf('fwrite() of the same QoS 0 PUBLISH on a plain socket (pure PHP): %s µs', $micros($floor)),
+            $times($ratio($cpu, $floor)), sprintf('≤ %s µs', $target['8']),
+            $yes($cpu <= $target['8'], $floor > $target['8'] ? 'the floor itself is above it in this run' : ''));
     }
 }
 if (isset($m['9.0'])) {
