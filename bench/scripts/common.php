@@ -32,10 +32,10 @@ function bench_remaining_length(int $length): string
     return $bytes;
 }
 
-/** A hand-made MQTT 3.1.1 CONNECT: clean session, keep-alive 60 s. */
-function bench_connect_packet(string $clientId): string
+/** A hand-made MQTT 3.1.1 CONNECT: clean session; keep-alive 0 turns the broker's timeout off. */
+function bench_connect_packet(string $clientId, int $keepAliveSeconds = 60): string
 {
-    $body = "\x00\x04MQTT\x04\x02\x00\x3c" . pack('n', strlen($clientId)) . $clientId;
+    $body = "\x00\x04MQTT\x04\x02" . pack('n', $keepAliveSeconds) . pack('n', strlen($clientId)) . $clientId;
     return "\x10" . bench_remaining_length(strlen($body)) . $body;
 }
 

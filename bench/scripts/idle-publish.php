@@ -24,7 +24,8 @@ function raw_connect(string $host, int $port)
 {
     $context = stream_context_create(['socket' => ['tcp_nodelay' => true]]);
     $socket = stream_socket_client("tcp://$host:$port", $errno, $errstr, 5.0, STREAM_CLIENT_CONNECT, $context) ?: bench_fail("cannot connect: $errstr");
-    fwrite($socket, bench_connect_packet('idle-floor-' . getmypid()));
+    // No keep-alive: this client sends no PINGREQ, however long the rounds take.
+    fwrite($socket, bench_connect_packet('idle-floor-' . getmypid(), 0));
     fread($socket, 4) === "\x20\x02\x00\x00" || bench_fail('CONNACK refused');
     return $socket;
 }
