@@ -531,17 +531,32 @@ fn a_qos0_publish_on_an_idle_connection_is_written_before_publish_returns_and_ne
     assert_eq!(connection.status().published, 1);
     let publish = session.expect_publish();
     assert_eq!(
-        (publish.topic.as_str(), &publish.payload[..], publish.qos, publish.retain),
+        (
+            publish.topic.as_str(),
+            &publish.payload[..],
+            publish.qos,
+            publish.retain
+        ),
         ("idle", &b"at once"[..], QoS::AtMostOnce, true)
     );
 
     // Behind a message still on its way through the outbox, QoS 0 waits its turn.
-    for (topic, qos) in [("first", QoS::AtLeastOnce), ("second", QoS::AtMostOnce), ("third", QoS::AtMostOnce)] {
+    for (topic, qos) in [
+        ("first", QoS::AtLeastOnce),
+        ("second", QoS::AtMostOnce),
+        ("third", QoS::AtMostOnce),
+    ] {
         connection.publish(topic, b"", qos, false, None).unwrap();
     }
     let topics: Vec<String> = (0..3).map(|_| session.expect_publish().topic).collect();
     assert_eq!(topics, ["first", "second", "third"]);
-    assert!(!connection.flush(QUIET), "the QoS 1 message waits for its PUBACK");
+    assert!(
+        !connection.flush(QUIET),
+        "the QoS 1 message waits for its PUBACK"
+    );
     let status = connection.status();
-    assert_eq!((status.published, status.in_flight, status.queued), (4, 1, 0));
+    assert_eq!(
+        (status.published, status.in_flight, status.queued),
+        (4, 1, 0)
+    );
 }

@@ -70,7 +70,8 @@ impl SharedTcp {
                 unwritten.extend_from_slice(&packet[n..]);
                 drop(unwritten);
                 let shared = Arc::clone(self);
-                self.runtime.spawn(async move { shared.write_unwritten().await });
+                self.runtime
+                    .spawn(async move { shared.write_unwritten().await });
                 Written::Started
             }
             // A full send buffer, or an error the event loop meets as well.
@@ -81,7 +82,10 @@ impl SharedTcp {
     /// Nothing accepted is left to write (or the connection is gone).
     pub fn is_drained(&self) -> bool {
         self.closed.load(Ordering::Acquire)
-            || self.unwritten.lock().map_or(true, |unwritten| unwritten.is_empty())
+            || self
+                .unwritten
+                .lock()
+                .map_or(true, |unwritten| unwritten.is_empty())
     }
 
     async fn write_unwritten(&self) {

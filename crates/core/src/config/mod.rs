@@ -832,14 +832,18 @@ pub(crate) mod tests {
         };
         assert_eq!(v5(&[]).unwrap().receive_maximum(), 65_535);
         assert_eq!(
-            v5(&[("receive_maximum", Value::Int(10))]).unwrap().receive_maximum(),
+            v5(&[("receive_maximum", Value::Int(10))])
+                .unwrap()
+                .receive_maximum(),
             10
         );
         for bad in [Value::Int(0), Value::Int(65_536), str("many")] {
             assert!(v5(&[("receive_maximum", bad)])
                 .unwrap_err()
                 .to_string()
-                .starts_with("option \"receive_maximum\" must be an integer between 1 and 65535 (messages)"));
+                .starts_with(
+                    "option \"receive_maximum\" must be an integer between 1 and 65535 (messages)"
+                ));
         }
     }
 

@@ -346,7 +346,10 @@ impl Connection {
     pub fn flush_until(&self, deadline: Instant) -> bool {
         let mut link = self.link.lock();
         loop {
-            let unwritten = link.shared.as_ref().is_some_and(|shared| !shared.is_drained());
+            let unwritten = link
+                .shared
+                .as_ref()
+                .is_some_and(|shared| !shared.is_drained());
             if link.outbox.is_empty() && !unwritten {
                 return true;
             }
@@ -359,7 +362,10 @@ impl Connection {
             };
             self.changed.wait_until(&mut link, wake);
             if Instant::now() >= deadline {
-                let unwritten = link.shared.as_ref().is_some_and(|shared| !shared.is_drained());
+                let unwritten = link
+                    .shared
+                    .as_ref()
+                    .is_some_and(|shared| !shared.is_drained());
                 return link.outbox.is_empty() && !unwritten;
             }
         }
@@ -527,7 +533,17 @@ impl Connection {
 
     /// A lost acknowledgement would hold a slot of the broker's window for
     /// good: what the request channel has no room for now is sent later.
+    /// A PUBACK (QoS 1) is written on the calling thread when it can be,
+    /// like a QoS 0 publish: rumqttc's state keeps nothing of it.
     fn send_acknowledgement(&self, link: &mut Link, pkid: u16, qos: QoS) {
+        if qos == QoS::AtLeastOnce && link.unsent_acks.is_empty() {
+            let written = protocol::encode_puback(self.config.protocol, pkid)
+                .zip(link.shared.as_ref())
+                .is_some_and(|(packet, shared)| shared.write_now(&packet) != Written::NotNow);
+            if written {
+                return;
+            }
+        }
         if !self.requests.acknowledge(pkid, qos) {
             link.unsent_acks.push((pkid, qos));
         }

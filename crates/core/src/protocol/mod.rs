@@ -275,6 +275,14 @@ pub fn encode_qos0(
     }
 }
 
+/// The PUBACK of a received QoS 1 message as `protocol` encodes it.
+pub fn encode_puback(protocol: Protocol, pkid: u16) -> Option<BytesMut> {
+    match protocol {
+        Protocol::V311 => v311::encode_puback(pkid),
+        Protocol::V5 => v5::encode_puback(pkid),
+    }
+}
+
 /// Why a connection attempt failed: the TLS problem if there is one, then
 /// what the protocol version reports.
 fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<Failure> {

@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, EventLoop, LastWill, MqttOptions,
-    NetworkOptions, Outgoing, Packet, PubRel, Publish, QoS, Request, Subscribe,
+    NetworkOptions, Outgoing, Packet, PubAck, PubRel, Publish, QoS, Request, Subscribe,
     SubscribeReasonCode, TlsConfiguration, Transport,
 };
 
@@ -85,6 +85,14 @@ pub fn encode_qos0(topic: &str, payload: &[u8], retain: bool) -> Option<BytesMut
     publish.retain = retain;
     let mut packet = BytesMut::with_capacity(publish.size());
     publish.write(&mut packet).ok()?;
+    Some(packet)
+}
+
+/// The PUBACK of a received QoS 1 message as it goes on the wire.
+pub fn encode_puback(pkid: u16) -> Option<BytesMut> {
+    let puback = PubAck::new(pkid);
+    let mut packet = BytesMut::with_capacity(puback.size());
+    puback.write(&mut packet).ok()?;
     Some(packet)
 }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 
 use rumqttc::v5::mqttbytes::v5::{
-    ConnectReturnCode, Filter, LastWill, Packet, PubAckReason, PubRecReason, PubRel, Publish,
-    PublishProperties, Subscribe, SubscribeProperties, SubscribeReasonCode,
+    ConnectReturnCode, Filter, LastWill, Packet, PubAck, PubAckReason, PubRecReason, PubRel,
+    Publish, PublishProperties, Subscribe, SubscribeProperties, SubscribeReasonCode,
 };
 use rumqttc::v5::mqttbytes::{Error as MqttError, QoS as V5QoS};
 use rumqttc::v5::{AsyncClient, ConnectionError, EventLoop, MqttOptions, Request, StateError};
@@ -123,6 +123,14 @@ fn identified(subscribe: &Subscription) -> SubscribeProperties {
         id: Some(subscribe.identifier),
         user_properties: Vec::new(),
     }
+}
+
+/// The PUBACK of a received QoS 1 message as it goes on the wire.
+pub fn encode_puback(pkid: u16) -> Option<BytesMut> {
+    let puback = PubAck::new(pkid, None);
+    let mut packet = BytesMut::with_capacity(puback.size());
+    puback.write(&mut packet).ok()?;
+    Some(packet)
 }
 
 pub fn acknowledge(client: &AsyncClient, pkid: u16, level: QoS) -> bool {
