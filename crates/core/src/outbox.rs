@@ -360,6 +360,39 @@ impl Outbox {
         self.published += 1;
     }
 
+    /// Room for one more message.
+    pub fn has_room(&self) -> bool {
+        self.len() < self.capacity
+    }
+
+    /// A QoS 1/2 message written directly under `pkid`: in flight from now
+    /// on, as if the event loop had reported it written.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_written(
+        &mut self,
+        pkid: u16,
+        topic: String,
+        payload: Bytes,
+        qos: QoS,
+        retain: bool,
+        properties: Option<Box<Properties>>,
+        receipt: Option<Receipt>,
+    ) {
+        self.next_id += 1;
+        self.published += 1;
+        let message = Message {
+            id: self.next_id,
+            topic,
+            payload,
+            qos,
+            retain,
+            properties,
+            receipt,
+        };
+        let released = false;
+        self.in_flight.insert(pkid, InFlight { message, released });
+    }
+
     /// Accepted and not yet written to the broker.
     pub fn queued_len(&self) -> usize {
         self.queued.len() + self.handed.len() + usize::from(self.held_back.is_some())

@@ -560,3 +560,49 @@ fn a_qos0_publish_on_an_idle_connection_is_written_before_publish_returns_and_ne
         (4, 1, 0)
     );
 }
+
+#[test]
+fn a_qos1_publish_written_by_the_caller_is_in_flight_at_once_and_sent_again_after_a_drop() {
+    let broker = Broker::start();
+    let connection = broker.open("qos1_written_at_once", persistent(&broker));
+    let mut session = broker.accept_connected(&connection);
+
+    connection
+        .publish("direct/a", b"1", QoS::AtLeastOnce, false, None)
+        .unwrap();
+    let status = connection.status();
+    assert_eq!(
+        (status.published, status.in_flight, status.queued),
+        (1, 1, 0)
+    );
+    let a = session.expect_publish();
+    // While a waits for its PUBACK, b takes the outbox's way, behind it.
+    connection
+        .publish("direct/b", b"2", QoS::AtLeastOnce, false, None)
+        .unwrap();
+    let b = session.expect_publish();
+    assert_eq!(b.topic, "direct/b");
+    assert_ne!(b.pkid, a.pkid);
+    drop(session);
+    eventually(&connection, "the drop is noticed", |s| {
+        s.state == ConnectionState::Reconnecting
+    });
+
+    let mut session = broker.accept();
+    session.connack(true);
+    for (topic, pkid) in [("direct/a", a.pkid), ("direct/b", b.pkid)] {
+        let again = session.expect_publish();
+        assert_eq!(
+            (again.topic.as_str(), again.pkid, again.dup),
+            (topic, pkid, true)
+        );
+        session.puback(again.pkid);
+    }
+    assert!(connection.flush(WAIT));
+    let status = connection.status();
+    assert_eq!(
+        (status.published, status.acknowledged, status.in_flight),
+        (2, 2, 0)
+    );
+    session.close(&connection);
+}

@@ -3,7 +3,7 @@ use crate::{Incoming, MqttState, NetworkOptions, Packet, Request, StateError};
 use crate::{MqttOptions, Outgoing};
 
 use crate::framed::AsyncReadWrite;
-use crate::shared::SharedTcp;
+use crate::shared::{lock, SharedTcp};
 use crate::mqttbytes::v4::*;
 use flume::{bounded, Receiver, Sender};
 use tokio::net::{lookup_host, TcpSocket, TcpStream};
@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 #[cfg(unix)]
@@ -77,8 +77,9 @@ pub enum ConnectionError {
 pub struct EventLoop {
     /// Options of the current mqtt connection
     pub mqtt_options: MqttOptions,
-    /// Current state of the connection
-    pub state: MqttState,
+    /// Current state of the connection, shared with the threads that write
+    /// packets themselves: see `shared_state`.
+    state: Arc<Mutex<MqttState>>,
     /// Request stream
     requests_rx: Receiver<Request>,
     /// Requests handle to send requests
@@ -112,7 +113,7 @@ impl EventLoop {
 
         EventLoop {
             mqtt_options,
-            state: MqttState::new(max_inflight, manual_acks),
+            state: Arc::new(Mutex::new(MqttState::new(max_inflight, manual_acks))),
             requests_tx,
             requests_rx,
             pending,
@@ -132,7 +133,8 @@ impl EventLoop {
     pub fn clean(&mut self) {
         self.network = None;
         self.keepalive_timeout = None;
-        self.pending.extend(self.state.clean());
+        let unacknowledged = lock(&self.state).clean();
+        self.pending.extend(unacknowledged);
 
         // drain requests from channel which weren't yet received
         let mut requests_in_channel: Vec<_> = self.requests_rx.drain().collect();
@@ -145,6 +147,19 @@ impl EventLoop {
         });
 
         self.pending.extend(requests_in_channel);
+    }
+
+    /// The protocol state (packet ids, what is in flight, the events not
+    /// yet returned by `poll`).
+    pub fn state(&self) -> MutexGuard<'_, MqttState> {
+        lock(&self.state)
+    }
+
+    /// The protocol state, for a thread that writes a packet itself on the
+    /// `shared()` connection: it records the packet here first, under this
+    /// lock, so that the event loop knows it when the acknowledgement comes.
+    pub fn shared_state(&self) -> Arc<Mutex<MqttState>> {
+        Arc::clone(&self.state)
     }
 
     /// The connection, when it is plain TCP: other threads may write whole
@@ -196,12 +211,15 @@ impl EventLoop {
     async fn select(&mut self) -> Result<Event, ConnectionError> {
         let network = self.network.as_mut().unwrap();
         // let await_acks = self.state.await_acks;
-        let inflight_full = self.state.inflight >= self.mqtt_options.inflight;
-        let collision = self.state.collision.is_some();
+        let (inflight_full, collision) = {
+            let state = lock(&self.state);
+            (state.inflight >= self.mqtt_options.inflight, state.collision.is_some())
+        };
         let network_timeout = Duration::from_secs(self.network_options.connection_timeout());
 
         // Read buffered events from previous polls before calling a new poll
-        if let Some(event) = self.state.events.pop_front() {
+        let buffered = lock(&self.state).events.pop_front();
+        if let Some(event) = buffered {
             return Ok(event);
         }
 
@@ -210,14 +228,14 @@ impl EventLoop {
         // instead of returning a None event, we try again.
         select! {
             // Pull a bunch of packets from network, reply in bunch and yield the first item
-            o = network.readb(&mut self.state) => {
+            o = network.readb(&self.state) => {
                 o?;
                 // flush all the acks and return first incoming packet
                 match time::timeout(network_timeout, network.flush()).await {
                     Ok(inner) => inner?,
                     Err(_)=> return Err(ConnectionError::FlushTimeout),
                 };
-                Ok(self.state.events.pop_front().unwrap())
+                Ok(lock(&self.state).events.pop_front().unwrap())
             },
              // Handles pending and new requests.
             // If available, prioritises pending requests from previous session.
@@ -253,7 +271,8 @@ impl EventLoop {
                 self.mqtt_options.pending_throttle
             ), if !self.pending.is_empty() || (!inflight_full && !collision) => match o {
                 Ok(request) => {
-                    if let Some(outgoing) = self.state.handle_outgoing_packet(request)? {
+                    let outgoing = lock(&self.state).handle_outgoing_packet(request)?;
+                    if let Some(outgoing) = outgoing {
                         network.write(outgoing).await?;
                     }
                     // Write the requests that are ready too and flush them all at once: one
@@ -264,13 +283,17 @@ impl EventLoop {
                             &mut self.pending,
                             &self.requests_rx,
                             self.mqtt_options.pending_throttle,
-                            self.state.inflight >= self.mqtt_options.inflight
-                                || self.state.collision.is_some(),
+                            {
+                                let state = lock(&self.state);
+                                state.inflight >= self.mqtt_options.inflight
+                                    || state.collision.is_some()
+                            },
                         ) {
                             Some(request) => request,
                             None => break,
                         };
-                        if let Some(outgoing) = self.state.handle_outgoing_packet(request)? {
+                        let outgoing = lock(&self.state).handle_outgoing_packet(request)?;
+                        if let Some(outgoing) = outgoing {
                             network.write(outgoing).await?;
                         }
                     }
@@ -278,7 +301,7 @@ impl EventLoop {
                         Ok(inner) => inner?,
                         Err(_)=> return Err(ConnectionError::FlushTimeout),
                     };
-                    Ok(self.state.events.pop_front().unwrap())
+                    Ok(lock(&self.state).events.pop_front().unwrap())
                 }
                 Err(_) => Err(ConnectionError::RequestsDone),
             },
@@ -289,14 +312,15 @@ impl EventLoop {
                 let timeout = self.keepalive_timeout.as_mut().unwrap();
                 timeout.as_mut().reset(Instant::now() + self.mqtt_options.keep_alive);
 
-                if let Some(outgoing) = self.state.handle_outgoing_packet(Request::PingReq(PingReq))? {
+                let outgoing = lock(&self.state).handle_outgoing_packet(Request::PingReq(PingReq))?;
+                if let Some(outgoing) = outgoing {
                     network.write(outgoing).await?;
                 }
                 match time::timeout(network_timeout, network.flush()).await {
                     Ok(inner) => inner?,
                     Err(_)=> return Err(ConnectionError::FlushTimeout),
                 };
-                Ok(self.state.events.pop_front().unwrap())
+                Ok(lock(&self.state).events.pop_front().unwrap())
             }
         }
     }

@@ -2,10 +2,10 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::mqttbytes::{self, v4::*};
-use crate::shared::SharedTcp;
+use crate::shared::{lock, SharedTcp};
 use crate::{Incoming, MqttState, StateError};
 
 /// Network transforms packets <-> frames efficiently. It takes
@@ -52,14 +52,16 @@ impl Network {
 
     /// Read packets in bulk. This allow replies to be in bulk. This method is used
     /// after the connection is established to read a bunch of incoming packets
-    pub async fn readb(&mut self, state: &mut MqttState) -> Result<(), StateError> {
+    pub async fn readb(&mut self, state: &Mutex<MqttState>) -> Result<(), StateError> {
         // wait for the first read
         let mut res = self.framed.next().await;
         let mut count = 1;
         loop {
             match res {
                 Some(Ok(packet)) => {
-                    if let Some(outgoing) = state.handle_incoming_packet(packet)? {
+                    // Not locked while writing: other threads write too.
+                    let outgoing = lock(state).handle_incoming_packet(packet)?;
+                    if let Some(outgoing) = outgoing {
                         self.write(outgoing).await?;
                     }
 

@@ -9,7 +9,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, BytesMut};
@@ -69,14 +69,40 @@ impl SharedTcp {
             Ok(n) => {
                 unwritten.extend_from_slice(&packet[n..]);
                 drop(unwritten);
-                let shared = Arc::clone(self);
-                self.runtime
-                    .spawn(async move { shared.write_unwritten().await });
+                self.write_later();
                 Written::Started
             }
             // A full send buffer, or an error the event loop meets as well.
             Err(_) => Written::NotNow,
         }
+    }
+
+    /// Writes `packet` (whole packets only) now, or after the bytes that wait
+    /// ahead of it as soon as the socket takes them: for a packet the protocol
+    /// state already counts as sent. Never blocks. Should the connection be
+    /// gone, the state's copy goes out again after the reconnect.
+    pub fn write_or_queue(self: &Arc<Self>, packet: &[u8]) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(mut unwritten) = self.unwritten.lock() else {
+            return;
+        };
+        if unwritten.is_empty() {
+            match self.stream.try_write(packet) {
+                Ok(n) if n == packet.len() => return,
+                Ok(n) => unwritten.extend_from_slice(&packet[n..]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    unwritten.extend_from_slice(packet)
+                }
+                // The event loop meets the broken connection itself.
+                Err(_) => return,
+            }
+        } else {
+            unwritten.extend_from_slice(packet);
+        }
+        drop(unwritten);
+        self.write_later();
     }
 
     /// Nothing accepted is left to write (or the connection is gone).
@@ -86,6 +112,13 @@ impl SharedTcp {
                 .unwritten
                 .lock()
                 .map_or(true, |unwritten| unwritten.is_empty())
+    }
+
+    /// The rest is written on the event loop's runtime.
+    fn write_later(self: &Arc<Self>) {
+        let shared = Arc::clone(self);
+        self.runtime
+            .spawn(async move { shared.write_unwritten().await });
     }
 
     async fn write_unwritten(&self) {
@@ -197,4 +230,11 @@ impl AsyncWrite for SharedStream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
     }
+}
+
+/// Locks the protocol state an event loop shares with the threads that
+/// write packets themselves (see `EventLoop::shared_state`). A thread that
+/// panicked while holding it left it as consistent as any single call does.
+pub fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, MutexGuard};
-use rumqttc::{QoS, SharedTcp, Written};
+use rumqttc::QoS;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
@@ -20,7 +20,7 @@ use super::events::{ConnectionEvent, EventKind, EventLog};
 use super::inbox::{Acknowledger, Delivery, Inbox, PendingAck};
 use super::outbox::{Message, Outbox, Receipt};
 use super::properties::{variable_int_len, Properties};
-use super::protocol::{self, Accepted, Event, EventLoop, Failure, Incoming, Requests};
+use super::protocol::{self, Accepted, Direct, Event, EventLoop, Failure, Incoming, Requests};
 use super::subscriptions::{SubscriptionState, Subscriptions};
 use super::topic::{validate_filter, validate_length, validate_topic};
 
@@ -106,8 +106,9 @@ struct Link {
     unrouted: Vec<(Instant, Incoming)>,
     /// Acknowledgements (packet id, QoS) the request channel had no room for yet.
     unsent_acks: Vec<(u16, QoS)>,
-    /// The connected socket, while it is plain TCP: see `write_now`.
-    shared: Option<Arc<SharedTcp>>,
+    /// While connected over plain TCP: the socket and protocol state the
+    /// PHP thread writes to itself (see `write_now`).
+    direct: Option<Direct>,
     connected_since: Option<SystemTime>,
     /// Why the connection's task died, if it panicked: a bug, reported as such.
     crash: Option<String>,
@@ -189,7 +190,7 @@ impl Connection {
                 broker_max_packet_size: None,
                 unrouted: Vec::new(),
                 unsent_acks: Vec::new(),
-                shared: None,
+                direct: None,
                 connected_since: None,
                 crash: None,
                 suspect: None,
@@ -284,12 +285,15 @@ impl Connection {
             // Refused: waiting would only end in a timeout.
             let _ = receipt.try_send(Err(self.refused_error(reason)));
         }
-        if qos == QoS::AtMostOnce
-            && self.write_now(&mut link, &full_topic, payload, retain, properties.as_ref())
-        {
-            if let Some(receipt) = receipt {
-                let _ = receipt.try_send(Ok(()));
-            }
+        if self.write_now(
+            &mut link,
+            &full_topic,
+            payload,
+            qos,
+            retain,
+            &properties,
+            &receipt,
+        ) {
             return Ok(());
         }
         link.outbox
@@ -309,36 +313,62 @@ impl Connection {
         Ok(())
     }
 
-    /// Writes a QoS 0 publish on the calling thread when nothing waits ahead
-    /// of it: no hand-off to the connection's task, and no wake-up of it. On
-    /// an idle connection, as between web requests, that is most of what a
-    /// publish used to cost. Anything else takes the outbox's way.
+    /// Writes the publish on the calling thread when nothing waits ahead of
+    /// it: no hand-off to the connection's task and no wake-up of it. On an
+    /// idle connection, as between web requests, that is most of what a
+    /// publish used to cost. QoS 0 goes this way whenever nothing is queued;
+    /// QoS 1 and 2 when nothing is in flight either (no packet id can collide
+    /// then, nor an acknowledgement not yet applied be taken for theirs), and
+    /// the outbox keeps them in flight under their packet id as if the event
+    /// loop had written them. Anything else takes the outbox's way; false then.
+    #[allow(clippy::too_many_arguments)]
     fn write_now(
         &self,
         link: &mut Link,
         topic: &str,
         payload: &[u8],
+        qos: QoS,
         retain: bool,
-        properties: Option<&Properties>,
+        properties: &Option<Properties>,
+        receipt: &Option<Receipt>,
     ) -> bool {
         if link.state != ConnectionState::Connected || !link.outbox.is_idle() {
             return false;
         }
-        let Some(shared) = &link.shared else {
+        let Some(direct) = &link.direct else {
             return false;
         };
-        let protocol = self.config.protocol;
-        let Some(packet) = protocol::encode_qos0(protocol, topic, payload, retain, properties)
+        let properties_ref = properties.as_ref();
+        if qos == QoS::AtMostOnce {
+            if !direct.publish_qos0(topic, payload, retain, properties_ref) {
+                return false;
+            }
+            link.outbox.count_written();
+            if let Some(receipt) = receipt {
+                let _ = receipt.try_send(Ok(()));
+            }
+            return true;
+        }
+        // Nothing in flight in the outbox either: every acknowledgement the
+        // event loop read has been applied, so none can be taken for this one.
+        if !link.outbox.is_empty() || !link.outbox.has_room() {
+            return false;
+        }
+        let payload = Bytes::copy_from_slice(payload);
+        let Some(pkid) = direct.publish_acknowledged(topic, &payload, qos, retain, properties_ref)
         else {
             return false;
         };
-        match shared.write_now(&packet) {
-            Written::Now | Written::Started => {
-                link.outbox.count_written();
-                true
-            }
-            Written::NotNow => false,
-        }
+        link.outbox.push_written(
+            pkid,
+            topic.to_owned(),
+            payload,
+            qos,
+            retain,
+            properties.clone().map(Box::new),
+            receipt.clone(),
+        );
+        true
     }
 
     /// Waits until nothing is queued, in flight, or left of a packet written
@@ -347,9 +377,9 @@ impl Connection {
         let mut link = self.link.lock();
         loop {
             let unwritten = link
-                .shared
+                .direct
                 .as_ref()
-                .is_some_and(|shared| !shared.is_drained());
+                .is_some_and(|direct| !direct.is_drained());
             if link.outbox.is_empty() && !unwritten {
                 return true;
             }
@@ -363,9 +393,9 @@ impl Connection {
             self.changed.wait_until(&mut link, wake);
             if Instant::now() >= deadline {
                 let unwritten = link
-                    .shared
+                    .direct
                     .as_ref()
-                    .is_some_and(|shared| !shared.is_drained());
+                    .is_some_and(|direct| !direct.is_drained());
                 return link.outbox.is_empty() && !unwritten;
             }
         }
@@ -536,15 +566,13 @@ impl Connection {
     /// A PUBACK (QoS 1) is written on the calling thread when it can be,
     /// like a QoS 0 publish: rumqttc's state keeps nothing of it.
     fn send_acknowledgement(&self, link: &mut Link, pkid: u16, qos: QoS) {
-        if qos == QoS::AtLeastOnce && link.unsent_acks.is_empty() {
-            let written = protocol::encode_puback(self.config.protocol, pkid)
-                .zip(link.shared.as_ref())
-                .is_some_and(|(packet, shared)| shared.write_now(&packet) != Written::NotNow);
-            if written {
-                return;
-            }
-        }
-        if !self.requests.acknowledge(pkid, qos) {
+        let written = qos == QoS::AtLeastOnce
+            && link.unsent_acks.is_empty()
+            && link
+                .direct
+                .as_ref()
+                .is_some_and(|direct| direct.puback(pkid));
+        if !written && !self.requests.acknowledge(pkid, qos) {
             link.unsent_acks.push((pkid, qos));
         }
     }

@@ -78,7 +78,7 @@ impl Connection {
         }
         self.disconnect(&mut eventloop).await;
         let mut link = self.link.lock();
-        link.shared = None;
+        link.direct = None;
         link.task_done = true;
         self.changed.notify_all();
     }
@@ -106,7 +106,7 @@ impl Connection {
                 link.last_error = Some(error.to_string());
             }
         }
-        link.shared = eventloop.shared();
+        link.direct = eventloop.direct();
         let subscribes = link.subscriptions.resume(session_present);
         eventloop.resume(&link.outbox.resume(session_present), &subscribes);
         for subscribe in subscribes {
@@ -211,7 +211,7 @@ impl Connection {
             None
         };
         eventloop.forget();
-        link.shared = None;
+        link.direct = None;
         link.outbox.connection_lost();
         link.subscriptions.connection_lost();
         // Unacknowledged, so the broker sends them again on the next connection.

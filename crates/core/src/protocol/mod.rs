@@ -5,19 +5,22 @@
 //! here; only `v311` and `v5` know the packets of their version, and turn
 //! them into the `Event`s both share.
 
+mod direct;
 mod v311;
 mod v5;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use rumqttc::{QoS, SharedTcp};
+use bytes::Bytes;
+use rumqttc::QoS;
 
 use super::config::{Config, Protocol};
 use super::outbox::{Message, Resend};
 use super::properties::Properties;
 use super::subscriptions::Subscribe;
+
+pub use direct::Direct;
 
 /// What happened on the connection, in the terms both versions share.
 #[derive(Debug, PartialEq)]
@@ -215,12 +218,16 @@ impl EventLoop {
         }
     }
 
-    /// The connection's socket while it is plain TCP: the PHP thread may
-    /// write a packet to it itself when nothing waits ahead of it.
-    pub fn shared(&self) -> Option<Arc<SharedTcp>> {
+    /// While the connection is plain TCP: what the PHP thread needs to
+    /// write packets itself.
+    pub fn direct(&self) -> Option<Direct> {
         match self {
-            EventLoop::V311(eventloop) => eventloop.shared(),
-            EventLoop::V5(eventloop) => eventloop.shared(),
+            EventLoop::V311(eventloop) => {
+                Some(Direct::v311(eventloop.shared()?, eventloop.shared_state()))
+            }
+            EventLoop::V5(eventloop) => {
+                Some(Direct::v5(eventloop.shared()?, eventloop.shared_state()))
+            }
         }
     }
 
@@ -240,12 +247,12 @@ impl EventLoop {
             EventLoop::V311(eventloop) => {
                 eventloop.clean();
                 eventloop.pending.clear();
-                eventloop.state.collision = None;
+                eventloop.state().collision = None;
             }
             EventLoop::V5(eventloop) => {
                 eventloop.clean();
                 eventloop.pending.clear();
-                eventloop.state.collision = None;
+                eventloop.state().collision = None;
             }
         }
     }
@@ -257,29 +264,6 @@ impl EventLoop {
             EventLoop::V311(eventloop) => v311::resume(eventloop, resends, subscribes),
             EventLoop::V5(eventloop) => v5::resume(eventloop, resends, subscribes),
         }
-    }
-}
-
-/// A QoS 0 PUBLISH of `protocol` as it goes on the wire; `None` if
-/// rumqttc cannot encode it (the caller checked what it checks).
-pub fn encode_qos0(
-    protocol: Protocol,
-    topic: &str,
-    payload: &[u8],
-    retain: bool,
-    properties: Option<&Properties>,
-) -> Option<BytesMut> {
-    match protocol {
-        Protocol::V311 => v311::encode_qos0(topic, payload, retain),
-        Protocol::V5 => v5::encode_qos0(topic, payload, retain, properties),
-    }
-}
-
-/// The PUBACK of a received QoS 1 message as `protocol` encodes it.
-pub fn encode_puback(protocol: Protocol, pkid: u16) -> Option<BytesMut> {
-    match protocol {
-        Protocol::V311 => v311::encode_puback(pkid),
-        Protocol::V5 => v5::encode_puback(pkid),
     }
 }
 

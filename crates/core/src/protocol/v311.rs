@@ -1,11 +1,11 @@
 //! MQTT 3.1.1 through rumqttc's top-level client and event loop.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 
 use rumqttc::{
-    AsyncClient, ConnectReturnCode, ConnectionError, EventLoop, LastWill, MqttOptions,
+    AsyncClient, ConnectReturnCode, ConnectionError, EventLoop, LastWill, MqttOptions, MqttState,
     NetworkOptions, Outgoing, Packet, PubAck, PubRel, Publish, QoS, Request, Subscribe,
     SubscribeReasonCode, TlsConfiguration, Transport,
 };
@@ -88,6 +88,40 @@ pub fn encode_qos0(topic: &str, payload: &[u8], retain: bool) -> Option<BytesMut
     Some(packet)
 }
 
+/// Records a QoS 1/2 publish in rumqttc's state as its event loop does,
+/// when nothing else is in flight (no packet id can collide then): its
+/// packet id and the packet to write.
+pub fn record_publish(
+    state: &Mutex<MqttState>,
+    topic: &str,
+    payload: &Bytes,
+    qos: QoS,
+    retain: bool,
+) -> Option<(u16, BytesMut)> {
+    let mut publish = Publish::from_bytes(topic, qos, payload.clone());
+    publish.retain = retain;
+    let mut state = rumqttc::lock(state);
+    if state.inflight() != 0 || state.collision.is_some() {
+        return None;
+    }
+    let recorded = state.handle_outgoing_packet(Request::Publish(publish));
+    // The event the state queued for `poll`: the outbox records the message itself.
+    state.events.pop_back();
+    let publish = match recorded {
+        Ok(Some(Packet::Publish(publish))) => publish,
+        _ => {
+            state.collision = None;
+            return None;
+        }
+    };
+    drop(state);
+    let mut packet = BytesMut::with_capacity(publish.size());
+    // Sizes were checked against max_packet_size: it cannot fail. Should it,
+    // the state's copy goes out (and fails) on the event loop's way.
+    let _ = publish.write(&mut packet);
+    Some((publish.pkid, packet))
+}
+
 /// The PUBACK of a received QoS 1 message as it goes on the wire.
 pub fn encode_puback(pkid: u16) -> Option<BytesMut> {
     let puback = PubAck::new(pkid);
@@ -107,7 +141,8 @@ pub async fn poll(eventloop: &mut EventLoop) -> Result<Event, Failure> {
 }
 
 pub fn take_events(eventloop: &mut EventLoop) -> Vec<Event> {
-    eventloop.state.events.drain(..).map(event).collect()
+    let events: Vec<_> = eventloop.state().events.drain(..).collect();
+    events.into_iter().map(event).collect()
 }
 
 pub fn resume(eventloop: &mut EventLoop, resends: &[Resend<'_>], subscribes: &[Subscription]) {

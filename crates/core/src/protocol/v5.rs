@@ -1,7 +1,7 @@
 //! MQTT 5 through rumqttc's `v5` client and event loop: publish
 //! properties, reason codes, session expiry and the broker's receive maximum.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 
@@ -10,7 +10,9 @@ use rumqttc::v5::mqttbytes::v5::{
     Publish, PublishProperties, Subscribe, SubscribeProperties, SubscribeReasonCode,
 };
 use rumqttc::v5::mqttbytes::{Error as MqttError, QoS as V5QoS};
-use rumqttc::v5::{AsyncClient, ConnectionError, EventLoop, MqttOptions, Request, StateError};
+use rumqttc::v5::{
+    AsyncClient, ConnectionError, EventLoop, MqttOptions, MqttState, Request, StateError,
+};
 use rumqttc::{Outgoing, QoS, TlsConfiguration, Transport};
 
 use super::v311::network_options;
@@ -125,6 +127,42 @@ fn identified(subscribe: &Subscription) -> SubscribeProperties {
     }
 }
 
+/// Records a QoS 1/2 publish in rumqttc's state as its event loop does,
+/// when nothing else is in flight (no packet id can collide then): its
+/// packet id and the packet to write.
+pub fn record_publish(
+    state: &Mutex<MqttState>,
+    topic: &str,
+    payload: &Bytes,
+    level: QoS,
+    retain: bool,
+    properties: Option<&Properties>,
+) -> Option<(u16, BytesMut)> {
+    let properties = properties.map(to_wire);
+    let mut publish = Publish::new(topic, qos(level), payload.clone(), properties);
+    publish.retain = retain;
+    let mut state = rumqttc::lock(state);
+    if state.inflight() != 0 || state.collision.is_some() {
+        return None;
+    }
+    let recorded = state.handle_outgoing_packet(Request::Publish(publish));
+    // The event the state queued for `poll`: the outbox records the message itself.
+    state.events.pop_back();
+    let publish = match recorded {
+        Ok(Some(Packet::Publish(publish))) => publish,
+        _ => {
+            state.collision = None;
+            return None;
+        }
+    };
+    drop(state);
+    let mut packet = BytesMut::with_capacity(publish.size());
+    // Sizes were checked against max_packet_size: it cannot fail. Should it,
+    // the state's copy goes out (and fails) on the event loop's way.
+    let _ = publish.write(&mut packet);
+    Some((publish.pkid, packet))
+}
+
 /// The PUBACK of a received QoS 1 message as it goes on the wire.
 pub fn encode_puback(pkid: u16) -> Option<BytesMut> {
     let puback = PubAck::new(pkid, None);
@@ -144,7 +182,8 @@ pub async fn poll(eventloop: &mut EventLoop) -> Result<Event, Failure> {
 }
 
 pub fn take_events(eventloop: &mut EventLoop) -> Vec<Event> {
-    eventloop.state.events.drain(..).map(event).collect()
+    let events: Vec<_> = eventloop.state().events.drain(..).collect();
+    events.into_iter().map(event).collect()
 }
 
 pub fn resume(eventloop: &mut EventLoop, resends: &[Resend<'_>], subscribes: &[Subscription]) {

@@ -3,7 +3,7 @@ use super::mqttbytes::v5::*;
 use super::{Incoming, MqttOptions, MqttState, Outgoing, Request, StateError, Transport};
 use crate::eventloop::socket_connect;
 use crate::framed::AsyncReadWrite;
-use crate::shared::SharedTcp;
+use crate::shared::{lock, SharedTcp};
 
 use flume::{bounded, Receiver, Sender};
 use tokio::select;
@@ -12,7 +12,7 @@ use tokio::time::{self, error::Elapsed, Instant, Sleep};
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::mqttbytes::v5::ConnectReturnCode;
@@ -75,8 +75,9 @@ pub enum ConnectionError {
 pub struct EventLoop {
     /// Options of the current mqtt connection
     pub options: MqttOptions,
-    /// Current state of the connection
-    pub state: MqttState,
+    /// Current state of the connection, shared with the threads that write
+    /// packets themselves: see `shared_state`.
+    state: Arc<Mutex<MqttState>>,
     /// Request stream
     requests_rx: Receiver<Request>,
     /// Requests handle to send requests
@@ -109,7 +110,7 @@ impl EventLoop {
 
         EventLoop {
             options,
-            state: MqttState::new(inflight_limit, manual_acks),
+            state: Arc::new(Mutex::new(MqttState::new(inflight_limit, manual_acks))),
             requests_tx,
             requests_rx,
             pending,
@@ -128,7 +129,8 @@ impl EventLoop {
     pub fn clean(&mut self) {
         self.network = None;
         self.keepalive_timeout = None;
-        self.pending.extend(self.state.clean());
+        let unacknowledged = lock(&self.state).clean();
+        self.pending.extend(unacknowledged);
 
         // drain requests from channel which weren't yet received
         let mut requests_in_channel: Vec<_> = self.requests_rx.drain().collect();
@@ -141,6 +143,19 @@ impl EventLoop {
         });
 
         self.pending.extend(requests_in_channel);
+    }
+
+    /// The protocol state (packet ids, what is in flight, the events not
+    /// yet returned by `poll`).
+    pub fn state(&self) -> MutexGuard<'_, MqttState> {
+        lock(&self.state)
+    }
+
+    /// The protocol state, for a thread that writes a packet itself on the
+    /// `shared()` connection: it records the packet here first, under this
+    /// lock, so that the event loop knows it when the acknowledgement comes.
+    pub fn shared_state(&self) -> Arc<Mutex<MqttState>> {
+        Arc::clone(&self.state)
     }
 
     /// The connection, when it is plain TCP: other threads may write whole
@@ -170,8 +185,7 @@ impl EventLoop {
                 self.keepalive_timeout = Some(Box::pin(time::sleep(self.options.keep_alive)));
             }
 
-            self.state
-                .handle_incoming_packet(Incoming::ConnAck(connack))?;
+            lock(&self.state).handle_incoming_packet(Incoming::ConnAck(connack))?;
         }
 
         match self.select().await {
@@ -190,11 +204,14 @@ impl EventLoop {
         let network = self.network.as_mut().unwrap();
         // let await_acks = self.state.await_acks;
 
-        let inflight_full = self.state.inflight >= self.state.max_outgoing_inflight;
-        let collision = self.state.collision.is_some();
+        let (inflight_full, collision) = {
+            let state = lock(&self.state);
+            (state.inflight >= state.max_outgoing_inflight, state.collision.is_some())
+        };
 
         // Read buffered events from previous polls before calling a new poll
-        if let Some(event) = self.state.events.pop_front() {
+        let buffered = lock(&self.state).events.pop_front();
+        if let Some(event) = buffered {
             return Ok(event);
         }
 
@@ -235,7 +252,8 @@ impl EventLoop {
                 self.options.pending_throttle
             ), if !self.pending.is_empty() || (!inflight_full && !collision) => match o {
                 Ok(request) => {
-                    if let Some(outgoing) = self.state.handle_outgoing_packet(request)? {
+                    let outgoing = lock(&self.state).handle_outgoing_packet(request)?;
+                    if let Some(outgoing) = outgoing {
                         network.write(outgoing).await?;
                     }
                     // Write the requests that are ready too and flush them all at once: one
@@ -246,27 +264,31 @@ impl EventLoop {
                             &mut self.pending,
                             &self.requests_rx,
                             self.options.pending_throttle,
-                            self.state.inflight >= self.state.max_outgoing_inflight
-                                || self.state.collision.is_some(),
+                            {
+                                let state = lock(&self.state);
+                                state.inflight >= state.max_outgoing_inflight
+                                    || state.collision.is_some()
+                            },
                         ) {
                             Some(request) => request,
                             None => break,
                         };
-                        if let Some(outgoing) = self.state.handle_outgoing_packet(request)? {
+                        let outgoing = lock(&self.state).handle_outgoing_packet(request)?;
+                        if let Some(outgoing) = outgoing {
                             network.write(outgoing).await?;
                         }
                     }
                     network.flush().await?;
-                    Ok(self.state.events.pop_front().unwrap())
+                    Ok(lock(&self.state).events.pop_front().unwrap())
                 }
                 Err(_) => Err(ConnectionError::RequestsDone),
             },
             // Pull a bunch of packets from network, reply in bunch and yield the first item
-            o = network.readb(&mut self.state) => {
+            o = network.readb(&self.state) => {
                 o?;
                 // flush all the acks and return first incoming packet
                 network.flush().await?;
-                Ok(self.state.events.pop_front().unwrap())
+                Ok(lock(&self.state).events.pop_front().unwrap())
             },
             // We generate pings irrespective of network activity. This keeps the ping logic
             // simple. We can change this behavior in future if necessary (to prevent extra pings)
@@ -274,11 +296,12 @@ impl EventLoop {
                 let timeout = self.keepalive_timeout.as_mut().unwrap();
                 timeout.as_mut().reset(Instant::now() + self.options.keep_alive);
 
-                if let Some(outgoing) = self.state.handle_outgoing_packet(Request::PingReq)? {
+                let outgoing = lock(&self.state).handle_outgoing_packet(Request::PingReq)?;
+                if let Some(outgoing) = outgoing {
                     network.write(outgoing).await?;
                 }
                 network.flush().await?;
-                Ok(self.state.events.pop_front().unwrap())
+                Ok(lock(&self.state).events.pop_front().unwrap())
             }
         }
     }

@@ -2,10 +2,10 @@ use futures_util::{FutureExt, SinkExt};
 use tokio_stream::StreamExt;
 use tokio_util::codec::Framed;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::framed::AsyncReadWrite;
-use crate::shared::SharedTcp;
+use crate::shared::{lock, SharedTcp};
 
 use super::mqttbytes::v5::Packet;
 use super::{mqttbytes, Codec, Incoming, MqttState, StateError};
@@ -53,14 +53,16 @@ impl Network {
 
     /// Read packets in bulk. This allow replies to be in bulk. This method is used
     /// after the connection is established to read a bunch of incoming packets
-    pub async fn readb(&mut self, state: &mut MqttState) -> Result<(), StateError> {
+    pub async fn readb(&mut self, state: &Mutex<MqttState>) -> Result<(), StateError> {
         // wait for the first read
         let mut res = self.framed.next().await;
         let mut count = 1;
         loop {
             match res {
                 Some(Ok(packet)) => {
-                    if let Some(outgoing) = state.handle_incoming_packet(packet)? {
+                    // Not locked while writing: other threads write too.
+                    let outgoing = lock(state).handle_incoming_packet(packet)?;
+                    if let Some(outgoing) = outgoing {
                         self.write(outgoing).await?;
                     }
 
