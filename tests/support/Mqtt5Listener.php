@@ -18,7 +18,8 @@ namespace MqttBroadcast\Tests\Support;
  * - %P is every user property as "name:value", separated by single spaces, in
  *   the order of the packet: compare it with printedUserProperties() of the
  *   pairs expected (names and values with spaces or colons make it ambiguous
- *   to parse, not to compare);
+ *   to parse, not to compare); mosquitto_sub 2.1 prints an empty value as
+ *   "(null)", 2.0 as nothing;
  * - a property that is absent and one that is empty both print nothing: they
  *   are both null here;
  * - %E is what the broker forwards: the seconds left of the expiry interval;
@@ -38,10 +39,25 @@ final class Mqtt5Listener extends MosquittoSubscriber
         return new self($broker, $filter, 'listener5-' . bin2hex(random_bytes(5)), ['-V', 'mqttv5', '-q', (string) $qos, '-N', '-F', self::FORMAT]);
     }
 
-    /** "name:value" pairs joined by spaces: how mosquitto_sub's %P prints these user properties. */
+    /** "name:value" pairs joined by spaces: how this mosquitto_sub's %P prints these user properties. */
     public static function printedUserProperties(array $pairs): string
     {
-        return implode(' ', array_map(static fn (array $pair): string => $pair[0] . ':' . $pair[1], $pairs));
+        $empty = version_compare(self::mosquittoSubVersion(), '2.1', '>=') ? '(null)' : '';
+        return implode(' ', array_map(static fn (array $pair): string => $pair[0] . ':' . ($pair[1] === '' ? $empty : $pair[1]), $pairs));
+    }
+
+    /** The version mosquitto_sub --help names ("mosquitto_sub version 2.1.2 running on ..."). */
+    private static function mosquittoSubVersion(): string
+    {
+        static $version = null;
+        if ($version === null) {
+            $help = (string) shell_exec('mosquitto_sub --help 2>&1');
+            if (!preg_match('/mosquitto_sub version (\d+\.\d+(?:\.\d+)?)/', $help, $match)) {
+                Failure::raise("mosquitto_sub --help names no version:\n$help");
+            }
+            $version = $match[1];
+        }
+        return $version;
     }
 
     /**
