@@ -121,11 +121,25 @@ impl Outbox {
         properties: Option<Box<Properties>>,
         receipt: Option<Receipt>,
     ) -> Result<(), OutboxFull> {
-        if self.len() >= self.capacity {
+        if !self.has_room() {
             return Err(OutboxFull);
         }
+        let message = self.message(topic, payload, qos, retain, properties, receipt);
+        self.queued.push_back(message);
+        Ok(())
+    }
+
+    fn message(
+        &mut self,
+        topic: String,
+        payload: Bytes,
+        qos: QoS,
+        retain: bool,
+        properties: Option<Box<Properties>>,
+        receipt: Option<Receipt>,
+    ) -> Message {
         self.next_id += 1;
-        self.queued.push_back(Message {
+        Message {
             id: self.next_id,
             topic,
             payload,
@@ -133,8 +147,7 @@ impl Outbox {
             retain,
             properties,
             receipt,
-        });
-        Ok(())
+        }
     }
 
     /// Hands queued messages to `send` while the window has room. `send`
@@ -378,17 +391,8 @@ impl Outbox {
         properties: Option<Box<Properties>>,
         receipt: Option<Receipt>,
     ) {
-        self.next_id += 1;
         self.published += 1;
-        let message = Message {
-            id: self.next_id,
-            topic,
-            payload,
-            qos,
-            retain,
-            properties,
-            receipt,
-        };
+        let message = self.message(topic, payload, qos, retain, properties, receipt);
         let released = false;
         self.in_flight.insert(pkid, InFlight { message, released });
     }

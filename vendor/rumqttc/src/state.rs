@@ -133,6 +133,31 @@ impl MqttState {
         self.inflight
     }
 
+    /// Records a publish that another thread writes itself (see
+    /// `SharedTcp`), as `handle_outgoing_packet` would, so that its
+    /// acknowledgement is known when it comes. Only while nothing is in
+    /// flight, so that no packet id can collide; without the
+    /// `Outgoing::Publish` event, since that thread keeps its own record.
+    /// Returns the publish with its packet id, or `None`: not now.
+    pub fn record_written_publish(&mut self, publish: Publish) -> Option<Publish> {
+        if publish.qos == QoS::AtMostOnce || self.inflight != 0 || self.collision.is_some() {
+            return None;
+        }
+        match self.handle_outgoing_packet(Request::Publish(publish)) {
+            Ok(Some(Packet::Publish(publish))) => {
+                self.events.pop_back();
+                Some(publish)
+            }
+            Ok(_) => {
+                // A collision after all: undone, the event loop sends it.
+                self.collision = None;
+                self.events.pop_back();
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
     /// Consolidates handling of all outgoing mqtt packet logic. Returns a packet which should
     /// be put on to the network by the eventloop
     pub fn handle_outgoing_packet(
@@ -535,6 +560,31 @@ mod test {
 
     fn build_mqttstate() -> MqttState {
         MqttState::new(100, false)
+    }
+
+    #[test]
+    fn a_publish_written_elsewhere_is_recorded_only_while_nothing_is_in_flight() {
+        let mut mqtt = build_mqttstate();
+        assert!(mqtt
+            .record_written_publish(build_outgoing_publish(QoS::AtMostOnce))
+            .is_none());
+
+        let written = mqtt
+            .record_written_publish(build_outgoing_publish(QoS::AtLeastOnce))
+            .unwrap();
+        assert_eq!((written.pkid, mqtt.inflight()), (1, 1));
+        assert!(mqtt.events.is_empty(), "the writer keeps its own record");
+        assert!(mqtt
+            .record_written_publish(build_outgoing_publish(QoS::AtLeastOnce))
+            .is_none());
+
+        // Its PUBACK is known, and frees the way for the next one.
+        mqtt.handle_incoming_puback(&PubAck::new(1)).unwrap();
+        assert_eq!(mqtt.inflight(), 0);
+        let next = mqtt
+            .record_written_publish(build_outgoing_publish(QoS::AtLeastOnce))
+            .unwrap();
+        assert_eq!(next.pkid, 2);
     }
 
     #[test]

@@ -88,9 +88,8 @@ pub fn encode_qos0(topic: &str, payload: &[u8], retain: bool) -> Option<BytesMut
     Some(packet)
 }
 
-/// Records a QoS 1/2 publish in rumqttc's state as its event loop does,
-/// when nothing else is in flight (no packet id can collide then): its
-/// packet id and the packet to write.
+/// Records a QoS 1/2 publish in rumqttc's state for the caller to write, when
+/// nothing else is in flight: its packet id and the packet.
 pub fn record_publish(
     state: &Mutex<MqttState>,
     topic: &str,
@@ -100,21 +99,7 @@ pub fn record_publish(
 ) -> Option<(u16, BytesMut)> {
     let mut publish = Publish::from_bytes(topic, qos, payload.clone());
     publish.retain = retain;
-    let mut state = rumqttc::lock(state);
-    if state.inflight() != 0 || state.collision.is_some() {
-        return None;
-    }
-    let recorded = state.handle_outgoing_packet(Request::Publish(publish));
-    // The event the state queued for `poll`: the outbox records the message itself.
-    state.events.pop_back();
-    let publish = match recorded {
-        Ok(Some(Packet::Publish(publish))) => publish,
-        _ => {
-            state.collision = None;
-            return None;
-        }
-    };
-    drop(state);
+    let publish = rumqttc::lock(state).record_written_publish(publish)?;
     let mut packet = BytesMut::with_capacity(publish.size());
     // Sizes were checked against max_packet_size: it cannot fail. Should it,
     // the state's copy goes out (and fails) on the event loop's way.
