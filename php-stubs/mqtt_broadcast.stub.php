@@ -91,6 +91,21 @@ final class Client
     public function publishSync(string $topic, string $payload, ?int $qos = null, ?bool $retain = null, ?float $timeout = null, ?array $properties = null): void {}
 
     /**
+     * MQTT 5 request/response: publishes with the connection's response topic ("mqttb/replies/{client id}",
+     * subscribed by the first request) and new correlation data, and returns the reply carrying them.
+     *
+     * @param float|null $timeout seconds; null means the flush_timeout option
+     * @param array<string, mixed>|null $properties as for publish(), without response_topic and correlation_data, which request() sets
+     *
+     * @throws TimeoutException when no reply arrived within $timeout (a later one is dropped)
+     * @throws MqttException on an MQTT 3.1.1 connection, or when the broker refused the reply subscription
+     * @throws QueueFullException when max_queue messages are already waiting
+     * @throws ConnectionException when the connection failed for good or was closed
+     * @throws \ValueError on an invalid topic, timeout or property
+     */
+    public function request(string $topic, string $payload, ?float $timeout = null, ?array $properties = null): Message {}
+
+    /**
      * True once nothing is queued or in flight; false when the timeout passed first.
      *
      * @param float|null $timeout seconds; null means the flush_timeout option
@@ -239,7 +254,7 @@ final class Subscriber
 
 /**
  * One received message. Its properties are read-only: writing one throws.
- * Subscriber::next() and Subscriber::loop() create messages, PHP code cannot.
+ * Subscriber::next(), Subscriber::loop() and Client::request() create messages, PHP code cannot.
  */
 final class Message
 {
@@ -276,8 +291,21 @@ final class Message
      */
     public $properties;
 
-    /** Throws: messages come from Subscriber::next() and Subscriber::loop(). */
+    /** Throws: messages come from Subscriber::next(), Subscriber::loop() and Client::request(). */
     public function __construct() {}
+
+    /**
+     * Answers a request (MQTT 5): publishes $payload on its response topic, with its correlation data,
+     * through the connection it came from, at that connection's default QoS.
+     *
+     * @param array<string, mixed>|null $properties as for Client::publish(), without response_topic and correlation_data, which reply() sets
+     *
+     * @throws MqttException when the message carries no response topic, or its connection speaks MQTT 3.1.1
+     * @throws ConnectionException when its connection was closed
+     * @throws QueueFullException when max_queue messages are already waiting
+     * @throws \ValueError on an invalid property
+     */
+    public function reply(string $payload, ?array $properties = null): void {}
 }
 
 /**

@@ -2,7 +2,7 @@
 
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ext_php_rs::binary_slice::BinarySlice;
 use ext_php_rs::boxed::ZBox;
@@ -21,9 +21,11 @@ use mqtt_broadcast_core::runtime::current_pid;
 use super::arguments::{self, seconds};
 use super::event::Event;
 use super::exceptions::{
-    OrThrow, Signature, CLIENT_CONSTRUCT, FLUSH, NO_ARGUMENTS, PUBLISH, PUBLISH_SYNC,
+    OrThrow, Signature, CLIENT_CONSTRUCT, FLUSH, NO_ARGUMENTS, PUBLISH, PUBLISH_SYNC, REQUEST,
     WAIT_CONNECTED,
 };
+use super::message::{self, Message};
+use super::subscriber::{dispatch_signals, WAKE_INTERVAL};
 
 /// A connection to one MQTT broker, kept alive in the background across requests.
 #[php_class]
@@ -96,6 +98,38 @@ impl Client {
         self.connection(call)?
             .publish_sync(topic, &payload, qos, retain, properties, timeout)
             .or_throw(call)
+    }
+
+    /// MQTT 5 request/response: publishes with the connection's response topic and new correlation data, and returns the reply.
+    #[php(optional = timeout)]
+    pub fn request(
+        &mut self,
+        topic: BinarySlice<u8>,
+        payload: BinarySlice<u8>,
+        timeout: Option<f64>,
+        properties: Option<&ZendHashTable>,
+    ) -> PhpResult<Message> {
+        let call = &REQUEST;
+        let topic = arguments::text(call, "topic", &topic)?;
+        let timeout = seconds(call, timeout, self.config.flush_timeout)?;
+        let properties = message::properties_argument(call, properties, &self.config.prefix)?;
+        let deadline = deadline::after(timeout);
+        let connection = Arc::clone(self.connection(call)?);
+        let request = connection
+            .request(topic, &payload, properties, deadline)
+            .or_throw(call)?;
+        loop {
+            let step = deadline
+                .saturating_duration_since(Instant::now())
+                .min(WAKE_INTERVAL);
+            if let Some(reply) = request.receive(step) {
+                return Ok(Message::from(reply));
+            }
+            dispatch_signals()?;
+            if Instant::now() >= deadline {
+                return Err(call.error(request.timed_out(&connection, timeout)));
+            }
+        }
     }
 
     /// True once nothing is queued or in flight; false when the timeout passed first.

@@ -84,6 +84,8 @@ pub const CLIENT_CONSTRUCT: Signature = Signature(&["options", "name"]);
 pub const PUBLISH: Signature = Signature(&["topic", "payload", "qos", "retain", "properties"]);
 pub const PUBLISH_SYNC: Signature =
     Signature(&["topic", "payload", "qos", "retain", "timeout", "properties"]);
+pub const REQUEST: Signature = Signature(&["topic", "payload", "timeout", "properties"]);
+pub const REPLY: Signature = Signature(&["payload", "properties"]);
 pub const FLUSH: Signature = Signature(&["timeout"]);
 pub const WAIT_CONNECTED: Signature = Signature(&["timeout"]);
 pub const NO_ARGUMENTS: Signature = Signature(&[]);
@@ -125,7 +127,7 @@ impl Signature {
             Error::QueueFull { .. } => Class::QueueFull,
             Error::Timeout(_) => Class::Timeout,
             Error::Connection(_) => Class::Connection,
-            Error::Refused(_) => Class::Mqtt,
+            Error::Refused(_) | Error::Unsupported(_) => Class::Mqtt,
         };
         exception(error.to_string(), entry(class))
     }

@@ -10,8 +10,15 @@ use ext_php_rs::prelude::*;
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::types::ZendHashTable;
 
+use ext_php_rs::binary_slice::BinarySlice;
+
+use mqtt_broadcast_core::error::{ConnectionError, Error};
 use mqtt_broadcast_core::inbox::Delivery;
 use mqtt_broadcast_core::properties::Properties;
+use mqtt_broadcast_core::registry;
+
+use super::arguments;
+use super::exceptions::{OrThrow, Signature, REPLY};
 
 /// A message received by a Subscriber.
 #[php_class]
@@ -87,6 +94,33 @@ impl Message {
         self.received_at
     }
 
+    /// Answers a request (MQTT 5): publishes on its response topic, with its correlation data, through the connection it came from.
+    #[php(optional = properties)]
+    pub fn reply(
+        &self,
+        payload: BinarySlice<u8>,
+        properties: Option<&ZendHashTable>,
+    ) -> PhpResult<()> {
+        let call = &REPLY;
+        let connection = registry::connections()
+            .into_iter()
+            .find(|c| *c.name == *self.broker)
+            .ok_or_else(|| {
+                call.error(Error::from(ConnectionError::Closed {
+                    connection: self.broker.to_string(),
+                }))
+            })?;
+        let properties = properties_argument(call, properties, &connection.config.prefix)?;
+        connection
+            .reply(
+                &self.topic,
+                self.properties.as_deref(),
+                &payload,
+                properties,
+            )
+            .or_throw(call)
+    }
+
     /// MQTT 5 properties it carried (user_properties, content_type,
     /// message_expiry_interval, response_topic, correlation_data); empty otherwise.
     #[php(getter)]
@@ -141,4 +175,19 @@ fn user_properties(pairs: &[(String, String)]) -> PhpResult<ZBox<ZendHashTable>>
         }
     }
     Ok(array)
+}
+
+/// The `properties` argument of request() and reply(), validated.
+pub(crate) fn properties_argument(
+    call: &Signature,
+    properties: Option<&ZendHashTable>,
+    prefix: &str,
+) -> PhpResult<Option<Properties>> {
+    match properties {
+        None => Ok(None),
+        Some(array) => {
+            let value = arguments::array(call, "properties", array)?;
+            Properties::from_value(&value, prefix).or_throw(call)
+        }
+    }
 }

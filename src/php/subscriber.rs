@@ -38,7 +38,7 @@ use super::options;
 const EG_FLAGS_IN_SHUTDOWN: u8 = 1 << 0;
 
 /// PHP's async signal handlers (pcntl) run at least this often while waiting.
-const WAKE_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const WAKE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Receives the messages of its subscriptions from one or more connections.
 #[php_class]
@@ -307,7 +307,7 @@ impl Drop for Subscriber {
 }
 
 /// Runs PHP's pending signal handlers (pcntl), if pcntl is loaded.
-fn dispatch_signals() -> PhpResult<()> {
+pub(crate) fn dispatch_signals() -> PhpResult<()> {
     if let Ok(dispatch) = ZendCallable::try_from_name("pcntl_signal_dispatch") {
         let _ = dispatch.try_call(vec![]);
     }

@@ -586,6 +586,8 @@ final class BadInputTest extends MqttTestCase
             'Mqtt\Subscriber::unsubscribe' => ['filter' => '$topic . "/never"'],
             'Mqtt\Subscriber::next' => ['timeout' => '0.0'],
             'Mqtt\Subscriber::loop' => ['handler' => 'fn () => null', 'timeout' => '0.0', 'limit' => '1'],
+            'Mqtt\Client::request' => ['topic' => '$topic', 'payload' => '"x"', 'timeout' => '0.1', 'properties' => 'null'],
+            'Mqtt\Message::reply' => ['payload' => '"x"', 'properties' => 'null'],
         ];
         $receivers = ['Mqtt\Client' => '$client', 'Mqtt\Subscriber' => '$subscriber', 'Mqtt\Message' => '$message'];
         $probes = [];
@@ -620,7 +622,13 @@ final class BadInputTest extends MqttTestCase
         }
         $this->assertGreaterThanOrEqual(20, count($probes), 'reflection found the parameters');
 
-        $run = Probes::run($this->connectedSetup(), $probes);
+        // A received message, for Mqtt\Message's methods.
+        $setup = $this->connectedSetup() . <<<'PHP'
+
+            $client->publishSync($topic, 'for the message', 1, null, 10.0);
+            $message = $subscriber->next(10.0) ?? throw new RuntimeException('probe setup: no message');
+            PHP;
+        $run = Probes::run($setup, $probes);
 
         $this->assertEachOutcome($run, static function (ProbeOutcome $outcome) use ($labels): ?string {
             if ($outcome->threw(\ArgumentCountError::class)) {

@@ -357,8 +357,9 @@ final class Fuzzer
         // values), so that calls get past type checks to the code behind them.
         $chaosRate = mt_rand(0, 1) === 0 ? 0 : 25;
         $arguments = [];
-        // Replacing a connection (a constructor) and close() wait up to the flush_timeout: 5 s by default.
-        $asked = $method->isConstructor() || $method->getName() === 'close' ? 5.0 : 1.0;
+        // Replacing a connection (a constructor), close() and request() (waiting for the reply subscription
+        // and the reply, when its timeout is left out) wait up to the flush_timeout: 5 s by default.
+        $asked = $method->isConstructor() || in_array($method->getName(), ['close', 'request'], true) ? 5.0 : 1.0;
         $hasTimeout = false;
         for ($i = 0; $i < $count; $i++) {
             $parameter = $parameters[$i] ?? null;

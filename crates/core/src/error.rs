@@ -27,6 +27,8 @@ pub enum Error {
     /// The broker said no.
     #[error(transparent)]
     Refused(#[from] Refusal),
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
 }
 
 impl Error {
@@ -85,6 +87,14 @@ pub enum Timeout {
     },
     #[error("the broker of connection \"{connection}\" did not confirm the subscription to \"{filter}\" in time; it stays and is retried after a reconnect")]
     Subscribe { connection: String, filter: String },
+    #[error("no reply to the request on \"{topic}\" arrived within {:.3} s on connection \"{connection}\" ({state}); a later reply is dropped", waited.as_secs_f64())]
+    Request {
+        connection: String,
+        topic: String,
+        waited: Duration,
+        /// The connection's state and last error, when it matters.
+        state: String,
+    },
 }
 
 /// The connection cannot do what was asked, now or for good.
@@ -143,4 +153,19 @@ pub enum Refusal {
         topic: String,
         times: u32,
     },
+}
+
+/// A call this connection or message cannot make, whatever the broker says.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum Unsupported {
+    #[error("{call} needs MQTT 5: connection \"{connection}\" speaks MQTT {version}; create it with option \"protocol\" => \"5\"")]
+    NeedsMqtt5 {
+        call: &'static str,
+        connection: String,
+        version: &'static str,
+    },
+    #[error(
+        "the message on \"{topic}\" is not a request: it carries no response topic to reply to"
+    )]
+    NotARequest { topic: String },
 }

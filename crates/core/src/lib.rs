@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod properties;
 pub mod protocol;
 pub mod registry;
+pub mod request;
 pub mod routes;
 pub mod runtime;
 pub mod subscriber;

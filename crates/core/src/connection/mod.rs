@@ -3,7 +3,7 @@
 //! received messages go, in `received.rs`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -21,6 +21,7 @@ use super::inbox::{Acknowledger, Delivery, Inbox, PendingAck};
 use super::outbox::{Message, Outbox, Receipt};
 use super::properties::{variable_int_len, Properties};
 use super::protocol::{self, Accepted, Direct, Event, EventLoop, Failure, Incoming, Requests};
+use super::request::Replies;
 use super::subscriptions::{SubscriptionState, Subscriptions};
 use super::topic::{validate_filter, validate_length, validate_topic};
 
@@ -147,6 +148,8 @@ pub struct Connection {
     close_requested: Notify,
     /// The number of the latest event, readable without the lock.
     last_event: AtomicU64,
+    /// Request/response: made by the first request.
+    pub(crate) replies: OnceLock<Arc<Replies>>,
 }
 
 impl Connection {
@@ -200,6 +203,7 @@ impl Connection {
             changed: Condvar::new(),
             close_requested: Notify::new(),
             last_event: AtomicU64::new(0),
+            replies: OnceLock::new(),
             config,
         });
         connection.emit(
@@ -709,7 +713,7 @@ impl Connection {
         .into()
     }
 
-    fn describe_state(&self) -> String {
+    pub(crate) fn describe_state(&self) -> String {
         let link = self.link.lock();
         match &link.last_error {
             Some(error) if link.state != ConnectionState::Connected => {
