@@ -196,13 +196,20 @@ final class Subscriber
      *
      * @param 0|1|2|null $qos null means 0
      * @param float|null $timeout seconds; null means the longest flush_timeout of the connections
+     * @param array{
+     *     no_local?: bool,
+     *     retain_as_published?: bool,
+     *     retain_handling?: 0|1|2,
+     * }|null $options MQTT 5 subscription options: no_local, the connection's own publishes are not sent back;
+     *     retain_as_published, live messages keep their retain flag; retain_handling, retained messages are sent
+     *     at every subscribe (0), only when the subscription is new (1) or never (2)
      *
      * @throws TimeoutException when a broker did not confirm in time
      * @throws ConnectionException when a connection failed for good or was closed
      * @throws MqttException when a broker refused the subscription (the message gives its reason)
-     * @throws \ValueError on an invalid filter, QoS or timeout
+     * @throws \ValueError on an invalid filter, QoS, timeout or option, or options on an MQTT 3.1.1 connection
      */
-    public function subscribe(string $filter, ?int $qos = null, ?float $timeout = null): void {}
+    public function subscribe(string $filter, ?int $qos = null, ?float $timeout = null, ?array $options = null): void {}
 
     /**
      * Calls the handler from loop() with (Mqtt\Message $message, array $params) for every message whose topic matches the pattern ('metrics/{tenant}/{metric}', a last '{rest*}'); subscribes its filter.
@@ -214,11 +221,12 @@ final class Subscriber
      *
      * @param callable(Message, array<string, string>): mixed $handler
      * @param 0|1|2|null $qos null means 0
+     * @param array<string, bool|int>|null $options MQTT 5 subscription options, as for subscribe()
      *
      * @throws TimeoutException when a broker did not confirm the subscription in time
-     * @throws \ValueError on a malformed pattern (the message says what is wrong) or QoS
+     * @throws \ValueError on a malformed pattern (the message says what is wrong), QoS or option, or options on an MQTT 3.1.1 connection
      */
-    public function route(string $pattern, callable $handler, ?int $qos = null): void {}
+    public function route(string $pattern, callable $handler, ?int $qos = null, ?array $options = null): void {}
 
     /** Ends a subscription made by subscribe(). */
     public function unsubscribe(string $filter): void {}

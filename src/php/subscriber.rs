@@ -23,6 +23,7 @@ use mqtt_broadcast_core::inbox::{Acknowledgement, Delivery};
 use mqtt_broadcast_core::routes::Params;
 use mqtt_broadcast_core::runtime::current_pid;
 use mqtt_broadcast_core::subscriber;
+use mqtt_broadcast_core::subscriptions::SubscribeOptions;
 
 use super::arguments::{self, seconds};
 use super::client::Client;
@@ -107,13 +108,16 @@ impl Subscriber {
         filter: BinarySlice<u8>,
         qos: Option<i64>,
         timeout: Option<f64>,
+        options: Option<&ZendHashTable>,
     ) -> PhpResult<()> {
         let call = &SUBSCRIBE;
         let core = self.core()?;
         let filter = arguments::text(call, "filter", &filter)?;
         let qos = arguments::qos(call, qos.unwrap_or(0))?;
         let timeout = seconds(call, timeout, core.default_timeout())?;
-        core.subscribe(filter, qos, timeout).or_throw(call)
+        let options = subscribe_options(call, options, filter)?;
+        core.subscribe_with(filter, qos, options, timeout)
+            .or_throw(call)
     }
 
     /// Calls the handler from loop() with (Mqtt\Message $message, array $params) for every message whose topic matches the pattern ('metrics/{tenant}/{metric}', a last '{rest*}'); subscribes its filter.
@@ -123,17 +127,19 @@ impl Subscriber {
         pattern: BinarySlice<u8>,
         handler: Handler,
         qos: Option<i64>,
+        options: Option<&ZendHashTable>,
     ) -> PhpResult<()> {
         let call = &ROUTE;
         let core = self.core()?;
         let pattern = arguments::text(call, "pattern", &pattern)?;
         let qos = arguments::qos(call, qos.unwrap_or(0))?;
+        let options = subscribe_options(call, options, pattern)?;
         let (route, filter) = core.add_route(pattern).or_throw(call)?;
         let mut routes = self.routes.borrow_mut();
         debug_assert_eq!(route, routes.len(), "routes are numbered in order");
         routes.push(Rc::new(handler));
         drop(routes);
-        core.subscribe(&filter, qos, core.default_timeout())
+        core.subscribe_with(&filter, qos, options, core.default_timeout())
             .map_err(|error| match error {
                 // The filter with the connection's prefix: still the pattern's fault.
                 Error::InvalidArgument { problem, .. } => call.invalid("pattern", problem),
@@ -356,6 +362,21 @@ fn params_array(params: &Params) -> PhpResult<Zval> {
 /// is only used when there is none.
 fn pending_or(message: &str) -> PhpException {
     connection_error(message)
+}
+
+/// MQTT 5 subscription options of subscribe() and route(), validated.
+fn subscribe_options(
+    call: &Signature,
+    options: Option<&ZendHashTable>,
+    filter: &str,
+) -> PhpResult<SubscribeOptions> {
+    match options {
+        None => Ok(SubscribeOptions::default()),
+        Some(array) => {
+            let value = arguments::array(call, "options", array)?;
+            SubscribeOptions::from_value(&value, filter).or_throw(call)
+        }
+    }
 }
 
 /// `None` waits until a message arrives or stop() is called.

@@ -440,7 +440,11 @@ final class Fuzzer
             'retain' => $this->pick([true, false, null]),
             'limit' => $this->pick([null, 0, 1, 2, 5, 100, -1, PHP_INT_MAX, PHP_INT_MIN]),
             'properties' => $this->properties(),
-            'options' => $class === 'Client' ? $this->clientOptions() : $this->subscriberOptions(),
+            'options' => match (true) {
+                $class === 'Client' => $this->clientOptions(),
+                in_array($method->getName(), ['subscribe', 'route'], true) => $this->subscriptionOptions(),
+                default => $this->subscriberOptions(),
+            },
             'name' => $this->pick(['f0', 'f1', 'f2', 'base-main', 'default', '', "\xff", 'n-' . mt_rand(0, 1000), str_repeat('n', 70000)]),
             'clients' => $this->clientList(),
             'handler' => $this->handler(),
@@ -624,6 +628,29 @@ final class Fuzzer
             ['max_inbox' => '5'],
             ['max_inbx' => 5],
             ["\xff" => 1],
+        ]);
+    }
+
+    /** MQTT 5 subscription options of subscribe() and route(). */
+    private function subscriptionOptions(): mixed
+    {
+        if (mt_rand(0, 9) === 0) {
+            return $this->chaos();
+        }
+        return $this->pick([
+            null,
+            [],
+            ['no_local' => true],
+            ['no_local' => false, 'retain_as_published' => true],
+            ['retain_handling' => 0],
+            ['retain_handling' => 1],
+            ['retain_handling' => 2],
+            ['retain_handling' => 3],
+            ['retain_handling' => -1],
+            ['retain_handling' => '2'],
+            ['no_local' => 1],
+            ['nolocal' => true],
+            ["\xff" => true],
         ]);
     }
 

@@ -53,6 +53,8 @@ pub enum Argument {
     Properties,
     Filter,
     Pattern,
+    /// A subscription's MQTT 5 options.
+    Options,
 }
 
 impl Argument {
@@ -64,6 +66,7 @@ impl Argument {
             Argument::Properties => "properties",
             Argument::Filter => "filter",
             Argument::Pattern => "pattern",
+            Argument::Options => "options",
         }
     }
 }

@@ -11,6 +11,7 @@ use super::deadline;
 use super::error::{Argument, Error};
 use super::inbox::{Delivery, Inbox};
 use super::routes::Pattern;
+use super::subscriptions::SubscribeOptions;
 
 pub struct Subscriber {
     connections: Vec<Arc<Connection>>,
@@ -28,10 +29,25 @@ impl Subscriber {
     /// Subscribes on every connection and waits, until `timeout`, for the
     /// brokers that are connected to confirm.
     pub fn subscribe(&self, filter: &str, qos: QoS, timeout: Duration) -> Result<(), Error> {
+        self.subscribe_with(filter, qos, SubscribeOptions::default(), timeout)
+    }
+
+    /// `subscribe` with MQTT 5's subscription options, which every
+    /// connection must speak.
+    pub fn subscribe_with(
+        &self,
+        filter: &str,
+        qos: QoS,
+        options: SubscribeOptions,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        for connection in &self.connections {
+            options.check_for(&connection.config)?;
+        }
         let ids = self
             .connections
             .iter()
-            .map(|connection| connection.subscribe(&self.inbox, filter, qos))
+            .map(|connection| connection.subscribe_with(&self.inbox, filter, qos, options))
             .collect::<Result<Vec<u64>, Error>>()?;
         let deadline = deadline::after(timeout);
         for (connection, id) in self.connections.iter().zip(ids) {

@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 use rumqttc::QoS;
 
+use super::config::{describe, did_you_mean, nearest, Config, Protocol, Value};
+use super::error::{Argument, Error};
 use super::inbox::Inbox;
 use super::protocol::Reason;
 use super::routes::{Pattern, Routes};
@@ -38,7 +40,84 @@ struct Entry {
     /// MQTT 5's subscription identifier of the filter.
     identifier: usize,
     qos: QoS,
+    options: SubscribeOptions,
     state: SubscriptionState,
+}
+
+/// MQTT 5's subscription options: whether the broker sends the connection
+/// its own publishes (`no_local`), keeps their retain flag
+/// (`retain_as_published`), and when it sends retained messages
+/// (`retain_handling`: 0 at every subscribe, 1 when the subscription is new,
+/// 2 never).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubscribeOptions {
+    pub no_local: bool,
+    pub retain_as_published: bool,
+    pub retain_handling: u8,
+}
+
+const OPTION_KEYS: &[&str] = &["no_local", "retain_as_published", "retain_handling"];
+
+impl SubscribeOptions {
+    /// Reads the `options` argument of a subscribe for `filter` (as given).
+    pub fn from_value(value: &Value, filter: &str) -> Result<SubscribeOptions, Error> {
+        let bad = |problem: String| Error::invalid(Argument::Options, problem);
+        let entries = match value {
+            Value::Map(entries) => entries.as_slice(),
+            Value::List(items) if items.is_empty() => &[],
+            other => {
+                return Err(bad(format!(
+                    "must be an array keyed by subscription option, got {}",
+                    describe(other)
+                )))
+            }
+        };
+        let mut options = SubscribeOptions::default();
+        for (key, value) in entries {
+            let entry =
+                |rule: &str| bad(format!("entry \"{key}\" {rule}, got {}", describe(value)));
+            match (key.as_str(), value) {
+                ("no_local", Value::Bool(set)) => options.no_local = *set,
+                ("retain_as_published", Value::Bool(set)) => options.retain_as_published = *set,
+                ("no_local" | "retain_as_published", _) => return Err(entry("must be a bool")),
+                ("retain_handling", Value::Int(rule @ 0..=2)) => options.retain_handling = *rule as u8,
+                ("retain_handling", _) => {
+                    return Err(entry(
+                        "must be 0 (send retained messages at every subscribe), 1 (only when the subscription is new) or 2 (never)",
+                    ))
+                }
+                (other, _) => {
+                    let suggestion =
+                        nearest(other, OPTION_KEYS.iter().map(|k| (*k, (*k).to_owned())));
+                    return Err(bad(format!(
+                        "has an unknown subscription option \"{other}\"{}; known: {}",
+                        did_you_mean(suggestion.as_deref()),
+                        OPTION_KEYS.join(", ")
+                    )));
+                }
+            }
+        }
+        if options.no_local && filter.starts_with("$share/") {
+            return Err(bad(
+                "entry \"no_local\" cannot be set on a shared subscription ($share/...): MQTT 5 forbids it".to_owned(),
+            ));
+        }
+        Ok(options)
+    }
+
+    /// Only MQTT 5 has subscription options.
+    pub fn check_for(&self, config: &Config) -> Result<(), Error> {
+        if *self == SubscribeOptions::default() || config.protocol == Protocol::V5 {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            Argument::Options,
+            format!(
+                "needs a connection with option \"protocol\" => \"5\"; this one speaks MQTT {}",
+                config.protocol.as_str()
+            ),
+        ))
+    }
 }
 
 /// A SUBSCRIBE to send.
@@ -50,6 +129,7 @@ pub struct Subscribe {
     pub qos: QoS,
     /// MQTT 5's subscription identifier of the filter.
     pub identifier: usize,
+    pub options: SubscribeOptions,
 }
 
 /// The subscription identifier of a filter: the same in every process, so
@@ -85,6 +165,18 @@ impl Subscriptions {
     /// subscriber asked for on that filter, as the broker keeps one
     /// subscription per filter and connection.
     pub fn add(&mut self, inbox: &Arc<Inbox>, filter: String, qos: QoS) -> Subscribe {
+        self.add_with(inbox, filter, qos, SubscribeOptions::default())
+    }
+
+    /// `add` with MQTT 5's subscription options: the broker keeps one set
+    /// per filter, so the latest subscriber's apply.
+    pub fn add_with(
+        &mut self,
+        inbox: &Arc<Inbox>,
+        filter: String,
+        qos: QoS,
+        options: SubscribeOptions,
+    ) -> Subscribe {
         self.entries
             .retain(|e| !(e.inbox.id == inbox.id && e.filter == filter));
         self.next_id += 1;
@@ -96,6 +188,7 @@ impl Subscriptions {
             filter: filter.clone(),
             identifier,
             qos,
+            options,
             state: SubscriptionState::Pending,
         });
         self.reindex();
@@ -105,6 +198,7 @@ impl Subscriptions {
             identifier,
             filter,
             qos,
+            options,
         }
     }
 
@@ -206,6 +300,7 @@ impl Subscriptions {
                     filter: entry.filter.clone(),
                     qos: self.highest_qos(&entry.filter).unwrap_or(entry.qos),
                     identifier: entry.identifier,
+                    options: self.latest_options(&entry.filter),
                 });
             }
         }
@@ -282,6 +377,15 @@ impl Subscriptions {
         self.identifiers = self.entries.iter().map(|e| e.identifier).collect();
     }
 
+    fn latest_options(&self, filter: &str) -> SubscribeOptions {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.filter == filter)
+            .map(|e| e.options)
+            .unwrap_or_default()
+    }
+
     fn highest_qos(&self, filter: &str) -> Option<QoS> {
         self.entries
             .iter()
@@ -306,6 +410,59 @@ mod tests {
         subs.sent(id);
         subs.outgoing_subscribe(pkid);
         subs.incoming_suback(pkid, None);
+    }
+
+    fn options(entries: &[(&str, Value)], filter: &str) -> Result<SubscribeOptions, String> {
+        let value = Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        );
+        SubscribeOptions::from_value(&value, filter).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn subscription_options_are_read_and_checked() {
+        assert_eq!(
+            options(
+                &[
+                    ("no_local", Value::Bool(true)),
+                    ("retain_as_published", Value::Bool(true)),
+                    ("retain_handling", Value::Int(2)),
+                ],
+                "a/#"
+            ),
+            Ok(SubscribeOptions {
+                no_local: true,
+                retain_as_published: true,
+                retain_handling: 2
+            })
+        );
+        assert!(options(&[("retain_handling", Value::Int(3))], "a")
+            .unwrap_err()
+            .contains("must be 0"));
+        assert!(options(&[("no_local", Value::Bool(true))], "$share/g/a")
+            .unwrap_err()
+            .contains("shared subscription"));
+        assert_eq!(
+            options(&[("retain", Value::Bool(true))], "a").unwrap_err(),
+            "$options has an unknown subscription option \"retain\"; known: no_local, retain_as_published, retain_handling"
+        );
+    }
+
+    #[test]
+    fn resubscribing_uses_the_latest_options_of_a_filter() {
+        let mut subs = Subscriptions::default();
+        let (one, two) = (Inbox::new(1), Inbox::new(1));
+        let no_local = SubscribeOptions {
+            no_local: true,
+            ..SubscribeOptions::default()
+        };
+        subs.add(&one, "a".into(), QoS::AtLeastOnce);
+        let second = subs.add_with(&two, "a".into(), QoS::AtLeastOnce, no_local);
+        assert_eq!(second.options, no_local);
+        assert_eq!(subs.resume(false)[0].options, no_local);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::outbox::{Message, Outbox, Receipt};
 use super::properties::{variable_int_len, Properties};
 use super::protocol::{self, Accepted, Direct, Event, EventLoop, Failure, Incoming, Requests};
 use super::request::Replies;
-use super::subscriptions::{SubscriptionState, Subscriptions};
+use super::subscriptions::{SubscribeOptions, SubscriptionState, Subscriptions};
 use super::topic::{validate_filter, validate_length, validate_topic};
 
 mod received;
@@ -468,6 +468,17 @@ impl Connection {
     /// Subscribes `inbox` to `filter` (without the prefix). Returns the id
     /// to wait on; the subscription is restored after every reconnect.
     pub fn subscribe(&self, inbox: &Arc<Inbox>, filter: &str, qos: QoS) -> Result<u64, Error> {
+        self.subscribe_with(inbox, filter, qos, SubscribeOptions::default())
+    }
+
+    /// `subscribe` with MQTT 5's subscription options.
+    pub fn subscribe_with(
+        &self,
+        inbox: &Arc<Inbox>,
+        filter: &str,
+        qos: QoS,
+        options: SubscribeOptions,
+    ) -> Result<u64, Error> {
         validate_filter(filter).map_err(|e| Error::invalid_topic(Argument::Filter, e))?;
         let filter = self.with_prefix(filter);
         validate_filter(&filter).map_err(|e| {
@@ -478,7 +489,7 @@ impl Connection {
         })?;
         let mut link = self.link.lock();
         self.ensure_usable(&link)?;
-        let subscribe = link.subscriptions.add(inbox, filter, qos);
+        let subscribe = link.subscriptions.add_with(inbox, filter, qos, options);
         if link.state == ConnectionState::Connected && self.requests.subscribe(&subscribe) {
             link.subscriptions.sent(subscribe.id);
         }

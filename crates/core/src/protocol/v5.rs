@@ -7,7 +7,8 @@ use bytes::{Bytes, BytesMut};
 
 use rumqttc::v5::mqttbytes::v5::{
     ConnectReturnCode, Filter, LastWill, Packet, PubAck, PubAckReason, PubRecReason, PubRel,
-    Publish, PublishProperties, Subscribe, SubscribeProperties, SubscribeReasonCode,
+    Publish, PublishProperties, RetainForwardRule, Subscribe, SubscribeProperties,
+    SubscribeReasonCode,
 };
 use rumqttc::v5::mqttbytes::{Error as MqttError, QoS as V5QoS};
 use rumqttc::v5::{
@@ -112,12 +113,22 @@ pub fn encode_qos0(
 /// With the filter's subscription identifier, which the broker's copies carry.
 pub fn subscribe(client: &AsyncClient, subscribe: &Subscription) -> bool {
     client
-        .try_subscribe_with_properties(
-            subscribe.filter.as_str(),
-            qos(subscribe.qos),
-            identified(subscribe),
-        )
+        .try_subscribe_many_with_properties([filter(subscribe)], identified(subscribe))
         .is_ok()
+}
+
+/// The filter with its subscription options.
+fn filter(subscribe: &Subscription) -> Filter {
+    let options = subscribe.options;
+    let mut filter = Filter::new(&subscribe.filter, qos(subscribe.qos));
+    filter.nolocal = options.no_local;
+    filter.preserve_retain = options.retain_as_published;
+    filter.retain_forward_rule = match options.retain_handling {
+        1 => RetainForwardRule::OnNewSubscribe,
+        2 => RetainForwardRule::Never,
+        _ => RetainForwardRule::OnEverySubscribe,
+    };
+    filter
 }
 
 fn identified(subscribe: &Subscription) -> SubscribeProperties {
@@ -192,8 +203,7 @@ pub fn resume(eventloop: &mut EventLoop, resends: &[Resend<'_>], subscribes: &[S
         });
     }
     for subscription in subscribes {
-        let filter = Filter::new(&subscription.filter, qos(subscription.qos));
-        let subscribe = Subscribe::new(filter, Some(identified(subscription)));
+        let subscribe = Subscribe::new(filter(subscription), Some(identified(subscription)));
         eventloop.pending.push_back(Request::Subscribe(subscribe));
     }
 }
