@@ -131,7 +131,8 @@ final class Client
     public function waitConnected(float $timeout): bool {}
 
     /**
-     * State and counters of this connection (README.md, "status()").
+     * State and counters of this connection (README.md, "status()"). client_id is the one the broker
+     * assigned, for an empty client_id option (MQTT 5); session_present what its latest CONNACK said.
      *
      * @return array{
      *     name: string,
@@ -148,6 +149,7 @@ final class Client
      *     refused: int,
      *     last_error: string|null,
      *     connected_since: float|null,
+     *     session_present: bool|null,
      * }
      */
     public function status(): array {}
@@ -172,6 +174,7 @@ final class Client
      *         acknowledged: int,
      *         last_error: string|null,
      *         connected_since: float|null,
+     *         session_present: bool|null,
      *     }>
      */
     public static function connections(): array {}

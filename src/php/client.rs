@@ -250,5 +250,6 @@ fn status_array(status: &Status) -> ext_php_rs::error::Result<ZBox<ZendHashTable
     array.insert("refused", status.refused as i64)?;
     array.insert("last_error", status.last_error.clone())?;
     array.insert("connected_since", status.connected_since)?;
+    array.insert("session_present", status.session_present)?;
     Ok(array)
 }

@@ -142,7 +142,7 @@ final class AsyncPublishTest extends MqttTestCase
         $status = $client->status();
         $this->assertEqualsCanonicalizing(
             ['name', 'state', 'connected', 'reconnects', 'queued', 'in_flight', 'published', 'acknowledged', 'refused',
-             'last_error', 'connected_since', 'client_id', 'host', 'port'],
+             'last_error', 'connected_since', 'session_present', 'client_id', 'host', 'port'],
             array_keys($status)
         );
         $this->assertSame('status-' . $this->uniq(), $status['name']);
@@ -154,6 +154,7 @@ final class AsyncPublishTest extends MqttTestCase
         $this->assertSame($options['port'], $status['port']);
         $this->assertIsFloat($status['connected_since']);
         $this->assertEqualsWithDelta(microtime(true), $status['connected_since'], 600, 'a unix timestamp');
+        $this->assertFalse($status['session_present'], 'a clean session');
         $this->assertSame(1, $status['published']);
         $this->assertSame(1, $status['acknowledged']);
         $this->assertSame(0, $status['refused']);

@@ -352,7 +352,18 @@ impl Config {
                 rule: "requires option \"username\" (MQTT 3.1.1 does not allow a password without a user name)",
             });
         }
-        if !config.clean_session && config.client_id.is_none() {
+        let empty_id = config.client_id.as_deref() == Some("");
+        if empty_id && config.protocol != Protocol::V5 {
+            return Err(ConfigError::Invalid {
+                path: "client_id".to_owned(),
+                rule: format!(
+                    "must not be empty with MQTT {} (leave it out or set it to null to get a generated one; with option \"protocol\" => \"5\" an empty one lets the broker assign one)",
+                    config.protocol.as_str()
+                ),
+                got: "\"\"".to_owned(),
+            });
+        }
+        if !config.clean_session && (config.client_id.is_none() || empty_id) {
             return Err(ConfigError::Conflict {
                 path: "clean_session",
                 rule: "set to false requires option \"client_id\" (a persistent session needs a stable client id)",
@@ -404,9 +415,8 @@ fn client_id(path: &str, value: &Value) -> Result<Option<String>, ConfigError> {
             ))
         }
     };
-    let rule = if id.is_empty() {
-        "must not be empty (leave it out or set it to null to get a generated one)"
-    } else if id.starts_with(' ') {
+    // Empty: the broker assigns one (MQTT 5 with a clean session, checked with the other options).
+    let rule = if id.starts_with(' ') {
         // Older rumqttc releases panic on it (0.25 no longer does); keep it out for good.
         "must not start with a space"
     } else if id.contains('\0') {
@@ -1379,8 +1389,18 @@ pub(crate) mod tests {
     fn client_id_must_be_usable_by_rumqttc_and_brokers() {
         assert_eq!(
             error(&[("client_id", str(""))]),
-            "option \"client_id\" must not be empty (leave it out or set it to null to get a generated one), got \"\""
+            "option \"client_id\" must not be empty with MQTT 3.1.1 (leave it out or set it to null to get a generated one; with option \"protocol\" => \"5\" an empty one lets the broker assign one), got \"\""
         );
+        assert_eq!(
+            error(&[("protocol", str("5")), ("client_id", str("")), ("clean_session", Value::Bool(false))]),
+            "option \"clean_session\" set to false requires option \"client_id\" (a persistent session needs a stable client id)"
+        );
+        let assigned = Config::from_value(&Value::Map(vec![
+            ("protocol".to_owned(), str("5")),
+            ("client_id".to_owned(), str("")),
+        ]))
+        .unwrap();
+        assert_eq!(assigned.client_id.as_deref(), Some(""));
         assert_eq!(
             error(&[("client_id", str(" worker"))]),
             "option \"client_id\" must not start with a space, got \" worker\""

@@ -80,11 +80,17 @@ pub struct Status {
     pub last_error: Option<String>,
     /// Seconds since the Unix epoch.
     pub connected_since: Option<f64>,
+    /// Whether the broker kept the session, by the latest CONNACK; `None` before the first.
+    pub session_present: Option<bool>,
 }
 
 /// What the PHP thread and the event loop task share, behind one lock.
 struct Link {
     state: ConnectionState,
+    /// What the latest CONNACK said: whether the broker kept the session,
+    /// and the client id it assigned to an empty one (MQTT 5).
+    session_present: Option<bool>,
+    assigned_client_id: Option<String>,
     outbox: Outbox,
     subscriptions: Subscriptions,
     /// Counts connections made: acknowledgements of received messages are
@@ -195,6 +201,8 @@ impl Connection {
                 unsent_acks: Vec::new(),
                 direct: None,
                 connected_since: None,
+                session_present: None,
+                assigned_client_id: None,
                 crash: None,
                 suspect: None,
                 events: EventLog::default(),
@@ -622,7 +630,10 @@ impl Connection {
         Status {
             name: self.name.clone(),
             state: link.state,
-            client_id: self.client_id.clone(),
+            client_id: link
+                .assigned_client_id
+                .clone()
+                .unwrap_or_else(|| self.client_id.clone()),
             host: self.config.host.clone(),
             port: self.config.port,
             reconnects: link.reconnects,
@@ -636,6 +647,7 @@ impl Connection {
                 .connected_since
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map(|d| d.as_secs_f64()),
+            session_present: link.session_present,
         }
     }
 

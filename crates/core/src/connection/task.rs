@@ -120,6 +120,10 @@ impl Connection {
         link.refusal = None;
         link.refused_publish = None;
         link.connected_since = Some(SystemTime::now());
+        link.session_present = Some(session_present);
+        if accepted.assigned_client_id.is_some() {
+            link.assigned_client_id = accepted.assigned_client_id;
+        }
         let mut event = ConnectionEvent::new(EventKind::Connected, &self.broker, attempt);
         event.session_present = session_present;
         self.emit(&mut link, event);

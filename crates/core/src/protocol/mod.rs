@@ -94,6 +94,8 @@ pub struct Accepted {
     pub receive_maximum: Option<u16>,
     /// The largest packet the broker takes (MQTT 5 only).
     pub maximum_packet_size: Option<u32>,
+    /// The client id the broker chose, for an empty one (MQTT 5 only).
+    pub assigned_client_id: Option<String>,
 }
 
 /// A PUBLISH from the broker.

@@ -162,6 +162,7 @@ fn event(event: rumqttc::Event) -> Event {
             session_present: connack.session_present,
             receive_maximum: None,
             maximum_packet_size: None,
+            assigned_client_id: None,
         }),
         Out(Outgoing::Publish(pkid)) => Event::Published(pkid),
         Out(Outgoing::AwaitAck(_)) => Event::HeldBack,

@@ -236,7 +236,10 @@ fn event(event: rumqttc::v5::Event) -> Event {
         In(Packet::ConnAck(connack)) => Event::Connected(Accepted {
             session_present: connack.session_present,
             receive_maximum: connack.properties.as_ref().and_then(|p| p.receive_max),
-            maximum_packet_size: connack.properties.and_then(|p| p.max_packet_size),
+            maximum_packet_size: connack.properties.as_ref().and_then(|p| p.max_packet_size),
+            assigned_client_id: connack
+                .properties
+                .and_then(|p| p.assigned_client_identifier),
         }),
         Out(Outgoing::Publish(pkid)) => Event::Published(pkid),
         Out(Outgoing::AwaitAck(_)) => Event::HeldBack,
