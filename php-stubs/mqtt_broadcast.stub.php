@@ -44,7 +44,7 @@ final class Client
      *         server_name?: string,
      *         alpn?: list<string>,
      *     },
-     *     will?: array{topic: string, payload?: string, qos?: 0|1|2|string, retain?: bool|string|int},
+     *     will?: array{topic: string, payload?: string, qos?: 0|1|2|string, retain?: bool|string|int, delay_interval?: int|string, properties?: array<string, mixed>},
      *     protocol?: '3.1.1'|'5'|5,
      *     session_expiry_interval?: int|string,
      *     receive_maximum?: int|string,

@@ -25,6 +25,8 @@ pub(crate) use self::suggest::{did_you_mean, nearest};
 pub(crate) use self::value::describe;
 use self::value::describe_secret;
 pub use self::value::Value;
+use crate::error::Error;
+use crate::properties::Properties;
 use crate::topic::validate_topic;
 
 /// `Debug` is written by hand so that logging a `Config` never shows the password.
@@ -120,6 +122,11 @@ pub struct Will {
     pub payload: Vec<u8>,
     pub qos: u8,
     pub retain: bool,
+    /// MQTT 5: seconds the broker waits before it publishes the will; a
+    /// reconnect to the session within them cancels it.
+    pub delay_interval: Option<u32>,
+    /// MQTT 5: the will's publish properties; the response topic without the prefix.
+    pub properties: Option<Properties>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -380,6 +387,37 @@ impl Config {
             return Err(ConfigError::Conflict {
                 path: "session_expiry_interval",
                 rule: "requires option \"protocol\" => \"5\" (MQTT 3.1.1 has no session expiry)",
+            });
+        }
+        if config.protocol != Protocol::V5 {
+            let will = config.will.as_ref();
+            for (set, path) in [
+                (
+                    will.is_some_and(|w| w.delay_interval.is_some()),
+                    "will.delay_interval",
+                ),
+                (
+                    will.is_some_and(|w| w.properties.is_some()),
+                    "will.properties",
+                ),
+            ] {
+                if set {
+                    return Err(ConfigError::Conflict {
+                        path,
+                        rule: "requires option \"protocol\" => \"5\" (MQTT 3.1.1 has no will properties)",
+                    });
+                }
+            }
+        }
+        let will_response = config
+            .will
+            .as_ref()
+            .and_then(|w| w.properties.as_ref())
+            .and_then(|p| p.response_topic.as_ref());
+        if will_response.is_some_and(|topic| config.prefix.len() + topic.len() > MAX_STRING_BYTES) {
+            return Err(ConfigError::Conflict {
+                path: "will.properties",
+                rule: "has a response_topic that is longer than 65535 bytes with the prefix",
             });
         }
         if config.receive_maximum.is_some() && config.protocol != Protocol::V5 {
@@ -690,6 +728,24 @@ const WILL_OPTIONS: &[(&str, Reader<Will>)] = &[
         will.retain = boolean(path, value)?;
         Ok(())
     }),
+    ("delay_interval", |will, path, value| {
+        let rule = "must be a whole number of seconds between 0 and 4294967295";
+        will.delay_interval = Some(integer(path, value, 0..=u32::MAX, rule)?);
+        Ok(())
+    }),
+    ("properties", |will, path, value| {
+        will.properties = Properties::from_value(value, "").map_err(|error| match error {
+            Error::InvalidArgument { problem, .. } => ConfigError::Unusable {
+                path: path.to_owned(),
+                problem,
+            },
+            other => ConfigError::Unusable {
+                path: path.to_owned(),
+                problem: other.to_string(),
+            },
+        })?;
+        Ok(())
+    }),
 ];
 
 fn will(value: &Value) -> Result<Will, ConfigError> {
@@ -700,6 +756,8 @@ fn will(value: &Value) -> Result<Will, ConfigError> {
         payload: Vec::new(),
         qos: 0,
         retain: false,
+        delay_interval: None,
+        properties: None,
     };
     read_group(
         &mut will,
@@ -869,6 +927,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn will_delay_and_properties_are_mqtt_5_only() {
+        let will = || {
+            map(&[
+                ("topic", str("gone")),
+                ("delay_interval", Value::Int(30)),
+                ("properties", map(&[("content_type", str("text/plain"))])),
+            ])
+        };
+        let config = Config::from_value(&map(&[("protocol", str("5")), ("will", will())])).unwrap();
+        let parsed = config.will.unwrap();
+        assert_eq!(parsed.delay_interval, Some(30));
+        assert_eq!(
+            parsed.properties.unwrap().content_type.as_deref(),
+            Some("text/plain")
+        );
+        assert_eq!(
+            error(&[("will", will())]),
+            "option \"will.delay_interval\" requires option \"protocol\" => \"5\" (MQTT 3.1.1 has no will properties)"
+        );
+    }
+
+    #[test]
     fn binary_will_payload_is_kept_byte_for_byte() {
         let config = parse(&[(
             "will",
@@ -989,6 +1069,8 @@ pub(crate) mod tests {
                     payload: b"gone".to_vec(),
                     qos: 0,
                     retain: false,
+                    delay_interval: None,
+                    properties: None,
                 }),
                 protocol: Protocol::V5,
                 session_expiry_interval: Some(600),

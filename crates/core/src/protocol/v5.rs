@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use bytes::{Bytes, BytesMut};
 
 use rumqttc::v5::mqttbytes::v5::{
-    ConnectReturnCode, Filter, LastWill, Packet, PubAck, PubAckReason, PubRecReason, PubRel,
-    Publish, PublishProperties, RetainForwardRule, Subscribe, SubscribeProperties,
-    SubscribeReasonCode,
+    ConnectReturnCode, Filter, LastWill, LastWillProperties, Packet, PubAck, PubAckReason,
+    PubRecReason, PubRel, Publish, PublishProperties, RetainForwardRule, Subscribe,
+    SubscribeProperties, SubscribeReasonCode,
 };
 use rumqttc::v5::mqttbytes::{Error as MqttError, QoS as V5QoS};
 use rumqttc::v5::{
@@ -18,7 +18,7 @@ use rumqttc::{Outgoing, QoS, TlsConfiguration, Transport};
 
 use super::v311::network_options;
 use super::{tls_failure, Accepted, Event, Failure, Incoming, Reason, Resend};
-use crate::config::Config;
+use crate::config::{Config, Will};
 use crate::outbox::Message;
 use crate::properties::Properties;
 use crate::subscriptions::Subscribe as Subscription;
@@ -60,10 +60,29 @@ pub fn open(
             will.payload.clone(),
             qos,
             will.retain,
-            None,
+            will_properties(will, &config.prefix),
         ));
     }
     AsyncClient::new(options, capacity)
+}
+
+/// The will's delay and publish properties, the prefix in front of its response topic.
+fn will_properties(will: &Will, prefix: &str) -> Option<LastWillProperties> {
+    if will.delay_interval.is_none() && will.properties.is_none() {
+        return None;
+    }
+    let properties = will.properties.clone().unwrap_or_default();
+    Some(LastWillProperties {
+        delay_interval: will.delay_interval,
+        payload_format_indicator: None,
+        message_expiry_interval: properties.message_expiry_interval,
+        content_type: properties.content_type,
+        response_topic: properties
+            .response_topic
+            .map(|topic| format!("{prefix}{topic}")),
+        correlation_data: properties.correlation_data,
+        user_properties: properties.user_properties,
+    })
 }
 
 pub fn qos(qos: QoS) -> V5QoS {
