@@ -606,3 +606,46 @@ fn a_qos1_publish_written_by_the_caller_is_in_flight_at_once_and_sent_again_afte
     );
     session.close(&connection);
 }
+
+#[test]
+fn publish_sync_reads_its_own_puback_and_leaves_other_packets_to_the_connection() {
+    let broker = Broker::start();
+    let connection = broker.open("sync_reads_its_puback", broker.config());
+    let mut session = broker.accept_connected(&connection);
+
+    let alone = publish_sync_in_background(&connection, "sync/alone", QoS::AtLeastOnce);
+    let publish = session.expect_publish();
+    session.puback(publish.pkid);
+    assert_eq!(alone.recv_timeout(WAIT).unwrap(), Ok(()));
+    let status = connection.status();
+    assert_eq!(
+        (status.acknowledged, status.in_flight),
+        (1, 0),
+        "counted before returning"
+    );
+
+    // A packet ahead of the PUBACK is the connection's: it reads both.
+    let behind = publish_sync_in_background(&connection, "sync/behind", QoS::AtLeastOnce);
+    let publish = session.expect_publish();
+    session.send(Packet::Publish(Publish::new(
+        "elsewhere",
+        QoS::AtMostOnce,
+        "x",
+    )));
+    session.puback(publish.pkid);
+    assert_eq!(behind.recv_timeout(WAIT).unwrap(), Ok(()));
+    assert_eq!(connection.status().acknowledged, 2);
+
+    let expected = publish_sync_in_background(&connection, "sync/dropped", QoS::AtLeastOnce);
+    let publish = session.expect_publish();
+    drop(session);
+    // No PUBACK on this connection: re-sent on the next, and acknowledged there.
+    let mut session = broker.accept();
+    session.connack(false);
+    let again = session.expect_publish();
+    assert_eq!((again.topic.as_str(), again.dup), ("sync/dropped", true));
+    assert_eq!(again.pkid, publish.pkid);
+    session.puback(again.pkid);
+    assert_eq!(expected.recv_timeout(WAIT).unwrap(), Ok(()));
+    session.close(&connection);
+}

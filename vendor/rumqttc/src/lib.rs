@@ -143,7 +143,7 @@ pub use mqttbytes::v4::*;
 pub use mqttbytes::*;
 #[cfg(feature = "use-rustls-no-provider")]
 use rustls_native_certs::load_native_certs;
-pub use shared::{lock, SharedTcp, Written};
+pub use shared::{lock, Arrived, Lent, SharedTcp, Written};
 pub use state::{MqttState, StateError};
 #[cfg(any(feature = "use-rustls-no-provider", feature = "use-native-tls"))]
 pub use tls::Error as TlsError;

@@ -5,14 +5,21 @@
 //!
 //! Every write, from either side, goes through one lock: bytes one side
 //! could not write yet are written before anything else.
+//!
+//! Reads go through another lock. The event loop is handed whole packets,
+//! so that what was read and not handed over yet always starts at a packet:
+//! a thread waiting for one acknowledgement can borrow the reading (`lend`),
+//! read the socket itself when the kernel wakes it, and take that packet.
 
-use std::io;
+use std::io::{self, Read};
+use std::mem::ManuallyDrop;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
@@ -21,6 +28,8 @@ pub struct SharedTcp {
     stream: TcpStream,
     /// Accepted and not yet in the kernel's send buffer: written first.
     unwritten: Mutex<BytesMut>,
+    /// Read and not yet handed to the event loop.
+    inbound: Mutex<Inbound>,
     /// The event loop let go of the connection.
     closed: AtomicBool,
     /// Where the rest of a packet written only in part gets written.
@@ -46,6 +55,7 @@ impl SharedTcp {
         let shared = Arc::new(SharedTcp {
             stream,
             unwritten: Mutex::new(BytesMut::new()),
+            inbound: Mutex::new(Inbound::default()),
             closed: AtomicBool::new(false),
             runtime: Handle::current(),
         });
@@ -103,6 +113,26 @@ impl SharedTcp {
         }
         drop(unwritten);
         self.write_later();
+    }
+
+    /// The socket, for a thread that waits with poll(2) until it is readable.
+    pub fn raw_fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+
+    /// Lends the reading to the calling thread until the `Lent` is dropped:
+    /// the event loop reads nothing meanwhile. `None` while another thread
+    /// has it, or the connection is gone.
+    pub fn lend(self: &Arc<Self>) -> Option<Lent> {
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut inbound = self.inbound.lock().ok()?;
+        if inbound.lent {
+            return None;
+        }
+        inbound.lent = true;
+        Some(Lent(Arc::clone(self)))
     }
 
     /// Nothing accepted is left to write (or the connection is gone).
@@ -170,17 +200,187 @@ impl AsyncRead for SharedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let shared = &self.0;
+        let mut inbound = shared.inbound.lock().map_err(|_| poisoned())?;
         loop {
-            match self.0.stream.try_read(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    buf.advance(n);
+            if inbound.lent {
+                inbound.waiting = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            let n = inbound.ready(buf.remaining());
+            if n > 0 {
+                buf.put_slice(&inbound.bytes[..n]);
+                inbound.bytes.advance(n);
+                return Poll::Ready(Ok(()));
+            }
+            match inbound.fill(|bytes| shared.stream.try_read_buf(bytes)) {
+                // The end: what is left goes as it is (nothing: the end).
+                Ok(0) => {
+                    let n = inbound.bytes.len().min(buf.remaining());
+                    buf.put_slice(&inbound.bytes[..n]);
+                    inbound.bytes.advance(n);
                     return Poll::Ready(Ok(()));
                 }
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(self.0.stream.poll_read_ready(cx))?;
+                    ready!(shared.stream.poll_read_ready(cx))?;
                 }
                 Err(e) => return Poll::Ready(Err(e)),
             }
+        }
+    }
+}
+
+/// Packets up to this size are handed to the event loop whole; larger ones
+/// as they arrive.
+const WHOLE_UP_TO: usize = 64 * 1024;
+
+/// Read from the socket and not yet handed to the event loop. Unless
+/// `passing`, it starts at a packet.
+#[derive(Default)]
+struct Inbound {
+    bytes: BytesMut,
+    /// Bytes still to come of a packet handed over as it arrives.
+    passing: usize,
+    /// Another thread reads for itself (`Lent`): the event loop waits.
+    lent: bool,
+    /// The event loop's task, waiting for the reading to come back.
+    waiting: Option<Waker>,
+}
+
+impl Inbound {
+    /// Reads what the socket has now into `bytes`.
+    fn fill(&mut self, read: impl FnOnce(&mut BytesMut) -> io::Result<usize>) -> io::Result<usize> {
+        self.bytes.reserve(8 * 1024);
+        read(&mut self.bytes)
+    }
+
+    /// How many bytes to hand the event loop now, at most `room`: whole
+    /// packets, or the next part of one too large to hold whole.
+    fn ready(&mut self, room: usize) -> usize {
+        if self.passing > 0 {
+            let n = self.passing.min(self.bytes.len()).min(room);
+            self.passing -= n;
+            return n;
+        }
+        let mut whole = 0;
+        loop {
+            match packet_len(&self.bytes[whole..]) {
+                Some(Ok(len)) if whole + len <= self.bytes.len() && whole + len <= room => {
+                    whole += len;
+                }
+                Some(Ok(len)) if whole == 0 && (len > WHOLE_UP_TO || len > room) => {
+                    let n = self.bytes.len().min(room);
+                    self.passing = len - n;
+                    return n;
+                }
+                // Malformed: the event loop's decoder says so.
+                Some(Err(())) if whole == 0 => {
+                    self.passing = usize::MAX;
+                    return self.bytes.len().min(room);
+                }
+                _ => return whole,
+            }
+        }
+    }
+
+    /// The packet at the start, if it arrived whole.
+    fn first_packet(&self) -> Option<usize> {
+        if self.passing > 0 {
+            return None;
+        }
+        match packet_len(&self.bytes)? {
+            Ok(len) if len <= self.bytes.len() => Some(len),
+            _ => None,
+        }
+    }
+}
+
+/// The length of the packet `bytes` starts with, once its fixed header
+/// arrived; `Err` for a remaining length longer than MQTT allows.
+fn packet_len(bytes: &[u8]) -> Option<Result<usize, ()>> {
+    let mut remaining = 0usize;
+    for i in 0..4 {
+        let byte = *bytes.get(1 + i)?;
+        remaining |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some(Ok(1 + (i + 1) + remaining));
+        }
+    }
+    Some(Err(()))
+}
+
+/// What `Lent::take` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Arrived {
+    /// The packet that was wanted, taken out of the stream.
+    Wanted(Bytes),
+    /// Another packet is next: it is the event loop's.
+    Other,
+    /// Nothing whole yet.
+    Nothing,
+    /// The connection ended or failed.
+    Closed,
+}
+
+/// The reading of a `SharedTcp`, lent to one thread (`SharedTcp::lend`).
+/// Dropping it gives it back to the event loop.
+pub struct Lent(Arc<SharedTcp>);
+
+impl Lent {
+    /// Reads what the socket has (never waits) and takes the next packet if
+    /// `wanted` says so.
+    pub fn take(&self, wanted: impl FnOnce(&[u8]) -> bool) -> Arrived {
+        let shared = &self.0;
+        let Ok(mut inbound) = shared.inbound.lock() else {
+            return Arrived::Closed;
+        };
+        loop {
+            if let Some(len) = inbound.first_packet() {
+                if !wanted(&inbound.bytes[..len]) {
+                    return Arrived::Other;
+                }
+                return Arrived::Wanted(inbound.bytes.split_to(len).freeze());
+            }
+            if inbound.passing > 0 {
+                return Arrived::Other;
+            }
+            // Straight from the kernel: tokio's idea of the socket's
+            // readiness waits for the event loop's thread to run.
+            let fd = shared.stream.as_raw_fd();
+            // SAFETY: the socket stays open while `shared` holds its
+            // `TcpStream`; ManuallyDrop keeps this view from closing it.
+            let socket = ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(fd) });
+            let read = inbound.fill(|bytes| {
+                let spare = bytes.spare_capacity_mut();
+                // SAFETY: read(2) only writes into the buffer, and only the
+                // bytes it wrote are marked initialised below.
+                let spare =
+                    unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+                let n = (&*socket).read(spare)?;
+                // SAFETY: `n` bytes were written by read(2).
+                unsafe { bytes.set_len(bytes.len() + n) };
+                Ok(n)
+            });
+            match read {
+                Ok(0) => return Arrived::Closed,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Arrived::Nothing,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Arrived::Closed,
+            }
+        }
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let Ok(mut inbound) = self.0.inbound.lock() else {
+            return;
+        };
+        inbound.lent = false;
+        if let Some(waiting) = inbound.waiting.take() {
+            waiting.wake();
         }
     }
 }
@@ -237,4 +437,49 @@ impl AsyncWrite for SharedStream {
 /// panicked while holding it left it as consistent as any single call does.
 pub fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn a_packets_length_is_known_once_its_fixed_header_arrived() {
+        assert_eq!(packet_len(&[0x40, 0x02]), Some(Ok(4)));
+        assert_eq!(packet_len(&[0x30, 0x80, 0x01]), Some(Ok(1 + 2 + 128)));
+        assert_eq!(packet_len(&[0x30]), None);
+        assert_eq!(packet_len(&[0x30, 0x80]), None);
+        assert_eq!(packet_len(&[0x30, 0xff, 0xff, 0xff, 0xff]), Some(Err(())));
+    }
+
+    #[test]
+    fn the_event_loop_is_handed_whole_packets_and_large_ones_in_parts() {
+        let mut inbound = Inbound::default();
+        // A PUBACK, then the start of a 7-byte PUBLISH.
+        inbound
+            .bytes
+            .extend_from_slice(&[0x40, 0x02, 0x00, 0x01, 0x30, 0x05, 0x00]);
+        assert_eq!(inbound.first_packet(), Some(4));
+        assert_eq!(inbound.ready(1024), 4);
+        inbound.bytes.advance(4);
+        assert_eq!((inbound.first_packet(), inbound.ready(1024)), (None, 0));
+
+        inbound.bytes.extend_from_slice(&[0x01, b't', b'x', b'y']);
+        assert_eq!(inbound.first_packet(), Some(7));
+        // Less room than the packet: it goes in parts, and nothing is a
+        // packet's start until its last part went.
+        assert_eq!(inbound.ready(5), 5);
+        inbound.bytes.advance(5);
+        assert_eq!((inbound.passing, inbound.first_packet()), (2, None));
+        assert_eq!(inbound.ready(1024), 2);
+        inbound.bytes.advance(2);
+        assert_eq!(inbound.passing, 0);
+
+        // Larger than is held whole: handed over as it arrives.
+        let mut large = vec![0x30, 0x80, 0x80, 0x08];
+        large.extend_from_slice(&[0; 100]);
+        inbound.bytes.extend_from_slice(&large);
+        assert_eq!(inbound.ready(1 << 20), large.len());
+        assert_eq!(inbound.passing, 4 + 131_072 - large.len());
+    }
 }

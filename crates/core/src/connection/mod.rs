@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, MutexGuard};
-use rumqttc::QoS;
+use rumqttc::{Lent, QoS};
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
@@ -60,6 +60,18 @@ impl ConnectionState {
             ConnectionState::Closed => "closed",
         }
     }
+}
+
+/// How `enqueue` sent a message.
+enum Sent {
+    /// Into the outbox, for the event loop.
+    Queued,
+    /// Written on the calling thread (QoS 0).
+    Written,
+    /// Written on the calling thread under this packet id (QoS 1/2), and
+    /// waiting for its acknowledgement; for a `publishSync()` at QoS 1, with
+    /// the socket's reading lent to the calling thread to read it.
+    WrittenAs(Direct, u16, Option<Lent>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -233,6 +245,7 @@ impl Connection {
         properties: Option<Properties>,
     ) -> Result<(), Error> {
         self.enqueue(topic, payload, qos, retain, properties, None)
+            .map(|_| ())
     }
 
     /// Returns once the broker acknowledged the message (written, for QoS 0).
@@ -247,8 +260,14 @@ impl Connection {
         timeout: Duration,
     ) -> Result<(), Error> {
         let (receipt, outcome) = crossbeam_channel::bounded(1);
-        self.enqueue(topic, payload, qos, retain, properties, Some(receipt))?;
-        match outcome.recv_deadline(deadline::after(timeout)) {
+        let deadline = deadline::after(timeout);
+        let sent = self.enqueue(topic, payload, qos, retain, properties, Some(receipt))?;
+        if let Sent::WrittenAs(direct, pkid, Some(lent)) = sent {
+            if let Some(acknowledged) = direct.await_puback(lent, pkid, deadline) {
+                self.apply_read_here(acknowledged);
+            }
+        }
+        match outcome.recv_deadline(deadline) {
             Ok(result) => result,
             Err(_) => Err(Timeout::Publish {
                 connection: self.name.clone(),
@@ -268,7 +287,7 @@ impl Connection {
         retain: bool,
         properties: Option<Properties>,
         receipt: Option<Receipt>,
-    ) -> Result<(), Error> {
+    ) -> Result<Sent, Error> {
         validate_topic(topic).map_err(|e| Error::invalid_topic(Argument::Topic, e))?;
         // The prefix was checked with the options: only the length can fail now.
         validate_length(&self.config.prefix, topic).map_err(|e| {
@@ -297,7 +316,7 @@ impl Connection {
             // Refused: waiting would only end in a timeout.
             let _ = receipt.try_send(Err(self.refused_error(reason)));
         }
-        if self.write_now(
+        if let Some(sent) = self.write_now(
             &mut link,
             &full_topic,
             payload,
@@ -306,7 +325,7 @@ impl Connection {
             &properties,
             &receipt,
         ) {
-            return Ok(());
+            return Ok(sent);
         }
         link.outbox
             .push(
@@ -322,7 +341,7 @@ impl Connection {
                 capacity: self.config.max_queue,
             })?;
         self.pump(&mut link);
-        Ok(())
+        Ok(Sent::Queued)
     }
 
     /// Writes the publish on the calling thread when nothing waits ahead of
@@ -332,7 +351,7 @@ impl Connection {
     /// QoS 1 and 2 when nothing is in flight either (no packet id can collide
     /// then, nor an acknowledgement not yet applied be taken for theirs), and
     /// the outbox keeps them in flight under their packet id as if the event
-    /// loop had written them. Anything else takes the outbox's way; false then.
+    /// loop had written them. Anything else takes the outbox's way: `None`.
     #[allow(clippy::too_many_arguments)]
     fn write_now(
         &self,
@@ -343,34 +362,31 @@ impl Connection {
         retain: bool,
         properties: &Option<Properties>,
         receipt: &Option<Receipt>,
-    ) -> bool {
+    ) -> Option<Sent> {
         if link.state != ConnectionState::Connected || !link.outbox.is_idle() {
-            return false;
+            return None;
         }
-        let Some(direct) = &link.direct else {
-            return false;
-        };
+        let direct = link.direct.clone()?;
         let properties_ref = properties.as_ref();
         if qos == QoS::AtMostOnce {
             if !direct.publish_qos0(topic, payload, retain, properties_ref) {
-                return false;
+                return None;
             }
             link.outbox.count_written();
             if let Some(receipt) = receipt {
                 let _ = receipt.try_send(Ok(()));
             }
-            return true;
+            return Some(Sent::Written);
         }
         // Nothing in flight in the outbox either: every acknowledgement the
         // event loop read has been applied, so none can be taken for this one.
         if !link.outbox.is_empty() || !link.outbox.has_room() {
-            return false;
+            return None;
         }
         let payload = Bytes::copy_from_slice(payload);
-        let Some(pkid) = direct.publish_acknowledged(topic, &payload, qos, retain, properties_ref)
-        else {
-            return false;
-        };
+        let read_here = qos == QoS::AtLeastOnce && receipt.is_some();
+        let (pkid, lent) =
+            direct.publish_acknowledged(topic, &payload, qos, retain, properties_ref, read_here)?;
         link.outbox.push_written(
             pkid,
             topic.to_owned(),
@@ -380,7 +396,7 @@ impl Connection {
             properties.clone().map(Box::new),
             receipt.clone(),
         );
-        true
+        Some(Sent::WrittenAs(direct, pkid, lent))
     }
 
     /// Waits until nothing is queued, in flight, or left of a packet written

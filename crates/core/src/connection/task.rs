@@ -131,6 +131,17 @@ impl Connection {
         self.changed.notify_all();
     }
 
+    /// An acknowledgement the PHP thread read itself (`Direct::await_puback`).
+    pub(super) fn apply_read_here(&self, acknowledged: Event) {
+        let mut link = self.link.lock();
+        // An acknowledgement delivers no message.
+        let _ = self.apply(&mut link, acknowledged);
+        self.pump(&mut link);
+        if link.outbox.is_empty() {
+            self.changed.notify_all();
+        }
+    }
+
     fn handle(&self, events: Vec<Event>) -> Vec<(Arc<Inbox>, Delivery)> {
         let mut link = self.link.lock();
         let mut deliveries = Vec::new();

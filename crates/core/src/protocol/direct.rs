@@ -3,19 +3,23 @@
 //! writes a packet itself when nothing waits ahead of it, instead of handing
 //! it to the event loop and waking that thread for it.
 
+use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use rumqttc::{QoS, SharedTcp, Written};
+use rumqttc::{Arrived, Lent, QoS, SharedTcp, Written};
 
-use super::{v311, v5};
+use super::{v311, v5, Event};
 use crate::properties::Properties;
 
+#[derive(Clone)]
 pub struct Direct {
     socket: Arc<SharedTcp>,
     state: State,
 }
 
+#[derive(Clone)]
 enum State {
     V311(Arc<Mutex<rumqttc::MqttState>>),
     V5(Arc<Mutex<rumqttc::v5::MqttState>>),
@@ -63,8 +67,10 @@ impl Direct {
 
     /// A QoS 1 or 2 publish while nothing else is in flight: recorded in
     /// rumqttc's state as its event loop would record it, so that it knows
-    /// the acknowledgement, then written. Returns its packet id; `None`
-    /// leaves the message to the outbox's way.
+    /// the acknowledgement, then written. Returns its packet id, and with
+    /// `read_here` the socket's reading, taken before the write so that the
+    /// acknowledgement cannot reach the event loop (see `await_puback`).
+    /// `None` leaves the message to the outbox's way.
     pub fn publish_acknowledged(
         &self,
         topic: &str,
@@ -72,13 +78,45 @@ impl Direct {
         qos: QoS,
         retain: bool,
         properties: Option<&Properties>,
-    ) -> Option<u16> {
+        read_here: bool,
+    ) -> Option<(u16, Option<Lent>)> {
+        let lent = read_here.then(|| self.socket.lend()).flatten();
         let (pkid, packet) = match &self.state {
             State::V311(state) => v311::record_publish(state, topic, payload, qos, retain)?,
             State::V5(state) => v5::record_publish(state, topic, payload, qos, retain, properties)?,
         };
         self.socket.write_or_queue(&packet);
-        Some(pkid)
+        Some((pkid, lent))
+    }
+
+    /// Waits for the PUBACK (QoS 1) of `pkid` on the calling thread, with
+    /// the socket's reading `lent` to it: it reads the socket itself once the
+    /// kernel says it is readable, instead of waiting for the event loop's
+    /// thread to read it and wake this one. Returns the acknowledgement as
+    /// rumqttc's state handled it; `None` when another packet came first
+    /// (the event loop's to handle), the connection ended, or `deadline`.
+    pub fn await_puback(&self, lent: Lent, pkid: u16, deadline: Instant) -> Option<Event> {
+        let packet = loop {
+            match lent.take(|packet| is_puback_of(packet, pkid)) {
+                Arrived::Wanted(packet) => break packet,
+                Arrived::Nothing => {}
+                Arrived::Other | Arrived::Closed => return None,
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            wait_readable(self.socket.raw_fd(), left);
+        };
+        drop(lent);
+        let (event, answer) = match &self.state {
+            State::V311(state) => v311::handle_puback(state, &packet)?,
+            State::V5(state) => v5::handle_puback(state, &packet)?,
+        };
+        if let Some(answer) = answer {
+            self.socket.write_or_queue(&answer);
+        }
+        Some(event)
     }
 
     /// Nothing is left of a packet the socket took only in part.
@@ -88,5 +126,50 @@ impl Direct {
 
     fn write_now(&self, packet: Option<BytesMut>) -> bool {
         packet.is_some_and(|packet| self.socket.write_now(&packet) != Written::NotNow)
+    }
+}
+
+/// Whether `packet` is the PUBACK of `pkid`: type 4, then after the
+/// remaining length the packet id.
+fn is_puback_of(packet: &[u8], pkid: u16) -> bool {
+    if packet.first() != Some(&0x40) {
+        return false;
+    }
+    let length_bytes = packet[1..]
+        .iter()
+        .take(4)
+        .position(|byte| byte & 0x80 == 0)
+        .map_or(4, |last| last + 1);
+    let id = 1 + length_bytes;
+    packet.get(id..id + 2) == Some(&pkid.to_be_bytes()[..])
+}
+
+/// Sleeps until `fd` is readable, at most `timeout` (poll(2) counts
+/// milliseconds: rounded up, so that a short wait is not a busy one).
+fn wait_readable(fd: RawFd, timeout: Duration) {
+    let millis = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    let mut socket = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; an interrupted or failed poll only means
+    // the caller looks at the socket again.
+    unsafe { libc::poll(&mut socket, 1, millis) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_puback_of;
+
+    #[test]
+    fn a_puback_is_told_by_its_type_and_packet_id() {
+        assert!(is_puback_of(&[0x40, 0x02, 0x01, 0x2c], 300));
+        assert!(!is_puback_of(&[0x40, 0x02, 0x01, 0x2d], 300));
+        // MQTT 5: a reason code and properties may follow.
+        assert!(is_puback_of(&[0x40, 0x04, 0x00, 0x07, 0x10, 0x00], 7));
+        assert!(!is_puback_of(&[0x50, 0x02, 0x00, 0x07], 7), "PUBREC");
+        assert!(!is_puback_of(&[0x40, 0x02, 0x00], 7), "cut short");
+        assert!(!is_puback_of(&[], 7));
     }
 }

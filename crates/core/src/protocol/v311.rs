@@ -107,6 +107,25 @@ pub fn record_publish(
     Some((publish.pkid, packet))
 }
 
+/// A PUBACK the caller's thread read itself: handled by rumqttc's state as
+/// its event loop would, and turned into the event. Anything to write in
+/// answer (none while nothing else is in flight) is returned with it.
+pub fn handle_puback(state: &Mutex<MqttState>, packet: &[u8]) -> Option<(Event, Option<BytesMut>)> {
+    let Ok(packet) = Packet::read(&mut BytesMut::from(packet), usize::MAX) else {
+        return None;
+    };
+    let mut state = rumqttc::lock(state);
+    let answer = state.handle_incoming_packet(packet).ok()?;
+    let handled = state.events.pop_back().map(event)?;
+    drop(state);
+    let answer = answer.and_then(|answer| {
+        let mut bytes = BytesMut::new();
+        answer.write(&mut bytes, usize::MAX).ok()?;
+        Some(bytes)
+    });
+    Some((handled, answer))
+}
+
 /// The PUBACK of a received QoS 1 message as it goes on the wire.
 pub fn encode_puback(pkid: u16) -> Option<BytesMut> {
     let puback = PubAck::new(pkid);
