@@ -66,6 +66,7 @@ final class Client
      *     message_expiry_interval?: int,
      *     response_topic?: string,
      *     correlation_data?: string,
+     *     payload_format_indicator?: 0|1,
      * }|null $properties MQTT 5 only (option protocol => '5')
      *
      * @throws QueueFullException when max_queue messages are already waiting
@@ -297,6 +298,7 @@ final class Message
      *     message_expiry_interval?: int,
      *     response_topic?: string,
      *     correlation_data?: string,
+     *     payload_format_indicator?: 0|1,
      * } MQTT 5 properties it carried, only those set; [] on an MQTT 3.1.1 connection.
      * A user property name that came more than once maps to the list of its values.
      */

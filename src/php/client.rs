@@ -71,7 +71,7 @@ impl Client {
         let call = &PUBLISH;
         let topic = arguments::text(call, "topic", &topic)?;
         let qos = arguments::qos(call, qos.unwrap_or(i64::from(self.config.qos)))?;
-        let properties = self.properties(call, properties)?;
+        let properties = self.properties(call, properties, &payload)?;
         let retain = retain.unwrap_or(self.config.retain);
         self.connection(call)?
             .publish(topic, &payload, qos, retain, properties)
@@ -93,7 +93,7 @@ impl Client {
         let topic = arguments::text(call, "topic", &topic)?;
         let qos = arguments::qos(call, qos.unwrap_or(i64::from(self.config.qos)))?;
         let timeout = seconds(call, timeout, self.config.flush_timeout)?;
-        let properties = self.properties(call, properties)?;
+        let properties = self.properties(call, properties, &payload)?;
         let retain = retain.unwrap_or(self.config.retain);
         self.connection(call)?
             .publish_sync(topic, &payload, qos, retain, properties, timeout)
@@ -112,7 +112,8 @@ impl Client {
         let call = &REQUEST;
         let topic = arguments::text(call, "topic", &topic)?;
         let timeout = seconds(call, timeout, self.config.flush_timeout)?;
-        let properties = message::properties_argument(call, properties, &self.config.prefix)?;
+        let properties =
+            message::properties_argument(call, properties, &self.config.prefix, &payload)?;
         let deadline = deadline::after(timeout);
         let connection = Arc::clone(self.connection(call)?);
         let request = connection
@@ -187,14 +188,17 @@ impl Client {
         &self,
         call: &Signature,
         properties: Option<&ZendHashTable>,
+        payload: &[u8],
     ) -> PhpResult<Option<Properties>> {
-        match properties {
-            None => Ok(None),
-            Some(array) => {
-                let value = arguments::array(call, "properties", array)?;
-                Properties::for_publish(&value, &self.config).or_throw(call)
-            }
+        let Some(array) = properties else {
+            return Ok(None);
+        };
+        let value = arguments::array(call, "properties", array)?;
+        let properties = Properties::for_publish(&value, &self.config).or_throw(call)?;
+        if let Some(properties) = &properties {
+            properties.check_payload(payload).or_throw(call)?;
         }
+        Ok(properties)
     }
 
     /// The connection of this process, for a subscriber.

@@ -110,7 +110,8 @@ impl Message {
                     connection: self.broker.to_string(),
                 }))
             })?;
-        let properties = properties_argument(call, properties, &connection.config.prefix)?;
+        let properties =
+            properties_argument(call, properties, &connection.config.prefix, &payload)?;
         connection
             .reply(
                 &self.topic,
@@ -122,7 +123,8 @@ impl Message {
     }
 
     /// MQTT 5 properties it carried (user_properties, content_type,
-    /// message_expiry_interval, response_topic, correlation_data); empty otherwise.
+    /// message_expiry_interval, response_topic, correlation_data,
+    /// payload_format_indicator); empty otherwise.
     #[php(getter)]
     pub fn get_properties(&self) -> PhpResult<ZBox<ZendHashTable>> {
         let mut array = ZendHashTable::new();
@@ -146,6 +148,9 @@ impl Message {
         }
         if let Some(data) = &properties.correlation_data {
             array.insert("correlation_data", Binary::from(data.to_vec()))?;
+        }
+        if let Some(indicator) = properties.payload_format_indicator {
+            array.insert("payload_format_indicator", i64::from(indicator))?;
         }
         Ok(array)
     }
@@ -182,12 +187,15 @@ pub(crate) fn properties_argument(
     call: &Signature,
     properties: Option<&ZendHashTable>,
     prefix: &str,
+    payload: &[u8],
 ) -> PhpResult<Option<Properties>> {
-    match properties {
-        None => Ok(None),
-        Some(array) => {
-            let value = arguments::array(call, "properties", array)?;
-            Properties::from_value(&value, prefix).or_throw(call)
-        }
+    let Some(array) = properties else {
+        return Ok(None);
+    };
+    let value = arguments::array(call, "properties", array)?;
+    let properties = Properties::from_value(&value, prefix).or_throw(call)?;
+    if let Some(properties) = &properties {
+        properties.check_payload(payload).or_throw(call)?;
     }
+    Ok(properties)
 }

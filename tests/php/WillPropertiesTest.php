@@ -83,7 +83,7 @@ final class WillPropertiesTest extends MqttTestCase
             [['protocol' => '3.1.1', 'will' => $will + ['delay_interval' => 5]], 'option "will.delay_interval" requires option "protocol" => "5" (MQTT 3.1.1 has no will properties)'],
             [['protocol' => '3.1.1', 'will' => $will + ['properties' => ['content_type' => 'x']]], 'option "will.properties" requires option "protocol" => "5" (MQTT 3.1.1 has no will properties)'],
             [['protocol' => '5', 'will' => $will + ['delay_interval' => -1]], 'option "will.delay_interval" must be a whole number of seconds between 0 and 4294967295, got -1'],
-            [['protocol' => '5', 'will' => $will + ['properties' => ['content_typ' => 'x']]], 'option "will.properties" has an unknown property "content_typ" (did you mean "content_type"?); known: user_properties, content_type, message_expiry_interval, response_topic, correlation_data'],
+            [['protocol' => '5', 'will' => $will + ['properties' => ['content_typ' => 'x']]], 'option "will.properties" has an unknown property "content_typ" (did you mean "content_type"?); known: user_properties, content_type, message_expiry_interval, response_topic, correlation_data, payload_format_indicator'],
             [['protocol' => '5', 'will' => $will + ['properties' => 'x']], 'option "will.properties" must be an array keyed by property name, got "x"'],
         ] as [$options, $expected]) {
             try {

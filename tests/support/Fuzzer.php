@@ -511,7 +511,7 @@ final class Fuzzer
             return $this->chaos();
         }
         $properties = [];
-        $keys = ['user_properties', 'content_type', 'message_expiry_interval', 'response_topic', 'correlation_data', 'bogus', "\xff"];
+        $keys = ['user_properties', 'content_type', 'message_expiry_interval', 'response_topic', 'correlation_data', 'payload_format_indicator', 'bogus', "\xff"];
         for ($n = mt_rand(0, 3); $n > 0; $n--) {
             $key = $this->pick($keys);
             $properties[$key] = match ($key) {
@@ -530,6 +530,7 @@ final class Fuzzer
                 'message_expiry_interval' => $this->pick([0, 1, 300, -1, 4294967295, 4294967296, PHP_INT_MAX, 1.5, '60']),
                 'response_topic' => $this->topic(),
                 'correlation_data' => $this->randomBytes(mt_rand(0, 20)),
+                'payload_format_indicator' => $this->pick([0, 1, 1, 2, -1, '1', true]),
                 'content_type' => $this->pick(['application/json', '', "text/\xff", str_repeat('c', 65536)]),
                 default => $this->chaos(),
             };

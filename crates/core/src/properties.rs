@@ -18,6 +18,8 @@ pub struct Properties {
     /// As on the wire: with the connection's prefix.
     pub response_topic: Option<String>,
     pub correlation_data: Option<Bytes>,
+    /// 0: unspecified bytes, 1: UTF-8 text.
+    pub payload_format_indicator: Option<u8>,
 }
 
 const KEYS: &[&str] = &[
@@ -26,6 +28,7 @@ const KEYS: &[&str] = &[
     "message_expiry_interval",
     "response_topic",
     "correlation_data",
+    "payload_format_indicator",
 ];
 
 /// MQTT strings and binary data carry a two-byte length.
@@ -98,6 +101,16 @@ impl Properties {
                     }
                     properties.correlation_data = Some(Bytes::copy_from_slice(data));
                 }
+                "payload_format_indicator" => match value {
+                    Value::Int(indicator @ 0..=1) => {
+                        properties.payload_format_indicator = Some(*indicator as u8)
+                    }
+                    _ => {
+                        return Err(entry(
+                            "must be 0 (the payload is unspecified bytes) or 1 (UTF-8 text)",
+                        ))
+                    }
+                },
                 other => {
                     let suggestion = nearest(other, KEYS.iter().map(|k| (*k, (*k).to_owned())));
                     return Err(bad(format!(
@@ -152,7 +165,20 @@ impl Properties {
             .correlation_data
             .as_ref()
             .map_or(0, |d| 1 + 2 + d.len());
+        len += self.payload_format_indicator.map_or(0, |_| 1 + 1);
         variable_int_len(len) + len
+    }
+
+    /// A payload said to be UTF-8 text must be: brokers refuse it otherwise
+    /// (Mosquitto closes the connection).
+    pub fn check_payload(&self, payload: &[u8]) -> Result<(), Error> {
+        if self.payload_format_indicator == Some(1) && std::str::from_utf8(payload).is_err() {
+            return Err(Error::invalid(
+                Argument::Payload,
+                "must be valid UTF-8 with property \"payload_format_indicator\" => 1",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -291,7 +317,7 @@ mod tests {
     fn unknown_property_is_named_with_a_suggestion() {
         assert_eq!(
             error(&[("content-type", str("x"))]),
-            "$properties has an unknown property \"content-type\" (did you mean \"content_type\"?); known: user_properties, content_type, message_expiry_interval, response_topic, correlation_data"
+            "$properties has an unknown property \"content-type\" (did you mean \"content_type\"?); known: user_properties, content_type, message_expiry_interval, response_topic, correlation_data, payload_format_indicator"
         );
     }
 
@@ -334,6 +360,23 @@ mod tests {
     }
 
     #[test]
+    fn the_payload_format_indicator_is_0_or_1_and_1_needs_utf8() {
+        let text = parse(&[("payload_format_indicator", Value::Int(1))])
+            .unwrap()
+            .unwrap();
+        assert_eq!(text.payload_format_indicator, Some(1));
+        assert_eq!(text.check_payload(b"ok \xc3\xbc"), Ok(()));
+        assert_eq!(
+            text.check_payload(b"\xff").unwrap_err().to_string(),
+            "$payload must be valid UTF-8 with property \"payload_format_indicator\" => 1"
+        );
+        assert_eq!(
+            error(&[("payload_format_indicator", Value::Int(2))]),
+            "$properties entry \"payload_format_indicator\" must be 0 (the payload is unspecified bytes) or 1 (UTF-8 text), got 2"
+        );
+    }
+
+    #[test]
     fn content_type_must_be_text() {
         let binary = Value::Bytes(vec![0xff]);
         assert!(error(&[("content_type", binary)]).contains("must be a UTF-8 string"));
@@ -364,9 +407,10 @@ mod tests {
             message_expiry_interval: Some(1),
             response_topic: Some("r".into()),
             correlation_data: Some(Bytes::from_static(b"xy")),
+            payload_format_indicator: Some(1),
         };
-        // 8 + 4 + 5 + 4 + 5 = 26, plus one byte of length
-        assert_eq!(properties.encoded_len(), 27);
+        // 8 + 4 + 5 + 4 + 5 + 2 = 28, plus one byte of length
+        assert_eq!(properties.encoded_len(), 29);
         assert_eq!(Properties::default().encoded_len(), 1);
     }
 }

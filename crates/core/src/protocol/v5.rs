@@ -74,7 +74,7 @@ fn will_properties(will: &Will, prefix: &str) -> Option<LastWillProperties> {
     let properties = will.properties.clone().unwrap_or_default();
     Some(LastWillProperties {
         delay_interval: will.delay_interval,
-        payload_format_indicator: None,
+        payload_format_indicator: properties.payload_format_indicator,
         message_expiry_interval: properties.message_expiry_interval,
         content_type: properties.content_type,
         response_topic: properties
@@ -253,6 +253,7 @@ fn to_wire(properties: &Properties) -> PublishProperties {
         correlation_data: properties.correlation_data.clone(),
         user_properties: properties.user_properties.clone(),
         content_type: properties.content_type.clone(),
+        payload_format_indicator: properties.payload_format_indicator,
         ..PublishProperties::default()
     }
 }
@@ -264,6 +265,7 @@ fn from_wire(properties: PublishProperties) -> Option<Properties> {
         message_expiry_interval: properties.message_expiry_interval,
         response_topic: properties.response_topic,
         correlation_data: properties.correlation_data,
+        payload_format_indicator: properties.payload_format_indicator,
     };
     (properties != Properties::default()).then_some(properties)
 }
