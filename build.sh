@@ -4,6 +4,7 @@
 #   ./build.sh deps      install the system packages the build and the tests need (Debian 12 or later)
 #   ./build.sh deps bench  the same, plus what the benchmarks need besides (nginx-light, wrk)
 #   ./build.sh build     cargo build --release -> target/php-API[-zts][-debug]/release/libmqtt_broadcast.so
+#   ./build.sh target-dir  print that cargo target directory (target/php-API[-zts][-debug])
 #   ./build.sh test      deps, build, Rust unit tests, then the PHP suites (extra args go to phpunit)
 #   ./build.sh test-php  deps, build, the PHP suites only
 #   ./build.sh phpunit ARGS  deps, build, phpunit ARGS with the build loaded
@@ -224,6 +225,7 @@ main() {
     case "$sub" in
         deps) cmd_deps "$@" ;;
         build) cmd_build ;;
+        target-dir) find_php; echo "$TARGET_DIR" ;;
         test) cmd_test "$@" ;;
         test-php) cmd_test_php "$@" ;;
         phpunit) cmd_phpunit "$@" ;;

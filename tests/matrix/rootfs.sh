@@ -6,6 +6,7 @@
 #   tests/matrix/rootfs.sh enter NAME CMD...  run CMD in it, as root, in the checkout
 #   tests/matrix/rootfs.sh path NAME          print where it lives
 #   tests/matrix/rootfs.sh unsupported        print why this machine cannot, or nothing
+#                                             (installs debootstrap, Debian's package, when missing)
 #
 # NAME is one of:
 #   trixie   Debian 13: PHP 8.4, Mosquitto 2.0.x (the stable release users install)
@@ -44,12 +45,18 @@ suite_of() {
 
 log() { printf '==> %s\n' "$*" >&2; }
 
-# Why this machine cannot make or enter a root filesystem, or nothing.
+# Why this machine cannot make or enter a root filesystem, or nothing. Installs
+# debootstrap where it is missing and apt can (as ./build.sh deps installs the
+# build's packages), so that a fresh machine, CI's included, can run the matrix.
 unsupported() {
     [ "$(id -u)" -eq 0 ] || { echo "needs root (debootstrap, chroot and mounts)"; return; }
-    command -v debootstrap >/dev/null 2>&1 || { echo "debootstrap is not installed (apt-get install debootstrap)"; return; }
     command -v unshare >/dev/null 2>&1 || { echo "unshare (util-linux) is missing"; return; }
     unshare --mount true 2>/dev/null || { echo "cannot make a mount namespace here (a container without CAP_SYS_ADMIN?)"; return; }
+    if ! command -v debootstrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+        log "installing debootstrap"
+        { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap debian-archive-keyring; } >&2 || true
+    fi
+    command -v debootstrap >/dev/null 2>&1 || { echo "debootstrap is not installed and apt-get could not install it"; return; }
 }
 
 # Runs a command in the root filesystem $1 with the host's checkout, Rust toolchain,
