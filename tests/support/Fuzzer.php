@@ -570,7 +570,8 @@ final class Fuzzer
             'clean_session', 'retain' => $this->pick([true, false, 'true', 'false', '1', '', 'maybe', 0, 1, 2, null, []]),
             'prefix' => $this->pick(['', 'app/', 'a/+/', '#', "\xff/", str_repeat('p', 65535), []]),
             'qos' => $this->pick([0, 1, 2, 3, -1, '1', 'x', 1.0, 1.5]),
-            'max_queue', 'max_inflight', 'max_packet_size' => $this->pick([0, 1, 10, 20, 1024, 65535, 65536, 2 ** 32, PHP_INT_MAX, -1, '100', 1.5]),
+            'max_queue', 'max_inflight' => $this->pick([0, 1, 10, 20, 1024, 65535, 65536, 2 ** 32, PHP_INT_MAX, -1, '100', 1.5]),
+            'max_packet_size' => $this->pick([0, 1, 10, 127, 128, 200, 1024, 65535, 65536, 2 ** 32, PHP_INT_MAX, -1, '100', 1.5]),
             'reconnect' => $this->pick([
                 ['initial_delay' => 0.01, 'max_delay' => 0.1, 'max_retries' => 1],
                 ['initial_delay' => 0, 'max_delay' => 0],

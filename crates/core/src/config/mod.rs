@@ -308,8 +308,10 @@ const OPTIONS: &[(&str, Reader<Config>)] = &[
         Ok(())
     }),
     ("max_packet_size", |config, path, value| {
-        let rule = "must be an integer between 1024 and 268435455 (bytes)";
-        config.max_packet_size = integer(path, value, 1024..=MAX_PACKET_SIZE, rule)?;
+        // The broker's control packets (CONNACK with its MQTT 5 properties,
+        // SUBACK) must still fit: they are a few dozen bytes.
+        let rule = "must be an integer between 128 and 268435455 (bytes)";
+        config.max_packet_size = integer(path, value, 128..=MAX_PACKET_SIZE, rule)?;
         Ok(())
     }),
     ("flush_timeout", |config, path, value| {
@@ -1299,8 +1301,14 @@ pub(crate) mod tests {
     #[test]
     fn max_packet_size_must_fit_the_mqtt_limits() {
         assert_eq!(
-            error(&[("max_packet_size", Value::Int(1023))]),
-            "option \"max_packet_size\" must be an integer between 1024 and 268435455 (bytes), got 1023"
+            error(&[("max_packet_size", Value::Int(127))]),
+            "option \"max_packet_size\" must be an integer between 128 and 268435455 (bytes), got 127"
+        );
+        assert_eq!(
+            parse(&[("max_packet_size", Value::Int(128))])
+                .unwrap()
+                .max_packet_size,
+            128
         );
         assert!(parse(&[("max_packet_size", Value::Int(268_435_456))]).is_err());
         assert_eq!(
@@ -1403,7 +1411,7 @@ pub(crate) mod tests {
             (
                 "max_packet_size",
                 str("8MB"),
-                "option \"max_packet_size\" must be an integer between 1024 and 268435455 (bytes), got \"8MB\"",
+                "option \"max_packet_size\" must be an integer between 128 and 268435455 (bytes), got \"8MB\"",
             ),
             (
                 "flush_timeout",
