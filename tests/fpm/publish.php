@@ -2,9 +2,10 @@
 
 declare(strict_types=1);
 
-// Served by FpmTest's PHP-FPM pool. Publishes `count` messages on the worker's
-// named connection and reports what the worker sees, as JSON:
-//   {"pid": <worker pid>, "status": <status() after publishing>}
+// Served by FpmTest's PHP-FPM pool and ZtsTest's threaded Apache. Publishes
+// `count` messages on the worker's named connection and reports what the worker
+// sees, as JSON:
+//   {"pid": <worker pid>, "thread": <thread id>, "status": <status() after publishing>}
 //
 // Query: options (JSON of the Mqtt\Client options), name, topic, payload,
 // qos, count (0: only report the status; >1: payloads get a "-<i>" suffix),
@@ -29,4 +30,7 @@ $status = $client->status();
 
 usleep(1000 * (int) ($_GET['hold_ms'] ?? 0));
 
-echo json_encode(['pid' => getmypid(), 'status' => $status], JSON_THROW_ON_ERROR);
+// "<pid>/task/<tid>": under a threaded server, several threads of one process serve requests.
+$thread = (int) basename((string) readlink('/proc/thread-self'));
+
+echo json_encode(['pid' => getmypid(), 'thread' => $thread, 'status' => $status], JSON_THROW_ON_ERROR);
