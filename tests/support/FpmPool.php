@@ -334,8 +334,10 @@ final class FpmPool
 
     /**
      * The php-fpm of the same PHP as the one running the tests, so that the extension
-     * built for it loads: $MQTT_BROADCAST_PHP_FPM when set, else Debian's php-fpmX.Y,
-     * else the php-fpm installed beside this PHP (a source build: PREFIX/sbin/php-fpm).
+     * built for it loads: $MQTT_BROADCAST_PHP_FPM when set, else the php-fpm installed
+     * beside this PHP (a source build: PREFIX/sbin/php-fpm), else Debian's php-fpmX.Y.
+     * In that order: a PHP built from source next to Debian's of the same version
+     * (a thread-safe one, say) must not get Debian's FPM.
      */
     public static function fpmBinary(): string
     {
@@ -344,8 +346,8 @@ final class FpmPool
         if ($configured !== false && $configured !== '') {
             $candidates[] = $configured;
         } else {
-            $candidates[] = '/usr/sbin/php-fpm' . PHP_MAJOR_VERSION . '.' . PHP_MINOR_VERSION;
             $candidates[] = dirname(PHP_BINDIR) . '/sbin/php-fpm';
+            $candidates[] = '/usr/sbin/php-fpm' . PHP_MAJOR_VERSION . '.' . PHP_MINOR_VERSION;
         }
         foreach ($candidates as $candidate) {
             if (is_executable($candidate)) {
