@@ -10,6 +10,8 @@
 #   ./build.sh phpunit ARGS  deps, build, phpunit ARGS with the build loaded
 #   ./build.sh test-matrix  the suites under Debian 13's PHP 8.4 and against the newest
 #                        Mosquitto, in cached debootstrap root filesystems (tests/matrix/run.sh)
+#   ./build.sh test-zts  the extension's suite under a thread-safe PHP 8.2 built from Debian's
+#                        source package, Apache's threaded MPMs included (tests/matrix/zts.sh)
 #   ./build.sh install   deps, build, copy the extension into PHP's extension dir, enable it (cli + fpm)
 #   ./build.sh example   deps, build, run examples/publish.php against a throw-away mosquitto
 #   ./build.sh bench     deps bench, build, run the benchmarks (bench/run.php) and print one markdown table
@@ -230,10 +232,11 @@ main() {
         test-php) cmd_test_php "$@" ;;
         phpunit) cmd_phpunit "$@" ;;
         test-matrix) "$ROOT/tests/matrix/run.sh" "$@" ;;
+        test-zts) "$ROOT/tests/matrix/zts.sh" "$@" ;;
         install) cmd_install ;;
         example) cmd_example ;;
         bench) cmd_bench ;;
-        *) echo "usage: $0 {deps [bench]|build|test [phpunit args]|test-php [phpunit args]|phpunit ARGS|test-matrix|install|example|bench}" >&2; exit 2 ;;
+        *) echo "usage: $0 {deps [bench]|build|test [phpunit args]|test-php [phpunit args]|phpunit ARGS|test-matrix|test-zts [phpunit args]|install|example|bench}" >&2; exit 2 ;;
     esac
 }
 
