@@ -171,17 +171,7 @@ impl Connection {
     ) -> Result<Request, Error> {
         self.require_mqtt5("Mqtt\\Client::request()")?;
         let mut properties = properties.unwrap_or_default();
-        for (set, key) in [
-            (properties.response_topic.is_some(), "response_topic"),
-            (properties.correlation_data.is_some(), "correlation_data"),
-        ] {
-            if set {
-                return Err(Error::invalid(
-                    Argument::Properties,
-                    format!("entry \"{key}\" is set by request() itself"),
-                ));
-            }
-        }
+        refuse_reply_entries(&properties, "is set by request() itself")?;
         let replies = self.replies().clone();
         self.subscribe_replies(&replies, topic, deadline)?;
         replies.discard_unclaimed();
@@ -216,17 +206,7 @@ impl Connection {
             .into());
         };
         let mut properties = properties.unwrap_or_default();
-        for (set, key) in [
-            (properties.response_topic.is_some(), "response_topic"),
-            (properties.correlation_data.is_some(), "correlation_data"),
-        ] {
-            if set {
-                return Err(Error::invalid(
-                    Argument::Properties,
-                    format!("entry \"{key}\" is the request's: reply() sets it"),
-                ));
-            }
-        }
+        refuse_reply_entries(&properties, "is the request's: reply() sets it")?;
         properties.correlation_data = asked.and_then(|p| p.correlation_data.clone());
         let properties = (properties != Properties::default()).then_some(properties);
         self.publish(topic, payload, self.default_qos(), false, properties)
@@ -305,6 +285,23 @@ impl Replies {
             }
         }
     }
+}
+
+/// The response topic and correlation data tie a reply to its request:
+/// request() and reply() set them, so the caller's `properties` may not.
+fn refuse_reply_entries(properties: &Properties, why: &str) -> Result<(), Error> {
+    for (set, key) in [
+        (properties.response_topic.is_some(), "response_topic"),
+        (properties.correlation_data.is_some(), "correlation_data"),
+    ] {
+        if set {
+            return Err(Error::invalid(
+                Argument::Properties,
+                format!("entry \"{key}\" {why}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -433,7 +433,7 @@ fn after_pubrec_a_reconnect_with_the_session_resumes_with_pubrel_not_a_new_publi
 #[test]
 fn after_pubrec_a_reconnect_without_the_session_publishes_the_message_again() {
     let broker = Broker::start();
-    let (connection, publish) =
+    let (connection, _) =
         received_then_dropped(&broker, "qos2_republished_without_session", "exactly/lost");
 
     let mut session = broker.accept();
