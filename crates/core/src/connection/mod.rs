@@ -366,7 +366,7 @@ impl Connection {
         if link.state != ConnectionState::Connected || !link.outbox.is_idle() {
             return None;
         }
-        let direct = link.direct.clone()?;
+        let direct = link.direct.as_ref()?;
         let properties_ref = properties.as_ref();
         if qos == QoS::AtMostOnce {
             if !direct.publish_qos0(topic, payload, retain, properties_ref) {
@@ -396,7 +396,7 @@ impl Connection {
             properties.clone().map(Box::new),
             receipt.clone(),
         );
-        Some(Sent::WrittenAs(direct, pkid, lent))
+        Some(Sent::WrittenAs(direct.clone(), pkid, lent))
     }
 
     /// Waits until nothing is queued, in flight, or left of a packet written
@@ -411,7 +411,7 @@ impl Connection {
             if link.outbox.is_empty() && !unwritten {
                 return true;
             }
-            if link.task_done {
+            if link.task_done || Instant::now() >= deadline {
                 return false;
             }
             let wake = match unwritten {
@@ -419,13 +419,6 @@ impl Connection {
                 false => deadline,
             };
             self.changed.wait_until(&mut link, wake);
-            if Instant::now() >= deadline {
-                let unwritten = link
-                    .direct
-                    .as_ref()
-                    .is_some_and(|direct| !direct.is_drained());
-                return link.outbox.is_empty() && !unwritten;
-            }
         }
     }
 

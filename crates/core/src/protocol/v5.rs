@@ -179,8 +179,8 @@ pub fn record_publish(
 }
 
 /// A PUBACK the caller's thread read itself: handled by rumqttc's state as
-/// its event loop would, and turned into the event. Anything to write in
-/// answer (none while nothing else is in flight) is returned with it.
+/// its event loop would, and turned into the event. What the state answers
+/// with (a publish that waited for this packet id) is returned with it.
 pub fn handle_puback(state: &Mutex<MqttState>, packet: &[u8]) -> Option<(Event, Option<BytesMut>)> {
     let Ok(packet) = Packet::read(&mut BytesMut::from(packet), None) else {
         return None;
@@ -216,8 +216,7 @@ pub async fn poll(eventloop: &mut EventLoop) -> Result<Event, Failure> {
 }
 
 pub fn take_events(eventloop: &mut EventLoop) -> Vec<Event> {
-    let events: Vec<_> = eventloop.state().events.drain(..).collect();
-    events.into_iter().map(event).collect()
+    eventloop.state().events.drain(..).map(event).collect()
 }
 
 pub fn resume(eventloop: &mut EventLoop, resends: &[Resend<'_>], subscribes: &[Subscription]) {
