@@ -101,7 +101,7 @@ final class ConnectionConfig
             qos: $at('qos')->int('qos', 0, 0, 2),
             retain: $at('retain')->bool('retain', false),
             prefix: $at('prefix')->string('prefix', ''),
-            clientId: $at('clientId')->nonEmptyString('clientId', null),
+            clientId: $at('clientId')->nullableString('clientId'),
             aliveInterval: $at('alive_interval')->int('alive_interval', 60, 0, 65535),
             timeout: $at('timeout')->number('timeout', 3.0, true),
             useTls: $at('use_tls')->bool('use_tls', false),
@@ -140,10 +140,16 @@ final class ConnectionConfig
      * only exists for a connection with a fixed clientId. The pure-PHP package
      * shipped clean_session false without a clientId and in effect got a new
      * session on every start; this package does the same, with a clean one.
+     * An empty clientId (`MQTT_CLIENT_ID=` in .env) is no client id.
      */
     public function hasPersistentSession(): bool
     {
-        return !$this->cleanSession && $this->clientId !== null;
+        return !$this->cleanSession && $this->hasFixedClientId();
+    }
+
+    private function hasFixedClientId(): bool
+    {
+        return $this->clientId !== null && $this->clientId !== '';
     }
 
     /**
@@ -191,9 +197,12 @@ final class ConnectionConfig
             // an older build rejects it with a ConfigException naming "tls".
             $options['tls'] = array_replace(['allow_self_signed' => $this->selfSignedAllowed], $this->tls);
         }
-        if ($forDaemon && $this->clientId !== null) {
+        if ($forDaemon && $this->hasFixedClientId()) {
             $options['client_id'] = $this->clientId;
             $options['clean_session'] = $this->cleanSession;
+        } elseif ($forDaemon && $this->clientId === '' && $this->protocol === '5' && $this->cleanSession) {
+            // MQTT 5: the broker assigns one, shown in status()['client_id'].
+            $options['client_id'] = '';
         }
         // The will, the session's expiry and the receive window belong to the
         // daemon's connection:

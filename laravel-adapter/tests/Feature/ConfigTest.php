@@ -240,6 +240,31 @@ final class ConfigTest extends TestCase
         self::assertArrayNotHasKey('clean_session', $connection->clientOptions(false));
     }
 
+    public function test_an_empty_client_id_lets_an_mqtt_5_broker_assign_one_and_is_no_id_otherwise(): void
+    {
+        $connection = static fn (array $values) => MqttBroadcastConfig::fromArray(['connections' => ['default' => ['host' => 'h', 'clientId' => ''] + $values]])->connection('default');
+
+        self::assertSame('', $connection(['protocol' => '5'])->clientOptions(true)['client_id'], 'MQTT 5, clean: the broker assigns one');
+        self::assertArrayNotHasKey('client_id', $connection(['protocol' => '5'])->clientOptions(false), 'publishing processes get a generated id each');
+        foreach ([['protocol' => '3.1.1'], ['protocol' => '5', 'clean_session' => false]] as $values) {
+            $options = $connection($values)->clientOptions(true);
+            self::assertArrayNotHasKey('client_id', $options, json_encode($values) . ': a generated id');
+            self::assertArrayNotHasKey('clean_session', $options, json_encode($values) . ': a clean session');
+            self::assertFalse($connection($values)->hasPersistentSession());
+        }
+    }
+
+    public function test_the_broker_assigned_client_id_of_an_empty_one_shows_in_status(): void
+    {
+        $config = MqttBroadcastConfig::fromArray(['connections' => ['default' => [
+            'host' => static::broker()->host(), 'port' => static::broker()->port(), 'clientId' => '', 'protocol' => '5',
+        ]]]);
+        $client = new Client($config->connection('default')->clientOptions(true), $this->uniq());
+        self::assertTrue($client->waitConnected(10.0), json_encode($client->status()));
+        self::assertNotSame('', $client->status()['client_id'], 'the id the broker assigned');
+        $client->close();
+    }
+
     public function test_retry_settings_become_the_extensions_reconnect_options(): void
     {
         $config = MqttBroadcastConfig::fromArray([
