@@ -48,6 +48,7 @@ final class Client
      *     protocol?: '3.1.1'|'5'|5,
      *     session_expiry_interval?: int|string,
      *     receive_maximum?: int|string,
+     *     topic_aliases?: int|string,
      * }|null $options
      * @param non-empty-string $name the connection's name in this process
      *
@@ -155,8 +156,19 @@ final class Client
      */
     public function status(): array {}
 
-    /** Flushes (bounded by flush_timeout) and disconnects; later publishes on this handle throw, close() again does nothing. */
-    public function close(): void {}
+    /**
+     * Flushes (bounded by flush_timeout) and disconnects; later publishes on this handle throw, close() again does nothing.
+     *
+     * @param array{
+     *     reason_code?: 0|4|128|129|130|131|144|147|148|149|150|151|152|153,
+     *     session_expiry_interval?: int,
+     *     reason_string?: string,
+     * }|null $options MQTT 5 only: what the DISCONNECT says. reason_code 4 makes the broker publish the will;
+     *                 session_expiry_interval replaces the one of CONNECT (0 ends a persistent session now)
+     *
+     * @throws \ValueError on an unknown or invalid option, or any option on an MQTT 3.1.1 connection
+     */
+    public function close(?array $options = null): void {}
 
     /**
      * status() of every live connection of this process, by connection name.

@@ -10,6 +10,7 @@ use ext_php_rs::flags::ClassFlags;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::ZendHashTable;
 
+use mqtt_broadcast_core::close::CloseOptions;
 use mqtt_broadcast_core::config::Config;
 use mqtt_broadcast_core::connection::{Connection, ConnectionState, Status};
 use mqtt_broadcast_core::deadline;
@@ -21,8 +22,8 @@ use mqtt_broadcast_core::runtime::current_pid;
 use super::arguments::{self, seconds};
 use super::event::Event;
 use super::exceptions::{
-    OrThrow, Signature, CLIENT_CONSTRUCT, FLUSH, NO_ARGUMENTS, PUBLISH, PUBLISH_SYNC, REQUEST,
-    WAIT_CONNECTED,
+    OrThrow, Signature, CLIENT_CONSTRUCT, CLOSE, FLUSH, NO_ARGUMENTS, PUBLISH, PUBLISH_SYNC,
+    REQUEST, WAIT_CONNECTED,
 };
 use super::message::{self, Message};
 use super::subscriber::{dispatch_signals, WAKE_INTERVAL};
@@ -163,9 +164,19 @@ impl Client {
         Ok(status_array(&self.connection(&NO_ARGUMENTS)?.status())?)
     }
 
-    /// Flushes (bounded by flush_timeout) and disconnects; the handle is unusable afterwards.
-    pub fn close(&mut self) -> PhpResult<()> {
-        registry::close(self.connection(&NO_ARGUMENTS)?);
+    /// Flushes (bounded by flush_timeout) and disconnects, with MQTT 5's reason code and session expiry when given; the handle is unusable afterwards.
+    pub fn close(&mut self, options: Option<&ZendHashTable>) -> PhpResult<()> {
+        let call = &CLOSE;
+        let farewell = match options {
+            None => CloseOptions::default(),
+            Some(array) => {
+                let farewell = CloseOptions::from_value(&arguments::array(call, "options", array)?)
+                    .or_throw(call)?;
+                farewell.check_for(&self.config).or_throw(call)?;
+                farewell
+            }
+        };
+        registry::close(self.connection(call)?, farewell);
         Ok(())
     }
 

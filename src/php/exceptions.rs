@@ -87,6 +87,7 @@ pub const PUBLISH_SYNC: Signature =
 pub const REQUEST: Signature = Signature(&["topic", "payload", "timeout", "properties"]);
 pub const REPLY: Signature = Signature(&["payload", "properties"]);
 pub const FLUSH: Signature = Signature(&["timeout"]);
+pub const CLOSE: Signature = Signature(&["options"]);
 pub const WAIT_CONNECTED: Signature = Signature(&["timeout"]);
 pub const NO_ARGUMENTS: Signature = Signature(&[]);
 pub const SUBSCRIBER_CONSTRUCT: Signature = Signature(&["clients", "options"]);

@@ -101,11 +101,11 @@ final class StubsTest extends TestCase
             'class Mqtt\\Client > method flush() > parameter #0 > variadic: the extension has false, the stub has true',
         ];
         yield 'an extra parameter' => [
-            'public function close(): void', 'public function close(float $timeout = 1.0): void',
-            'class Mqtt\\Client > method close() > parameter #0: the stub declares it, the extension does not',
+            'public function status(): array', 'public function status(float $timeout = 1.0): array',
+            'class Mqtt\\Client > method status() > parameter #0: the stub declares it, the extension does not',
         ];
         yield 'a return type' => [
-            'public function close(): void', 'public function close(): bool',
+            'public function close(?array $options = null): void', 'public function close(?array $options = null): bool',
             'class Mqtt\\Client > method close() > return type: the extension has void, the stub has bool',
         ];
         yield 'a static method' => [
@@ -113,7 +113,7 @@ final class StubsTest extends TestCase
             'class Mqtt\\Client > method connections() > static: the extension has true, the stub has false',
         ];
         yield 'a visibility' => [
-            'public function close()', 'protected function close()',
+            'public function close(', 'protected function close(',
             'class Mqtt\\Client > method close() > visibility: the extension has public, the stub has protected',
         ];
         yield 'a final class' => [

@@ -37,7 +37,7 @@ final class Fuzzer
     private const OPTION_KEYS = [
         'host', 'port', 'client_id', 'username', 'password', 'keep_alive', 'connect_timeout', 'clean_session',
         'prefix', 'qos', 'retain', 'max_queue', 'max_inflight', 'max_packet_size', 'flush_timeout', 'reconnect',
-        'tls', 'will', 'protocol', 'session_expiry_interval', 'receive_maximum',
+        'tls', 'will', 'protocol', 'session_expiry_interval', 'receive_maximum', 'topic_aliases',
     ];
 
     /** @var list<array{\ReflectionClass, \ReflectionMethod, float}> class, method, weight */
@@ -441,6 +441,7 @@ final class Fuzzer
             'limit' => $this->pick([null, 0, 1, 2, 5, 100, -1, PHP_INT_MAX, PHP_INT_MIN]),
             'properties' => $this->properties(),
             'options' => match (true) {
+                $class === 'Client' && $method->getName() === 'close' => $this->closeOptions(),
                 $class === 'Client' => $this->clientOptions(),
                 in_array($method->getName(), ['subscribe', 'route'], true) => $this->subscriptionOptions(),
                 default => $this->subscriberOptions(),
@@ -614,6 +615,7 @@ final class Fuzzer
             'protocol' => $this->pick(['3.1.1', '5', 5, '4', '', 3.1, null, []]),
             'session_expiry_interval' => $this->pick([0, 1, 4294967295, 4294967296, -1, PHP_INT_MAX, 1e19, '60']),
             'receive_maximum' => $this->pick([1, 20, 65535, 0, 65536, -1, '100', 1.5]),
+            'topic_aliases' => $this->pick([0, 1, 10, 65535, 65536, -1, '10', 2.5]),
             default => $this->chaos(),
         };
     }
@@ -639,6 +641,26 @@ final class Fuzzer
     }
 
     /** MQTT 5 subscription options of subscribe() and route(). */
+    private function closeOptions(): mixed
+    {
+        if (mt_rand(0, 9) === 0) {
+            return $this->chaos();
+        }
+        return $this->pick([
+            null,
+            [],
+            ['reason_code' => 4],
+            ['reason_code' => 0x80, 'reason_string' => 'bye'],
+            ['reason_code' => 0x8E],
+            ['reason_code' => -1],
+            ['session_expiry_interval' => 0],
+            ['session_expiry_interval' => 60],
+            ['session_expiry_interval' => 4294967296],
+            ['reason_string' => "\xff"],
+            ['reason' => 4],
+        ]);
+    }
+
     private function subscriptionOptions(): mixed
     {
         if (mt_rand(0, 9) === 0) {

@@ -2,6 +2,7 @@
 //! `cargo test -p mqtt-broadcast-core` needs no PHP toolchain.
 
 pub mod backoff;
+pub mod close;
 pub mod config;
 pub mod connection;
 pub mod deadline;

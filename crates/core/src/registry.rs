@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tokio::runtime::Runtime;
 
+use super::close::CloseOptions;
 use super::config::Config;
 use super::connection::Connection;
 use super::deadline;
@@ -73,8 +74,8 @@ pub fn connect(name: &str, config: Config) -> Result<Arc<Connection>, Error> {
 /// Closes a connection and lets the next `connect` of its name start afresh.
 /// One that could not deliver everything stays listed, so its messages stay
 /// visible in `status()` and the next connection of that name takes them over.
-pub fn close(connection: &Arc<Connection>) {
-    connection.close();
+pub fn close(connection: &Arc<Connection>, farewell: CloseOptions) {
+    connection.close_with(farewell);
     let status = connection.status();
     if status.queued + status.in_flight > 0 {
         return;
@@ -130,7 +131,7 @@ pub fn shutdown() {
         connection.flush_until(deadline::from(start, connection.config.flush_timeout));
     }
     for connection in &connections {
-        connection.close_by(start);
+        connection.close_by(start, CloseOptions::default());
         let status = connection.status();
         let undelivered = status.queued + status.in_flight;
         if undelivered > 0 {
@@ -219,6 +220,6 @@ mod tests {
 
         let replacement = replacing.join().unwrap();
         assert_eq!(replacement.status().queued, 1, "the message moved over");
-        close(&other);
+        close(&other, CloseOptions::default());
     }
 }

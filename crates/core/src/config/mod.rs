@@ -67,6 +67,10 @@ pub struct Config {
     /// how many can wait in the subscribers of this connection. `None`:
     /// 65,535, as MQTT 5 means when a client says nothing.
     pub receive_maximum: Option<u16>,
+    /// MQTT 5: how many topics get a topic alias on outgoing publishes, so
+    /// that repeated publishes to them carry two bytes instead of the
+    /// topic. The broker's Topic Alias Maximum lowers it; 0: none.
+    pub topic_aliases: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +165,7 @@ impl Default for Config {
             protocol: Protocol::V311,
             session_expiry_interval: None,
             receive_maximum: None,
+            topic_aliases: 0,
         }
     }
 }
@@ -344,6 +349,11 @@ const OPTIONS: &[(&str, Reader<Config>)] = &[
         config.receive_maximum = Some(integer(path, value, 1..=u16::MAX, rule)?);
         Ok(())
     }),
+    ("topic_aliases", |config, path, value| {
+        let rule = "must be an integer between 0 (none) and 65535 (topics)";
+        config.topic_aliases = integer(path, value, 0..=u16::MAX, rule)?;
+        Ok(())
+    }),
 ];
 
 impl Config {
@@ -426,6 +436,12 @@ impl Config {
             return Err(ConfigError::Conflict {
                 path: "receive_maximum",
                 rule: "requires option \"protocol\" => \"5\" (over MQTT 3.1.1 the broker's max_inflight_messages decides)",
+            });
+        }
+        if config.topic_aliases > 0 && config.protocol != Protocol::V5 {
+            return Err(ConfigError::Conflict {
+                path: "topic_aliases",
+                rule: "requires option \"protocol\" => \"5\" (MQTT 3.1.1 has no topic aliases)",
             });
         }
         Ok(config)
@@ -890,6 +906,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn topic_aliases_are_mqtt_5_and_off_by_default() {
+        assert_eq!(
+            error(&[("topic_aliases", Value::Int(10))]),
+            "option \"topic_aliases\" requires option \"protocol\" => \"5\" (MQTT 3.1.1 has no topic aliases)"
+        );
+        assert_eq!(
+            parse(&[("topic_aliases", Value::Int(0))])
+                .unwrap()
+                .topic_aliases,
+            0
+        );
+        let v5 = |value: Value| parse(&[("protocol", str("5")), ("topic_aliases", value)]);
+        assert_eq!(v5(Value::Int(65_535)).unwrap().topic_aliases, 65_535);
+        for bad in [Value::Int(-1), Value::Int(65_536), str("some")] {
+            assert!(v5(bad).unwrap_err().to_string().starts_with(
+                "option \"topic_aliases\" must be an integer between 0 (none) and 65535 (topics)"
+            ));
+        }
+    }
+
+    #[test]
     fn receive_maximum_is_mqtt_5_and_says_the_most_by_default() {
         assert_eq!(
             error(&[("receive_maximum", Value::Int(100))]),
@@ -1040,6 +1077,7 @@ pub(crate) mod tests {
             ("protocol", str("5")),
             ("session_expiry_interval", Value::Int(600)),
             ("receive_maximum", Value::Int(500)),
+            ("topic_aliases", Value::Int(8)),
         ])
         .unwrap();
         assert_eq!(
@@ -1077,6 +1115,7 @@ pub(crate) mod tests {
                 protocol: Protocol::V5,
                 session_expiry_interval: Some(600),
                 receive_maximum: Some(500),
+                topic_aliases: 8,
             }
         );
     }

@@ -13,6 +13,7 @@ use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
 use super::backoff::Backoff;
+use super::close::CloseOptions;
 use super::config::{Config, Protocol};
 use super::deadline;
 use super::error::{Argument, ConnectionError, Error, Refusal, Timeout};
@@ -109,6 +110,8 @@ struct Link {
     /// only valid on the connection that received them.
     session: u64,
     closing: bool,
+    /// What close() says in its DISCONNECT.
+    farewell: CloseOptions,
     task_done: bool,
     reconnects: u64,
     last_error: Option<String>,
@@ -203,6 +206,7 @@ impl Connection {
                 subscriptions: Subscriptions::default(),
                 session: 0,
                 closing: false,
+                farewell: CloseOptions::default(),
                 task_done: false,
                 reconnects: 0,
                 last_error: None,
@@ -443,12 +447,14 @@ impl Connection {
         self.flush_until(deadline::after(timeout))
     }
 
-    /// Flushes until `deadline`, says DISCONNECT and stops the task. What
-    /// could not be delivered stays counted in `status()`.
-    pub fn close_by(&self, deadline: Instant) {
+    /// Flushes until `deadline`, says DISCONNECT (with `farewell`'s reason
+    /// and session expiry, checked by `CloseOptions::check_for`) and stops
+    /// the task. What could not be delivered stays counted in `status()`.
+    pub fn close_by(&self, deadline: Instant, farewell: CloseOptions) {
         self.flush_until(deadline);
         let mut link = self.link.lock();
         link.closing = true;
+        link.farewell = farewell;
         self.close_requested.notify_one();
         let stop_deadline = Instant::now() + DISCONNECT_TIMEOUT * 2;
         while !link.task_done {
@@ -469,7 +475,11 @@ impl Connection {
     }
 
     pub fn close(&self) {
-        self.close_by(deadline::after(self.config.flush_timeout));
+        self.close_with(CloseOptions::default());
+    }
+
+    pub fn close_with(&self, farewell: CloseOptions) {
+        self.close_by(deadline::after(self.config.flush_timeout), farewell);
     }
 
     /// Closed or failed for good: a registry replaces it on next use.

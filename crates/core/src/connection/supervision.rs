@@ -253,6 +253,6 @@ pub(super) mod tests {
         assert!(second.flush(Duration::from_secs(10)));
         assert_eq!(wait_for(&second_broker, 2), ["pending", "waiting"]);
         assert_eq!(second.status().acknowledged, 2);
-        registry::close(&second);
+        registry::close(&second, CloseOptions::default());
     }
 }

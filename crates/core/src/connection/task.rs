@@ -310,7 +310,14 @@ impl Connection {
     /// closing our end with unread data in it would reset the connection, and
     /// the broker could lose what we wrote just before.
     async fn disconnect(&self, eventloop: &mut EventLoop) {
-        if self.link.lock().state != ConnectionState::Connected || !self.requests.disconnect() {
+        let farewell = {
+            let link = self.link.lock();
+            if link.state != ConnectionState::Connected {
+                return;
+            }
+            link.farewell.clone()
+        };
+        if !self.requests.disconnect(&farewell) {
             return;
         }
         let closed_by_broker = async {

@@ -48,9 +48,9 @@ impl Direct {
         retain: bool,
         properties: Option<&Properties>,
     ) -> bool {
-        let packet = match self.state {
+        let packet = match &self.state {
             State::V311(_) => v311::encode_qos0(topic, payload, retain),
-            State::V5(_) => v5::encode_qos0(topic, payload, retain, properties),
+            State::V5(state) => v5::encode_qos0(state, topic, payload, retain, properties),
         };
         self.write_now(packet)
     }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rumqttc::QoS;
 
+use super::close::CloseOptions;
 use super::config::{Config, Protocol};
 use super::outbox::{Message, Resend};
 use super::properties::Properties;
@@ -194,10 +195,12 @@ impl Requests {
         }
     }
 
-    pub fn disconnect(&self) -> bool {
+    /// MQTT 3.1.1's DISCONNECT has no content: `options` are MQTT 5's
+    /// (`CloseOptions::check_for` refuses them on 3.1.1).
+    pub fn disconnect(&self, options: &CloseOptions) -> bool {
         match self {
             Requests::V311(client) => client.try_disconnect().is_ok(),
-            Requests::V5(client) => client.try_disconnect().is_ok(),
+            Requests::V5(client) => v5::disconnect(client, options),
         }
     }
 }

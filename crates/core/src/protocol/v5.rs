@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use bytes::{Bytes, BytesMut};
 
 use rumqttc::v5::mqttbytes::v5::{
-    ConnectReturnCode, Filter, LastWill, LastWillProperties, Packet, PubAck, PubAckReason,
-    PubRecReason, PubRel, Publish, PublishProperties, RetainForwardRule, Subscribe,
-    SubscribeProperties, SubscribeReasonCode,
+    ConnectReturnCode, Disconnect, DisconnectProperties, DisconnectReasonCode, Filter, LastWill,
+    LastWillProperties, Packet, PubAck, PubAckReason, PubRecReason, PubRel, Publish,
+    PublishProperties, RetainForwardRule, Subscribe, SubscribeProperties, SubscribeReasonCode,
 };
 use rumqttc::v5::mqttbytes::{Error as MqttError, QoS as V5QoS};
 use rumqttc::v5::{
@@ -18,6 +18,7 @@ use rumqttc::{Outgoing, QoS, TlsConfiguration, Transport};
 
 use super::v311::network_options;
 use super::{tls_failure, Accepted, Event, Failure, Incoming, Reason, Resend};
+use crate::close::CloseOptions;
 use crate::config::{Config, Will};
 use crate::outbox::Message;
 use crate::properties::Properties;
@@ -63,7 +64,9 @@ pub fn open(
             will_properties(will, &config.prefix),
         ));
     }
-    AsyncClient::new(options, capacity)
+    let (client, eventloop) = AsyncClient::new(options, capacity);
+    eventloop.state().topic_aliases = config.topic_aliases;
+    (client, eventloop)
 }
 
 /// The will's delay and publish properties, the prefix in front of its response topic.
@@ -115,7 +118,9 @@ pub fn publish(client: &AsyncClient, message: &Message) -> bool {
 }
 
 /// A QoS 0 PUBLISH as it goes on the wire.
+/// With a topic alias from `state` when the connection uses them.
 pub fn encode_qos0(
+    state: &Mutex<MqttState>,
     topic: &str,
     payload: &[u8],
     retain: bool,
@@ -124,6 +129,11 @@ pub fn encode_qos0(
     let payload = Bytes::copy_from_slice(payload);
     let mut publish = Publish::new(topic, V5QoS::AtMostOnce, payload, properties.map(to_wire));
     publish.retain = retain;
+    let mut state = rumqttc::lock(state);
+    if state.topic_aliases > 0 {
+        state.alias_outgoing(&mut publish);
+    }
+    drop(state);
     let mut packet = BytesMut::with_capacity(publish.size());
     publish.write(&mut packet).ok()?;
     Some(packet)
@@ -209,6 +219,30 @@ pub fn acknowledge(client: &AsyncClient, pkid: u16, level: QoS) -> bool {
     let mut publish = Publish::new("", qos(level), Vec::new(), None);
     publish.pkid = pkid;
     client.try_ack(&publish).is_ok()
+}
+
+/// A DISCONNECT with what close() was given; a plain one for none.
+pub fn disconnect(client: &AsyncClient, options: &CloseOptions) -> bool {
+    if *options == CloseOptions::default() {
+        return client.try_disconnect().is_ok();
+    }
+    // CloseOptions took only codes a client may send, all of which rumqttc knows.
+    let Ok(reason_code) = DisconnectReasonCode::try_from(options.reason_code) else {
+        return client.try_disconnect().is_ok();
+    };
+    let properties = (options.session_expiry_interval.is_some() || options.reason_string.is_some())
+        .then(|| DisconnectProperties {
+            session_expiry_interval: options.session_expiry_interval,
+            reason_string: options.reason_string.clone(),
+            user_properties: Vec::new(),
+            server_reference: None,
+        });
+    client
+        .try_disconnect_with(Disconnect {
+            reason_code,
+            properties,
+        })
+        .is_ok()
 }
 
 pub async fn poll(eventloop: &mut EventLoop) -> Result<Event, Failure> {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::mqttbytes::v5::{
-    Filter, PubAck, PubRec, Publish, PublishProperties, Subscribe, SubscribeProperties,
+    Disconnect, Filter, PubAck, PubRec, Publish, PublishProperties, Subscribe, SubscribeProperties,
     Unsubscribe, UnsubscribeProperties,
 };
 use super::mqttbytes::QoS;
@@ -440,6 +440,14 @@ impl AsyncClient {
     pub fn try_disconnect(&self) -> Result<(), ClientError> {
         let request = Request::Disconnect;
         self.request_tx.try_send(request)?;
+        Ok(())
+    }
+
+    /// Attempts to send a MQTT disconnect with a reason code and
+    /// properties (session expiry, reason string) to the `EventLoop`
+    pub fn try_disconnect_with(&self, disconnect: Disconnect) -> Result<(), ClientError> {
+        self.request_tx
+            .try_send(Request::DisconnectWith(disconnect))?;
         Ok(())
     }
 }

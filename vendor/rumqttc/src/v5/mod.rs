@@ -49,6 +49,8 @@ pub enum Request {
     Unsubscribe(Unsubscribe),
     UnsubAck(UnsubAck),
     Disconnect,
+    /// A DISCONNECT with a reason code and properties of the caller's.
+    DisconnectWith(Disconnect),
 }
 
 impl From<Subscribe> for Request {

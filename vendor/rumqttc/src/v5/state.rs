@@ -1,7 +1,8 @@
 use super::mqttbytes::v5::{
     ConnAck, ConnectReturnCode, Disconnect, DisconnectReasonCode, Packet, PingReq, PubAck,
     PubAckReason, PubComp, PubCompReason, PubRec, PubRecReason, PubRel, PubRelReason, Publish,
-    SubAck, Subscribe, SubscribeReasonCode, UnsubAck, UnsubAckReason, Unsubscribe,
+    PublishProperties, SubAck, Subscribe, SubscribeReasonCode, UnsubAck, UnsubAckReason,
+    Unsubscribe,
 };
 use super::mqttbytes::{self, Error as MqttError, QoS};
 
@@ -106,6 +107,11 @@ pub struct MqttState {
     topic_alises: HashMap<u16, Bytes>,
     /// `topic_alias_maximum` RECEIVED via connack packet
     pub broker_topic_alias_max: u16,
+    /// How many topic aliases to assign to outgoing publishes (0: none);
+    /// the broker's maximum lowers it (see `alias_outgoing`).
+    pub topic_aliases: u16,
+    /// Map of topic->alias_id this side assigned on this network connection
+    outgoing_aliases: HashMap<Bytes, u16>,
     /// Maximum number of allowed inflight QoS1 & QoS2 requests
     pub(crate) max_outgoing_inflight: u16,
     /// Upper limit on the maximum number of allowed inflight QoS1 & QoS2 requests
@@ -135,6 +141,8 @@ impl MqttState {
             topic_alises: HashMap::new(),
             // Set via CONNACK
             broker_topic_alias_max: 0,
+            topic_aliases: 0,
+            outgoing_aliases: HashMap::new(),
             max_outgoing_inflight: max_inflight,
             max_outgoing_inflight_upper_limit: max_inflight,
         }
@@ -208,9 +216,9 @@ impl MqttState {
             Request::Subscribe(subscribe) => self.outgoing_subscribe(subscribe)?,
             Request::Unsubscribe(unsubscribe) => self.outgoing_unsubscribe(unsubscribe)?,
             Request::PingReq => self.outgoing_ping()?,
-            Request::Disconnect => {
-                self.outgoing_disconnect(DisconnectReasonCode::NormalDisconnection)?
-            }
+            Request::Disconnect => self
+                .outgoing_disconnect(Disconnect::new(DisconnectReasonCode::NormalDisconnection))?,
+            Request::DisconnectWith(disconnect) => self.outgoing_disconnect(disconnect)?,
             Request::PubAck(puback) => self.outgoing_puback(puback)?,
             Request::PubRec(pubrec) => self.outgoing_pubrec(pubrec)?,
             _ => unimplemented!(),
@@ -253,7 +261,7 @@ impl MqttState {
 
     pub fn handle_protocol_error(&mut self) -> Result<Option<Packet>, StateError> {
         // send DISCONNECT packet with REASON_CODE 0x82
-        self.outgoing_disconnect(DisconnectReasonCode::ProtocolError)
+        self.outgoing_disconnect(Disconnect::new(DisconnectReasonCode::ProtocolError))
     }
 
     fn handle_incoming_suback(
@@ -295,6 +303,10 @@ impl MqttState {
             });
         }
 
+        // Topic aliases live as long as the network connection, both ways.
+        self.topic_alises.clear();
+        self.outgoing_aliases.clear();
+        self.broker_topic_alias_max = 0;
         if let Some(props) = &connack.properties {
             if let Some(topic_alias_max) = props.topic_alias_max {
                 self.broker_topic_alias_max = topic_alias_max
@@ -567,7 +579,46 @@ impl MqttState {
         let event = Event::Outgoing(Outgoing::Publish(pkid));
         self.events.push_back(event);
 
+        // Only the copy on the wire: the one kept for a resend after a
+        // reconnect names its topic, as aliases end with the connection.
+        self.alias_outgoing(&mut publish);
         Ok(Some(Packet::Publish(publish)))
+    }
+
+    /// Gives `publish` a topic alias when `topic_aliases` asks for them: the
+    /// first topics published on this network connection, as many as the
+    /// lower of `topic_aliases` and the broker's maximum, each get one. The
+    /// first publish of a topic carries the topic and its new alias, the
+    /// following ones the alias and an empty topic. A publish with an alias
+    /// of its caller's is left as it is.
+    pub fn alias_outgoing(&mut self, publish: &mut Publish) {
+        let limit = self.topic_aliases.min(self.broker_topic_alias_max);
+        if limit == 0
+            || publish.topic.is_empty()
+            || publish
+                .properties
+                .as_ref()
+                .is_some_and(|p| p.topic_alias.is_some())
+        {
+            return;
+        }
+        let alias = match self.outgoing_aliases.get(&publish.topic) {
+            Some(alias) => {
+                let alias = *alias;
+                publish.topic = Bytes::new();
+                alias
+            }
+            None if self.outgoing_aliases.len() < limit as usize => {
+                let alias = self.outgoing_aliases.len() as u16 + 1;
+                self.outgoing_aliases.insert(publish.topic.clone(), alias);
+                alias
+            }
+            None => return,
+        };
+        publish
+            .properties
+            .get_or_insert_with(PublishProperties::default)
+            .topic_alias = Some(alias);
     }
 
     fn outgoing_pubrel(&mut self, pubrel: PubRel) -> Result<Option<Packet>, StateError> {
@@ -673,13 +724,13 @@ impl MqttState {
 
     fn outgoing_disconnect(
         &mut self,
-        reason: DisconnectReasonCode,
+        disconnect: Disconnect,
     ) -> Result<Option<Packet>, StateError> {
-        debug!("Disconnect with {:?}", reason);
+        debug!("Disconnect with {:?}", disconnect.reason_code);
         let event = Event::Outgoing(Outgoing::Disconnect);
         self.events.push_back(event);
 
-        Ok(Some(Packet::Disconnect(Disconnect::new(reason))))
+        Ok(Some(Packet::Disconnect(disconnect)))
     }
 
     fn check_collision(&mut self, pkid: u16) -> Option<Publish> {
@@ -755,6 +806,77 @@ mod test {
 
     fn build_mqttstate() -> MqttState {
         MqttState::new(u16::MAX, false)
+    }
+
+    fn connack_with_topic_alias_max(max: Option<u16>) -> Incoming {
+        Incoming::ConnAck(ConnAck {
+            session_present: false,
+            code: ConnectReturnCode::Success,
+            properties: Some(ConnAckProperties {
+                session_expiry_interval: None,
+                receive_max: None,
+                max_qos: None,
+                retain_available: None,
+                max_packet_size: None,
+                assigned_client_identifier: None,
+                topic_alias_max: max,
+                reason_string: None,
+                user_properties: Vec::new(),
+                wildcard_subscription_available: None,
+                subscription_identifiers_available: None,
+                shared_subscription_available: None,
+                server_keep_alive: None,
+                response_information: None,
+                server_reference: None,
+                authentication_method: None,
+                authentication_data: None,
+            }),
+        })
+    }
+
+    fn wire(mqtt: &mut MqttState, topic: &str) -> (String, Option<u16>) {
+        let publish = Publish::new(topic, QoS::AtLeastOnce, vec![1], None);
+        match mqtt
+            .handle_outgoing_packet(Request::Publish(publish))
+            .unwrap()
+        {
+            Some(Packet::Publish(publish)) => (
+                String::from_utf8(publish.topic.to_vec()).unwrap(),
+                publish.properties.and_then(|p| p.topic_alias),
+            ),
+            packet => panic!("expected a publish, got {packet:?}"),
+        }
+    }
+
+    #[test]
+    fn outgoing_publishes_get_topic_aliases_for_the_connection() {
+        let mut mqtt = build_mqttstate();
+        mqtt.topic_aliases = 2;
+        // None before the broker said how many it takes.
+        assert_eq!(wire(&mut mqtt, "a"), ("a".into(), None));
+
+        mqtt.handle_incoming_packet(connack_with_topic_alias_max(Some(10)))
+            .unwrap();
+        assert_eq!(wire(&mut mqtt, "a"), ("a".into(), Some(1)));
+        assert_eq!(wire(&mut mqtt, "a"), ("".into(), Some(1)));
+        assert_eq!(wire(&mut mqtt, "b"), ("b".into(), Some(2)));
+        assert_eq!(wire(&mut mqtt, "c"), ("c".into(), None), "2 wanted");
+        assert_eq!(wire(&mut mqtt, "b"), ("".into(), Some(2)));
+        // What a reconnect resends names its topic.
+        assert!(mqtt
+            .outgoing_pub
+            .iter()
+            .flatten()
+            .all(|p| !p.topic.is_empty() && p.properties.is_none()));
+
+        // A new connection starts over, within its broker's maximum.
+        mqtt.handle_incoming_packet(connack_with_topic_alias_max(Some(1)))
+            .unwrap();
+        assert_eq!(wire(&mut mqtt, "b"), ("b".into(), Some(1)));
+        assert_eq!(wire(&mut mqtt, "a"), ("a".into(), None));
+        mqtt.handle_incoming_packet(connack_with_topic_alias_max(None))
+            .unwrap();
+        assert_eq!(wire(&mut mqtt, "b"), ("b".into(), None));
     }
 
     #[test]
@@ -1118,7 +1240,11 @@ mod test {
         // the counter wraps to 1 again: it must wait for PUBCOMP
         mqtt.outgoing_publish(build_outgoing_publish(QoS::AtLeastOnce))
             .unwrap();
-        assert_eq!(mqtt.outgoing_publish(build_outgoing_publish(QoS::AtLeastOnce)).unwrap(), None);
+        assert_eq!(
+            mqtt.outgoing_publish(build_outgoing_publish(QoS::AtLeastOnce))
+                .unwrap(),
+            None
+        );
         assert_eq!(mqtt.collision.as_ref().map(|p| p.pkid), Some(1));
 
         match mqtt
