@@ -11,6 +11,7 @@ use Illuminate\Contracts\Foundation\Application;
 use Illuminate\Foundation\Console\AboutCommand;
 use Illuminate\Notifications\ChannelManager;
 use Illuminate\Queue\Events\Looping;
+use Illuminate\Queue\QueueManager;
 use Illuminate\Support\Facades\Route;
 use Illuminate\Support\ServiceProvider;
 use MqttBroadcast\Laravel\Broadcasting\MqttBroadcaster;
@@ -19,6 +20,7 @@ use MqttBroadcast\Laravel\Daemon\DaemonRegistry;
 use MqttBroadcast\Laravel\Http\Middleware\Authorize;
 use MqttBroadcast\Laravel\Logging\MessageLog;
 use MqttBroadcast\Laravel\Notifications\MqttChannel;
+use MqttBroadcast\Laravel\Queue\MqttConnector;
 use MqttBroadcast\Laravel\RateLimiting\PublishLimiter;
 use MqttBroadcast\Laravel\Routing\Router;
 
@@ -58,6 +60,10 @@ class MqttBroadcastServiceProvider extends ServiceProvider
         });
         $this->callAfterResolving(ChannelManager::class, function (ChannelManager $channels): void {
             $channels->extend('mqtt', fn ($app) => new MqttChannel($app));
+        });
+        // The "mqtt" queue driver: QUEUE_CONNECTION=mqtt, `php artisan queue:work mqtt`.
+        $this->callAfterResolving('queue', function (QueueManager $queue): void {
+            $queue->addConnector('mqtt', fn () => new MqttConnector($this->app));
         });
     }
 
