@@ -29,6 +29,8 @@ final class Consumer
     private const DELAYED_ROUND = 1.0;
     /** Delayed jobs looked at per round. */
     private const DELAYED_PER_ROUND = 1000;
+    /** Jobs remembered as finished, to recognise one the broker sends again. */
+    private const RECENT = 1000;
 
     private Client $readyClient;
     private Subscriber $ready;
@@ -45,6 +47,8 @@ final class Consumer
     private ?array $reservation;
     private bool $closed = false;
     private float $nextHeartbeat = 0.0;
+    /** @var array<string, true> ids of the latest jobs that finished here, oldest first */
+    private array $recent = [];
     /** @var list<Subscriber> subscribers of closed consumers, never dropped (see close()) */
     private static array $closedSubscribers = [];
 
@@ -78,6 +82,9 @@ final class Consumer
         $this->ready->subscribe($topics->share($topics->ready($queue)), 1);
         $this->delayed = new Subscriber([$this->delayedClient]);
         $this->delayed->subscribe($topics->share($topics->delayed($queue)), 1);
+        // What an earlier connection of these names went through is not news.
+        $this->readyClient->events();
+        $this->delayedClient->events();
         $this->reservation = self::decodeReservation(Retained::read($control, $topics->reservation($queue, $id)));
         if (!$adopted) {
             $this->readyClient->waitConnected(5.0);
@@ -92,17 +99,38 @@ final class Consumer
         if ($this->current !== null) {
             throw new \LogicException("mqtt queue: a job of consumer {$this->id} is still in progress");
         }
-        $message = $this->lookahead ?? $this->ready->next($wait);
-        $this->lookahead = null;
-        $this->current = $message;
-        $this->finished = false;
-        return $message;
+        while (true) {
+            $message = $this->lookahead ?? $this->ready->next($wait);
+            $this->lookahead = null;
+            $this->current = $message;
+            $this->finished = false;
+            if ($message === null || !$message->duplicate || !isset($this->recent[self::idOf($message)])) {
+                return $message;
+            }
+            // Sent again after a reconnect, when its acknowledgement was lost
+            // with the old connection: it finished here already.
+            $this->finished = true;
+            $this->acknowledge();
+        }
     }
 
     /** The job of the current message was deleted, released or failed (or it was no job at all). */
     public function finish(): void
     {
+        if ($this->current !== null && !$this->finished) {
+            $this->recent[self::idOf($this->current)] = true;
+            if (count($this->recent) > self::RECENT) {
+                unset($this->recent[array_key_first($this->recent)]);
+            }
+        }
         $this->finished = true;
+    }
+
+    /** The id of a job message: its "id", else (another producer's job) its content. */
+    public static function idOf(Message $message): string
+    {
+        $job = json_decode($message->payload, true);
+        return is_array($job) && is_string($job['id'] ?? null) ? $job['id'] : sha1($message->payload);
     }
 
     /** Acknowledges the current message once its job finished. */

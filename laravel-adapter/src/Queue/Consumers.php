@@ -23,6 +23,12 @@ final class Consumers
 {
     /** Seconds between two looks at the other workers and at the delayed jobs. */
     private const LOOK_AROUND = 0.25;
+    /**
+     * Seconds a new worker only watches: it learns which workers are online
+     * before it decides to serve those that are not. Two workers that think
+     * they both serve a session take it from each other.
+     */
+    private const SETTLE = 1.0;
 
     private Client $control;
     private Subscriber $watch;
@@ -40,6 +46,8 @@ final class Consumers
     /** @var array<string, int> where the last pop of each queue started, so every consumer gets its turn */
     private array $turn = [];
     private float $nextLookAround = 0.0;
+    /** No adoption before: the retained states of the other workers are in by then. */
+    private float $settledAt = 0.0;
     private bool $closed = false;
 
     /**
@@ -76,7 +84,20 @@ final class Consumers
         $own = $this->own[$queue] ??= $this->open($queue);
         $this->acknowledgeFinished();
         $this->lookAround();
-        $candidates = [$own, ...array_values(array_filter($this->adopted, static fn (Consumer $c) => $c->queue === $queue))];
+        $candidates = [$own];
+        foreach ($this->adopted as $id => $consumer) {
+            if ($consumer->queue !== $queue) {
+                continue;
+            }
+            // Taken over by its owner (or, briefly, another worker): what it
+            // still holds came on a connection that is gone, and comes again to the new one.
+            if ($consumer->lostSessions()) {
+                $consumer->close();
+                unset($this->adopted[$id]);
+                continue;
+            }
+            $candidates[] = $consumer;
+        }
         $start = $this->turn[$queue] = (($this->turn[$queue] ?? -1) + 1) % count($candidates);
         for ($i = 0; $i < count($candidates); $i++) {
             $consumer = $candidates[($start + $i) % count($candidates)];
@@ -116,6 +137,7 @@ final class Consumers
     {
         $this->watch->subscribe($this->topics->states($queue), 1);
         $this->states[$queue] ??= [];
+        $this->settledAt = microtime(true) + self::SETTLE;
         $id = sprintf('%s.%s.%s', $this->config->group, $this->slot->name, Topics::key($queue));
         return new Consumer($id, $queue, $this->topics, $this->options, $this->control, false, $this->reject);
     }
@@ -188,7 +210,7 @@ final class Consumers
                 unset($this->adopted[$id]);
             }
         }
-        if (!$elected) {
+        if (!$elected || $now < $this->settledAt) {
             return;
         }
         foreach ($away as $id => $seconds) {

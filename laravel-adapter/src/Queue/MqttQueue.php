@@ -160,7 +160,7 @@ class MqttQueue extends Queue implements QueueContract
                 continue;
             }
             // Another producer's job without our keys: its content names it.
-            $decoded['id'] = is_string($decoded['id'] ?? null) ? $decoded['id'] : sha1($message->payload);
+            $decoded['id'] = Consumer::idOf($message);
             $previous = is_int($decoded['attempts'] ?? null) ? $decoded['attempts'] : 0;
             $attempts = $consumer->reserve($decoded['id'], $previous);
             return new MqttJob($this->container, $this, $consumer, $message->payload, $decoded, $attempts, $this->connectionName, $queue);

@@ -119,6 +119,31 @@ abstract class QueueTestCase extends TestCase
         return array_column($this->runs($phase), 'name');
     }
 
+    /**
+     * Waits until $count workers announced their consumer of $queue online
+     * (the retained states the workers watch each other by), so that jobs
+     * pushed from now on are split among them.
+     */
+    protected function waitForOnlineConsumers(int $count, string $queue = 'default', float $timeout = 15.0): void
+    {
+        $group = $this->queueEnv()['MQTT_QUEUE_GROUP'];
+        $listener = $this->listen($this->topic("q/~consumers/$group/$queue/+"));
+        $deadline = microtime(true) + $timeout;
+        while (true) {
+            $latest = [];
+            foreach ($listener->messages() as [$topic, $payload]) {
+                $latest[$topic] = json_decode($payload, true)['state'] ?? null;
+            }
+            if (count(array_keys($latest, 'online', true)) >= $count) {
+                return;
+            }
+            if (microtime(true) >= $deadline) {
+                Failure::raise("$count consumers of $queue online: not within {$timeout}s\n" . json_encode($latest) . "\n" . $this->describe($this->runs()));
+            }
+            usleep(50_000);
+        }
+    }
+
     /** Rows of failed_jobs. */
     protected function failedJobs(): array
     {
