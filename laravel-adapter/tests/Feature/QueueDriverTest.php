@@ -214,21 +214,33 @@ final class QueueDriverTest extends QueueTestCase
         $limited->maxExceptions = 2;
         $limited->backoff = 2;
         dispatch($limited->onConnection('mqtt'));
+        $until = new QueueProbe('until', 'throw');
+        $until->retryUntil = time() + 4;
+        $until->backoff = 1;
+        dispatch($until->onConnection('mqtt'));
         $worker = $this->startWorker(['--tries=0']);
-        // Both threw once and went back to the queue for their backoff: the
-        // worker is killed between attempts, and the counts go on where they were.
-        $released->waitFor(2);
+        // The three threw once and went back to the queue for their backoff:
+        // the worker is killed between attempts, and the counts go on where they were.
+        $released->waitFor(3);
         $worker->kill();
         $this->startWorker(['--tries=0']);
-        $runs = $this->waitForRuns(fn () => count($this->runs('failed')) === 2 && count($this->failedJobs()) === 2, 'both jobs failed, in failed_jobs');
+        $runs = $this->waitForRuns(fn () => count($this->runs('failed')) === 3 && count($this->failedJobs()) === 3, 'the three jobs failed, in failed_jobs');
         $attempts = [];
+        $failed = [];
         foreach ($this->runs('start') as $run) {
             $attempts[$run['name']][] = $run['attempts'];
         }
+        foreach ($this->runs('failed') as $run) {
+            $failed[$run['name']] = $run;
+        }
         self::assertSame([1, 2, 3], $attempts['thrower'], $this->describe($runs));
         self::assertSame([1, 2], $attempts['limited'], $this->describe($runs));
-        self::assertSameMultiset(['thrower', 'limited'], array_column($this->runs('failed'), 'name'));
-        self::assertSame(['RuntimeException', 'RuntimeException'], array_column($this->runs('failed'), 'exception'));
+        self::assertSame(\RuntimeException::class, $failed['thrower']['exception']);
+        self::assertSame(\RuntimeException::class, $failed['limited']['exception']);
+        // retryUntil: attempts until that time, then the next one fails it.
+        self::assertGreaterThanOrEqual(2, count($attempts['until']), $this->describe($runs));
+        self::assertSame(MaxAttemptsExceededException::class, $failed['until']['exception']);
+        self::assertGreaterThan($until->retryUntil, $failed['until']['at']);
     }
 
     // 6. A message that is not a job: acknowledged, logged, reported; the worker goes on.

@@ -26,6 +26,8 @@ class QueueProbe implements ShouldQueue
     public ?int $maxExceptions = null;
     /** @var int|list<int>|null */
     public $backoff = null;
+    /** a Unix time; Laravel reads it when set */
+    public ?int $retryUntil = null;
 
     public function __construct(public string $name, public string $mode = 'ok')
     {
