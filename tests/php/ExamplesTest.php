@@ -148,6 +148,72 @@ final class ExamplesTest extends MqttTestCase
     }
 
     /** A broker for this test alone: the examples use fixed topics and retain messages. */
+    public function testJobWorkerTakesHighFirstRunsAKilledJobAgainAndAnnouncesItself(): void
+    {
+        $broker = $this->freshBroker();
+        $dir = $broker->dir();
+        $states = $this->listen('workers/#', $broker);
+        $statuses = $this->listen('jobs/status/#', $broker);
+        $start = fn (string $out) => new BackgroundProcess(
+            [PHP_BINARY, '-d', 'extension=' . PhpScript::extensionPath(), '-d', 'display_errors=stderr', '-d', 'error_reporting=-1', self::EXAMPLES . '/job-worker.php'],
+            "$dir/$out",
+            "$dir/daemon.err",
+            array_merge(getenv(), ['MQTT_HOST' => $broker->host(), 'MQTT_PORT' => (string) $broker->port(), 'WORKER_ID' => 'worker-1', 'HEARTBEAT_SECONDS' => '0.2'])
+        );
+        $worker = $start('worker-1.out');
+        self::awaitOutput($worker, "$dir/worker-1.out", 'worker worker-1 online');
+        // Registered, and a heartbeat while idle.
+        $deadline = microtime(true) + 10.0;
+        while (count(array_filter($states->payloads(), static fn (string $p) => json_decode($p, true)['state'] === 'online')) < 3) {
+            self::assertLessThan($deadline, microtime(true), 'no heartbeats: ' . json_encode($states->payloads()));
+            usleep(20_000);
+        }
+
+        // Busy with a normal job while low and high jobs arrive: the high ones come first.
+        $broker->mosquittoPub('jobs/queue/normal/sleep', '{"id":"busy","data":{"seconds":1}}');
+        self::awaitOutput($worker, "$dir/worker-1.out", 'job busy (sleep, normal) started');
+        foreach (['low-1' => 'low', 'low-2' => 'low', 'high-1' => 'high', 'high-2' => 'high'] as $id => $priority) {
+            $broker->mosquittoPub("jobs/queue/$priority/echo", json_encode(['id' => $id]));
+        }
+        self::awaitOutput($worker, "$dir/worker-1.out", 'job low-2 completed');
+        preg_match_all('/^job (\S+) \(.*\) started/m', (string) file_get_contents("$dir/worker-1.out"), $started);
+        self::assertSame(['busy', 'high-1', 'high-2', 'low-1', 'low-2'], $started[1]);
+
+        // Killed in the middle of a job: the broker publishes the will, and
+        // gives the job to the worker again when it is back.
+        $broker->mosquittoPub('jobs/queue/normal/sleep', '{"id":"slow","data":{"seconds":2}}');
+        self::awaitOutput($worker, "$dir/worker-1.out", 'job slow (sleep, normal) started, attempt 1');
+        $worker->kill();
+        $deadline = microtime(true) + 10.0;
+        while (!in_array('connection lost', array_map(static fn (string $p) => json_decode($p, true)['reason'], $states->payloads()), true)) {
+            self::assertLessThan($deadline, microtime(true), 'no last will: ' . json_encode($states->payloads()));
+            usleep(20_000);
+        }
+        $worker = $start('worker-1-again.out');
+        self::awaitOutput($worker, "$dir/worker-1-again.out", 'job slow (sleep, normal) started, attempt 1, delivered again');
+        self::awaitOutput($worker, "$dir/worker-1-again.out", 'job slow completed');
+
+        // A job that throws goes back to its queue until its third attempt.
+        $broker->mosquittoPub('jobs/queue/normal/fail', '{"id":"flaky"}');
+        self::awaitOutput($worker, "$dir/worker-1-again.out", 'job flaky failed: this job always fails');
+
+        posix_kill($worker->pid(), SIGTERM);
+        self::assertTrue($worker->wait(5.0), 'the worker did not stop on SIGTERM');
+        self::assertSame(0, $worker->exitCode());
+        self::assertStringContainsString('stopped after 4 job(s)', (string) file_get_contents("$dir/worker-1-again.out"));
+        $statuses->sync();
+        $byJob = [];
+        foreach ($statuses->messages() as [$topic, $payload]) {
+            $byJob[substr($topic, strlen('jobs/status/'))][] = json_decode($payload, true)['status'];
+        }
+        self::assertSame(['completed'], $byJob['slow']);
+        self::assertSame(['retry', 'retry', 'failed'], $byJob['flaky']);
+        self::assertSame(['completed'], $byJob['high-1']);
+        $states->sync();
+        $last = json_decode($states->payloads()[count($states->payloads()) - 1], true);
+        self::assertSame(['offline', 'stopped'], [$last['state'], $last['reason']]);
+    }
+
     private function freshBroker(): Broker
     {
         return $this->brokers[] = Broker::start();
