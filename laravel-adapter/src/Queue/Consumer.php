@@ -29,8 +29,12 @@ final class Consumer
     private const DELAYED_ROUND = 1.0;
     /** Delayed jobs looked at per round. */
     private const DELAYED_PER_ROUND = 1000;
-    /** Jobs remembered as finished, to recognise one the broker sends again. */
-    private const RECENT = 1000;
+    /**
+     * Jobs remembered as finished, to recognise one the broker sends again:
+     * at least what one session can have in flight (Mosquitto 2.0.11 sends
+     * more than its max_inflight_messages).
+     */
+    private const RECENT = 10000;
 
     private Client $readyClient;
     private Subscriber $ready;
@@ -46,6 +50,7 @@ final class Consumer
     /** @var array{id: string, attempts: int}|null the job this consumer started last, as the broker keeps it */
     private ?array $reservation;
     private bool $closed = false;
+    private bool $lost = false;
     private float $nextHeartbeat = 0.0;
     /** @var array<string, true> ids of the latest jobs that finished here, oldest first */
     private array $recent = [];
@@ -55,6 +60,7 @@ final class Consumer
     /**
      * @param array<string, mixed> $options the connection's client options
      * @param \Closure(string, string, string): void $reject a message that is not a job: topic, payload, reason
+     * @param \Closure(string, string, string): void $publish publishes a job: topic, payload, queue (see MqttQueue::publishJob())
      */
     public function __construct(
         public readonly string $id,
@@ -64,6 +70,7 @@ final class Consumer
         private readonly Client $control,
         public readonly bool $adopted,
         private readonly \Closure $reject,
+        private readonly \Closure $publish,
     ) {
         $session = ['clean_session' => false, 'qos' => 1];
         if ($adopted) {
@@ -96,19 +103,23 @@ final class Consumer
     /** The next message of a ready job, or null when none came within $wait seconds. */
     public function receive(float $wait): ?Message
     {
-        if ($this->current !== null) {
-            throw new \LogicException("mqtt queue: a job of consumer {$this->id} is still in progress");
+        if ($this->current !== null && !$this->finished) {
+            // Its job did not finish: an exception left pop() (the broker was
+            // away while its attempt was recorded) or the job. It runs again.
+            return $this->current;
         }
         while (true) {
             $message = $this->lookahead ?? $this->ready->next($wait);
             $this->lookahead = null;
             $this->current = $message;
             $this->finished = false;
-            if ($message === null || !$message->duplicate || !isset($this->recent[self::idOf($message)])) {
+            if ($message === null || !isset($this->recent[self::idOf($message)])) {
                 return $message;
             }
             // Sent again after a reconnect, when its acknowledgement was lost
-            // with the old connection: it finished here already.
+            // with the old connection: it finished here already. (Not always
+            // flagged as a duplicate: Mosquitto restored from its persistence
+            // sends what it had in flight as new.)
             $this->finished = true;
             $this->acknowledge();
         }
@@ -185,7 +196,7 @@ final class Consumer
             }
             $seen[$job['id']] = true;
             $due = !is_numeric($job['available_at'] ?? null) || (float) $job['available_at'] <= microtime(true);
-            $this->control->publishSync($due ? $this->topics->ready($this->queue) : $this->topics->delayed($this->queue), $message->payload, 1);
+            ($this->publish)($due ? $this->topics->ready($this->queue) : $this->topics->delayed($this->queue), $message->payload, $this->queue);
         }
     }
 
@@ -203,17 +214,31 @@ final class Consumer
         $this->control->publish($this->topics->state($this->queue, $this->id), self::state('online', null), 1, true);
     }
 
-    /** An adopted consumer whose sessions the broker gave to someone else (their owner came back). */
-    public function lostSessions(): bool
+    /**
+     * What happened to the two connections since the last look. After a
+     * reconnect, the subscriptions are made again: Mosquitto 2.0 restored
+     * from its persistence keeps a session, but not its $share subscriptions
+     * (README, "Job queues over MQTT"); and the state is said again, as the
+     * broker may have published the will meanwhile. Returns whether an
+     * adopted consumer lost its sessions (its owner took them back).
+     */
+    public function watchConnections(): bool
     {
-        foreach ([$this->readyClient, $this->delayedClient] as $client) {
+        $filters = [
+            [$this->readyClient, $this->ready, $this->topics->share($this->topics->ready($this->queue))],
+            [$this->delayedClient, $this->delayed, $this->topics->share($this->topics->delayed($this->queue))],
+        ];
+        foreach ($filters as [$client, $subscriber, $filter]) {
             foreach ($client->events() as $event) {
-                if ($event->type === 'disconnected' || $event->type === 'failed' || $event->type === 'closed') {
-                    return true;
+                if ($this->adopted && in_array($event->type, ['disconnected', 'failed', 'closed'], true)) {
+                    $this->lost = true;
+                } elseif (!$this->adopted && $event->type === 'connected' && !$this->closed) {
+                    $subscriber->subscribe($filter, 1);
+                    $this->nextHeartbeat = 0.0;
                 }
             }
         }
-        return false;
+        return $this->lost;
     }
 
     /**

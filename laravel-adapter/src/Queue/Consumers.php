@@ -29,6 +29,8 @@ final class Consumers
      * they both serve a session take it from each other.
      */
     private const SETTLE = 1.0;
+    /** Seconds a session just adopted has to deliver what it holds before jobs are taken again. */
+    private const ADOPTED_DELIVERS = 0.2;
 
     private Client $control;
     private Subscriber $watch;
@@ -48,11 +50,15 @@ final class Consumers
     private float $nextLookAround = 0.0;
     /** No adoption before: the retained states of the other workers are in by then. */
     private float $settledAt = 0.0;
+    private bool $settled = false;
+    /** No job is taken before: the sessions adopted last deliver what they hold meanwhile. */
+    private float $adoptedDeliverUntil = 0.0;
     private bool $closed = false;
 
     /**
      * @param array<string, mixed> $options the connection's client options
-     * @param \Closure(string, string, string): void $reject
+     * @param \Closure(string, string, string): void $reject see Consumer
+     * @param \Closure(string, string, string): void $publish see Consumer
      */
     public function __construct(
         private readonly MqttQueueConfig $config,
@@ -60,6 +66,7 @@ final class Consumers
         private readonly array $options,
         string $slotDirectory,
         private readonly \Closure $reject,
+        private readonly \Closure $publish,
     ) {
         $this->slot = WorkerSlot::claim($slotDirectory, $config->group, $config->workerName ?? WorkerSlot::hostName());
         $this->control = new Client($options, 'mqtt-queue-control:' . $config->group);
@@ -83,7 +90,20 @@ final class Consumers
     {
         $own = $this->own[$queue] ??= $this->open($queue);
         $this->acknowledgeFinished();
+        // Nothing is taken before the sessions of absent workers are served
+        // too, and a session just adopted gets a moment to deliver what it
+        // holds (for every queue of the worker's loop): --queue=high,default,low
+        // sees all of high first.
+        $now = microtime(true);
+        if (!$this->settled && $now >= $this->settledAt) {
+            // The first look once settled: it adopts before anything is taken.
+            $this->settled = true;
+            $this->nextLookAround = 0.0;
+        }
         $this->lookAround();
+        if (!$this->settled || microtime(true) < $this->adoptedDeliverUntil) {
+            return null;
+        }
         $candidates = [$own];
         foreach ($this->adopted as $id => $consumer) {
             if ($consumer->queue !== $queue) {
@@ -91,7 +111,7 @@ final class Consumers
             }
             // Taken over by its owner (or, briefly, another worker): what it
             // still holds came on a connection that is gone, and comes again to the new one.
-            if ($consumer->lostSessions()) {
+            if ($consumer->watchConnections()) {
                 $consumer->close();
                 unset($this->adopted[$id]);
                 continue;
@@ -138,8 +158,9 @@ final class Consumers
         $this->watch->subscribe($this->topics->states($queue), 1);
         $this->states[$queue] ??= [];
         $this->settledAt = microtime(true) + self::SETTLE;
+        $this->settled = false;
         $id = sprintf('%s.%s.%s', $this->config->group, $this->slot->name, Topics::key($queue));
-        return new Consumer($id, $queue, $this->topics, $this->options, $this->control, false, $this->reject);
+        return new Consumer($id, $queue, $this->topics, $this->options, $this->control, false, $this->reject, $this->publish);
     }
 
     /** What the other workers of our queues say, who serves those that are away, and the delayed jobs. */
@@ -151,12 +172,17 @@ final class Consumers
         }
         $this->nextLookAround = $now + self::LOOK_AROUND;
         $this->readStates($now);
+        $adopted = count($this->adopted);
         foreach ($this->own as $queue => $own) {
             $this->adoptOrRelease($queue, $own->id, $now);
         }
         foreach ([...$this->own, ...$this->adopted] as $consumer) {
+            $consumer->watchConnections();
             $consumer->heartbeat($now, $this->config->adoptAfter());
             $consumer->moveDueJobs($now);
+        }
+        if (count($this->adopted) > $adopted) {
+            $this->adoptedDeliverUntil = microtime(true) + self::ADOPTED_DELIVERS;
         }
     }
 
@@ -205,7 +231,7 @@ final class Consumers
         }
         $elected = min($online) === $ownId;
         foreach ($this->adopted as $id => $consumer) {
-            if ($consumer->queue === $queue && (!$elected || !isset($away[$id]) || $consumer->lostSessions())) {
+            if ($consumer->queue === $queue && (!$elected || !isset($away[$id]) || $consumer->watchConnections())) {
                 $consumer->close();
                 unset($this->adopted[$id]);
             }
@@ -215,7 +241,7 @@ final class Consumers
         }
         foreach ($away as $id => $seconds) {
             if ($id !== $ownId && !isset($this->adopted[$id]) && $seconds >= $this->config->adoptAfter()) {
-                $this->adopted[$id] = new Consumer($id, $queue, $this->topics, $this->options, $this->control, true, $this->reject);
+                $this->adopted[$id] = new Consumer($id, $queue, $this->topics, $this->options, $this->control, true, $this->reject, $this->publish);
             }
         }
     }

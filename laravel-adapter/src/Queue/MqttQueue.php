@@ -31,6 +31,8 @@ class MqttQueue extends Queue implements QueueContract
     private ?Consumers $consumers = null;
     /** @var array<string, true> queues this process knows to have a consumer on the broker */
     private array $declared = [];
+    /** the publishing connection's reconnect count when the queues were declared */
+    private ?int $declaredAt = null;
     /** @var list<Subscriber> subscribers of declared anchors, never dropped (dropping one would unsubscribe) */
     private static array $anchors = [];
 
@@ -86,8 +88,7 @@ class MqttQueue extends Queue implements QueueContract
     public function pushRaw($payload, $queue = null, array $options = [])
     {
         $queue = $this->getQueue($queue);
-        $this->declare($queue);
-        $this->publisher()->publishSync($this->topics->ready($queue), $payload, 1);
+        $this->publishJob($this->topics->ready($queue), $payload, $queue);
         return json_decode($payload, true)['id'] ?? null;
     }
 
@@ -110,14 +111,14 @@ class MqttQueue extends Queue implements QueueContract
             return $this->pushRaw($payload, $queue);
         }
         $queue = $this->getQueue($queue);
-        $this->declare($queue);
         $job = json_decode($payload, true);
         if ($this->config->delay === MqttQueueConfig::DELAY_BROKER) {
             // EMQX, rmqtt: the broker holds it and publishes it to the topic when due.
+            $this->declare($queue, false);
             $this->unprefixedPublisher()->publishSync(sprintf('$delayed/%d/%s%s', $seconds, $this->prefix(), $this->topics->ready($queue)), $payload, 1);
         } else {
             $job['available_at'] = microtime(true) + $seconds;
-            $this->publisher()->publishSync($this->topics->delayed($queue), json_encode($job, JSON_THROW_ON_ERROR), 1);
+            $this->publishJob($this->topics->delayed($queue), json_encode($job, JSON_THROW_ON_ERROR), $queue);
         }
         return $job['id'] ?? null;
     }
@@ -145,6 +146,7 @@ class MqttQueue extends Queue implements QueueContract
             $this->options(),
             $this->slotDirectory,
             fn (string $topic, string $payload, string $reason) => $this->reject($topic, $payload, $reason),
+            fn (string $topic, string $payload, string $queue) => $this->publishJob($topic, $payload, $queue),
         );
         for ($i = 0; $i < self::REJECTS_PER_POP; $i++) {
             $taken = $consumers->pop($queue, $this->config->blockFor);
@@ -202,21 +204,53 @@ class MqttQueue extends Queue implements QueueContract
     }
 
     /**
-     * Makes sure the broker keeps jobs of $queue for a worker to come: once
-     * per process, it looks for the retained state of any consumer of the
-     * queue. When there is none, no worker ever subscribed and the broker
-     * would drop the job: a session that subscribes and leaves (the queue's
-     * anchor) keeps jobs until a worker adopts it.
+     * Publishes a job at QoS 1 and returns once the broker has it, to a
+     * broker that keeps it for a worker. A broker that restarted meanwhile
+     * (the connection reconnected) may have come back without the workers'
+     * shared subscriptions until they subscribe again (Mosquitto 2.0): the
+     * queue is declared again, and a job published across the reconnect is
+     * published once more (a duplicate rather than a loss).
      */
-    private function declare(string $queue): void
+    public function publishJob(string $topic, string $payload, string $queue): void
+    {
+        $client = $this->publisher();
+        $reconnects = $client->status()['reconnects'];
+        if ($this->declaredAt !== $reconnects) {
+            $this->declared = [];
+            $this->declaredAt = $reconnects;
+        }
+        $this->declare($queue, $reconnects > 0);
+        $client->publishSync($topic, $payload, 1);
+        if ($client->status()['reconnects'] !== $reconnects) {
+            $this->declared = [];
+            $this->declaredAt = $client->status()['reconnects'];
+            $this->declare($queue, true);
+            $client->publishSync($topic, $payload, 1);
+        }
+    }
+
+    /**
+     * Makes sure the broker keeps jobs of $queue for a worker to come: once
+     * per process (and after every reconnect), it looks at the retained states
+     * of the queue's consumers. When none is online, the broker would keep a
+     * job only in the sessions of workers that are away, or drop it when there
+     * are none: a session that subscribes and leaves (the queue's anchor,
+     * announced offline) keeps jobs until a worker serves it. After a
+     * reconnect ($afterReconnect) the anchor subscribes again in any case:
+     * the workers may not have subscribed again yet.
+     */
+    private function declare(string $queue, bool $afterReconnect): void
     {
         if (isset($this->declared[$queue])) {
             return;
         }
         $client = $this->publisher();
         $states = $this->topics->states($queue);
-        $consumers = Retained::readAll($client, $states, substr($states, 0, -1) . '~probe');
-        if ($consumers === []) {
+        $online = false;
+        foreach (Retained::readAll($client, $states, substr($states, 0, -1) . '~probe') as $state) {
+            $online = $online || (json_decode($state, true)['state'] ?? null) === 'online';
+        }
+        if (!$online || $afterReconnect) {
             $id = sprintf('%s.anchor.%s', $this->config->group, Topics::key($queue));
             $options = array_replace($this->options(), ['clean_session' => false, 'qos' => 1]);
             foreach ([$id => $this->topics->ready($queue), "$id.delayed" => $this->topics->delayed($queue)] as $clientId => $topic) {

@@ -26,7 +26,7 @@ final class WorkerSlot
             throw new \RuntimeException("mqtt queue: cannot create the slot directory $directory");
         }
         for ($n = 0; $n < self::MAX_SLOTS; $n++) {
-            $file = sprintf('%s/%s-%d.lock', $directory, $group, $n);
+            $file = sprintf('%s/%s.%s-%d.lock', $directory, $group, $workerName, $n);
             $lock = @fopen($file, 'c');
             if ($lock === false) {
                 throw new \RuntimeException("mqtt queue: cannot open the slot lock $file");
