@@ -94,15 +94,21 @@ final class Consumers
         // too, and a session just adopted gets a moment to deliver what it
         // holds (for every queue of the worker's loop): --queue=high,default,low
         // sees all of high first.
-        $now = microtime(true);
-        if (!$this->settled && $now >= $this->settledAt) {
-            // The first look once settled: it adopts before anything is taken.
-            $this->settled = true;
-            $this->nextLookAround = 0.0;
-        }
-        $this->lookAround();
-        if (!$this->settled || microtime(true) < $this->adoptedDeliverUntil) {
-            return null;
+        // Waits (not returns null, which `queue:work --stop-when-empty` would
+        // take for an empty queue), a bounded time: about a second once at start.
+        $deadline = microtime(true) + self::SETTLE + 2.0;
+        while (true) {
+            $now = microtime(true);
+            if (!$this->settled && $now >= $this->settledAt) {
+                // The first look once settled: it adopts before anything is taken.
+                $this->settled = true;
+                $this->nextLookAround = 0.0;
+            }
+            $this->lookAround();
+            if (($this->settled && microtime(true) >= $this->adoptedDeliverUntil) || microtime(true) >= $deadline) {
+                break;
+            }
+            usleep(20_000);
         }
         $candidates = [$own];
         foreach ($this->adopted as $id => $consumer) {
