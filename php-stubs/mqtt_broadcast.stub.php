@@ -340,7 +340,7 @@ final class Message
  */
 final class Event
 {
-    /** @var 'connecting'|'connected'|'disconnected'|'reconnecting'|'failed'|'closed'|'subscribed'|'subscription_refused' */
+    /** @var 'connecting'|'connected'|'disconnected'|'reconnecting'|'failed'|'closed'|'subscribed'|'subscription_refused'|'unsubscribed' */
     public $type;
 
     /** @var string the name of the connection (Client) it happened to */
@@ -358,7 +358,7 @@ final class Event
     /** @var bool on connected: whether the broker kept the session */
     public $sessionPresent;
 
-    /** @var string|null on subscribed and subscription_refused: the filter, without the connection's prefix */
+    /** @var string|null on subscribed, subscription_refused and unsubscribed: the filter, without the connection's prefix */
     public $filter;
 
     /** Throws: events come from Subscriber::onEvent() and Client::events(). */

@@ -12,8 +12,12 @@ use php::subscriber::Subscriber;
 
 /// Module startup: registers classes only. No thread, no runtime: PHP-FPM
 /// forks its workers after this.
-unsafe extern "C" fn module_startup(_type: i32, _module_number: i32) -> i32 {
-    match std::panic::catch_unwind(php::exceptions::register) {
+unsafe extern "C" fn module_startup(_type: i32, module_number: i32) -> i32 {
+    let register = || {
+        php::exceptions::register()?;
+        php::mosquitto::register(module_number)
+    };
+    match std::panic::catch_unwind(register) {
         Ok(Ok(())) => 0,
         Ok(Err(error)) => {
             eprintln!("mqtt-broadcast: cannot register its classes: {error}");
@@ -40,6 +44,17 @@ unsafe extern "C" fn module_shutdown(_type: i32, _module_number: i32) -> i32 {
     0
 }
 
+/// Request end: what `Mosquitto\Client`s of the request published is flushed.
+unsafe extern "C" fn request_shutdown(_type: i32, _module_number: i32) -> i32 {
+    if let Err(panic) = std::panic::catch_unwind(php::mosquitto::request_shutdown) {
+        eprintln!(
+            "mqtt-broadcast: closing Mosquitto\\Client connections at request end failed: {}",
+            panic_message(panic.as_ref())
+        );
+    }
+    0
+}
+
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
     panic
         .downcast_ref::<&str>()
@@ -57,5 +72,6 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
         .class::<Subscriber>()
         .class::<Message>()
         .class::<Event>()
+        .request_shutdown_function(request_shutdown)
         .shutdown_function(module_shutdown)
 }

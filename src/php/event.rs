@@ -7,7 +7,7 @@ use ext_php_rs::prelude::*;
 
 use mqtt_broadcast_core::events::ConnectionEvent;
 
-/// Something that happened to a connection: connecting, connected, disconnected, reconnecting, failed, closed, subscribed, subscription_refused.
+/// Something that happened to a connection: connecting, connected, disconnected, reconnecting, failed, closed, subscribed, subscription_refused, unsubscribed.
 #[php_class]
 #[php(name = "Mqtt\\Event")]
 #[php(flags = ClassFlags::Final)]
@@ -21,7 +21,7 @@ impl From<Arc<ConnectionEvent>> for Event {
 
 #[php_impl]
 impl Event {
-    /// connecting, connected, disconnected, reconnecting, failed, closed, subscribed or subscription_refused.
+    /// connecting, connected, disconnected, reconnecting, failed, closed, subscribed, subscription_refused or unsubscribed.
     #[php(getter)]
     pub fn get_type(&self) -> String {
         self.0.kind.as_str().to_owned()
@@ -57,7 +57,7 @@ impl Event {
         self.0.session_present
     }
 
-    /// On subscribed and subscription_refused: the filter, without the connection's prefix.
+    /// On subscribed, subscription_refused and unsubscribed: the filter, without the connection's prefix.
     #[php(getter)]
     pub fn get_filter(&self) -> Option<String> {
         self.0.filter.clone()

@@ -5,5 +5,6 @@ pub mod client;
 pub mod event;
 pub mod exceptions;
 pub mod message;
+pub mod mosquitto;
 mod options;
 pub mod subscriber;

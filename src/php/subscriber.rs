@@ -326,6 +326,13 @@ pub(crate) fn dispatch_signals() -> PhpResult<()> {
 /// A callable kept beyond the call that passed it, such as a route's handler.
 pub struct Handler(ZendCallable<'static>);
 
+impl Handler {
+    /// Calls it; `what` names it should it not be callable.
+    pub(crate) fn call(&self, arguments: Vec<&dyn IntoZvalDyn>, what: &str) -> PhpResult<()> {
+        call_handler(&self.0, arguments, what)
+    }
+}
+
 impl<'a> FromZval<'a> for Handler {
     const TYPE: DataType = DataType::Callable;
 

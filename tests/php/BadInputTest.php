@@ -588,8 +588,14 @@ final class BadInputTest extends MqttTestCase
             'Mqtt\Subscriber::loop' => ['handler' => 'fn () => null', 'timeout' => '0.0', 'limit' => '1'],
             'Mqtt\Client::request' => ['topic' => '$topic', 'payload' => '"x"', 'timeout' => '0.1', 'properties' => 'null'],
             'Mqtt\Message::reply' => ['payload' => '"x"', 'properties' => 'null'],
+            'Mosquitto\Client::connect' => ['host' => '$options["host"]', 'port' => '$options["port"]', 'keepalive' => '60', 'interface' => 'null'],
+            'Mosquitto\Client::loop' => ['timeout' => '0', 'maxPackets' => '1'],
+            'Mosquitto\Client::loopForever' => ['timeout' => '0', 'maxPackets' => '1'],
         ];
-        $receivers = ['Mqtt\Client' => '$client', 'Mqtt\Subscriber' => '$subscriber', 'Mqtt\Message' => '$message'];
+        $receivers = [
+            'Mqtt\Client' => '$client', 'Mqtt\Subscriber' => '$subscriber', 'Mqtt\Message' => '$message',
+            'Mosquitto\Client' => '$mosquitto', 'Mosquitto\Message' => '$mosquittoMessage',
+        ];
         $probes = [];
         $labels = [];
         foreach (self::extensionMethods() as $method) {
@@ -627,6 +633,8 @@ final class BadInputTest extends MqttTestCase
 
             $client->publishSync($topic, 'for the message', 1, null, 10.0);
             $message = $subscriber->next(10.0) ?? throw new RuntimeException('probe setup: no message');
+            $mosquitto = new Mosquitto\Client();
+            $mosquittoMessage = new Mosquitto\Message();
             PHP;
         $run = Probes::run($setup, $probes);
 

@@ -214,6 +214,36 @@ final class ExamplesTest extends MqttTestCase
         self::assertSame(['offline', 'stopped'], [$last['state'], $last['reason']]);
     }
 
+    public function testMosquittoCompatWorkerRegistersTakesJobsAndSaysGoodbye(): void
+    {
+        $broker = $this->freshBroker();
+        $listener = $this->listen('workers/#', $broker);
+        $done = $this->listen('jobs/done/#', $broker);
+        $dir = $broker->dir();
+        $worker = new BackgroundProcess(
+            [PHP_BINARY, '-d', 'extension=' . PhpScript::extensionPath(), '-d', 'display_errors=stderr', '-d', 'error_reporting=-1', self::EXAMPLES . '/mosquitto-compat.php'],
+            "$dir/compat.out",
+            "$dir/compat.err",
+            array_merge(getenv(), ['MQTT_HOST' => $broker->host(), 'MQTT_PORT' => (string) $broker->port(), 'WORKER_ID' => 'w1', 'MAX_JOBS' => '3', 'HEARTBEAT_SECONDS' => '0.2'])
+        );
+        self::awaitOutput($worker, "$dir/compat.out", 'w1 online');
+        $broker->mosquittoPub('jobs/queue/high/email', '{"id":"j-1"}');
+        $broker->mosquittoPub('jobs/queue/low/report', '{"id":"j-2"}');
+        $broker->mosquittoPub('jobs/queue/normal/resize', 'not json');
+
+        self::assertTrue($worker->wait(20.0), (string) @file_get_contents("$dir/compat.out") . @file_get_contents("$dir/compat.err"));
+        self::assertSame(0, $worker->exitCode(), (string) @file_get_contents("$dir/compat.err"));
+        self::assertStringContainsString('w1 stopped after 3 jobs', (string) file_get_contents("$dir/compat.out"));
+        $finished = self::lines($done->waitFor(3));
+        self::assertContains('jobs/done/j-1 {"worker":"w1","priority":"high","type":"email"}', $finished);
+        self::assertContains('jobs/done/j-2 {"worker":"w1","priority":"low","type":"report"}', $finished);
+        self::assertCount(1, preg_grep('#^jobs/done/mid-\d+ \{"worker":"w1","priority":"normal","type":"resize"\}$#', $finished));
+        $listener->sync();
+        $status = array_values(array_filter(self::lines($listener->messages()), fn ($line) => str_starts_with($line, 'workers/w1 ')));
+        self::assertSame(['workers/w1 online', 'workers/w1 offline'], $status, 'registered, then said goodbye');
+        self::assertNotEmpty(preg_grep('#^workers/w1/heartbeat \d+$#', self::lines($listener->messages())));
+    }
+
     private function freshBroker(): Broker
     {
         return $this->brokers[] = Broker::start();

@@ -30,6 +30,7 @@ final class TlsTest extends MqttTestCase
     {
         yield 'the CA alone' => ['ca'];
         yield 'a bundle with an unrelated CA first' => ['bundle'];
+        yield 'a directory with the CA, the unrelated CA and a file that is no certificate' => ['directory'];
     }
 
     /** @dataProvider trustedCaFiles */
@@ -38,7 +39,11 @@ final class TlsTest extends MqttTestCase
         $certs = Certificates::shared();
         $secure = SecureBroker::tls($certs->server(), $certs->ca());
 
-        $this->assertDelivers($secure, ['ca_file' => $caFile === 'ca' ? $certs->ca() : $certs->caBundle()]);
+        $this->assertDelivers($secure, ['ca_file' => match ($caFile) {
+            'ca' => $certs->ca(),
+            'bundle' => $certs->caBundle(),
+            'directory' => self::directoryOf($certs->dir() . '/trusted', [$certs->otherCa(), $certs->ca(), $certs->notPem()]),
+        }]);
     }
 
     public function testSystemRootsDoNotTrustAPrivateCa(): void
@@ -201,7 +206,7 @@ final class TlsTest extends MqttTestCase
         yield 'tls is a list of strings' => [['/etc/ssl/certs/ca-certificates.crt'], 'tls'];
         yield 'unknown key' => [['cafile' => '{ca}'], 'ca_file'];
         yield 'ca_file missing' => [['ca_file' => '{dir}/missing.pem'], 'tls.ca_file'];
-        yield 'ca_file is a directory' => [['ca_file' => '{dir}'], 'tls.ca_file'];
+        yield 'ca_file is a directory without certificates' => [['ca_file' => '{empty_dir}'], 'tls.ca_file" is a directory without PEM certificates'];
         yield 'ca_file holds no PEM' => [['ca_file' => '{not_pem}'], 'tls.ca_file'];
         yield 'ca_file holds only a key' => [['ca_file' => '{server_key}'], 'tls.ca_file'];
         yield 'ca_file is a number' => [['ca_file' => 42], 'tls.ca_file'];
@@ -224,6 +229,19 @@ final class TlsTest extends MqttTestCase
         yield 'alpn holds an empty protocol' => [['alpn' => ['']], 'tls.alpn'];
     }
 
+    /** A directory holding copies of $files (made once). */
+    private static function directoryOf(string $dir, array $files): string
+    {
+        if (!is_dir($dir)) {
+            mkdir("$dir.partial");
+            foreach ($files as $file) {
+                copy($file, "$dir.partial/" . basename($file));
+            }
+            rename("$dir.partial", $dir);
+        }
+        return $dir;
+    }
+
     /** @dataProvider badTlsOptions */
     public function testBadTlsOptionThrowsConfigExceptionNamingIt(mixed $tls, string $mention): void
     {
@@ -231,6 +249,7 @@ final class TlsTest extends MqttTestCase
         $paths = [
             '{ca}' => $certs->ca(),
             '{dir}' => $certs->dir(),
+            '{empty_dir}' => self::directoryOf($certs->dir() . '/empty', []),
             '{not_pem}' => $certs->notPem(),
             '{server_key}' => $certs->server()['key'],
             '{client_cert}' => $certs->client()['cert'],

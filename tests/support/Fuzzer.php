@@ -49,6 +49,10 @@ final class Fuzzer
     private array $subscribers = [];
     /** @var list<\Mqtt\Message> */
     private array $messages = [];
+    /** @var list<\Mosquitto\Client> */
+    private array $mosquittos = [];
+    /** @var list<\Mosquitto\Message> */
+    private array $mosquittoMessages = [];
     /** @var \WeakMap<\Mqtt\Subscriber, true> subscribers stop() was called on */
     private \WeakMap $stopped;
     /** @var \WeakMap<\Mqtt\Client, true> clients close() was called on */
@@ -84,6 +88,11 @@ final class Fuzzer
         foreach ((new \ReflectionExtension('mqtt_broadcast'))->getClasses() as $class) {
             foreach ($class->getMethods(\ReflectionMethod::IS_PUBLIC) as $method) {
                 if ($method->getDeclaringClass()->getName() !== $class->getName() || $method->getDeclaringClass()->getExtensionName() !== 'mqtt_broadcast') {
+                    continue;
+                }
+                // Returns only when a callback calls exitLoop() or disconnect();
+                // loop() runs the same code with a timeout.
+                if ($class->getName() === 'Mosquitto\Client' && $method->getName() === 'loopForever') {
                     continue;
                 }
                 // close() and stop() are final for their object: called as often as
@@ -127,7 +136,7 @@ final class Fuzzer
     private function callOne(int $call): void
     {
         [$class, $method] = $this->pickTarget();
-        $name = $class->getShortName() . '::' . $method->getName();
+        $name = self::className($class) . '::' . $method->getName();
         $receiver = null;
         if (!$method->isStatic() && !$method->isConstructor()) {
             $receiver = $this->receiver($class->getName());
@@ -185,6 +194,10 @@ final class Fuzzer
             return 'a Rust panic';
         }
         if ($e instanceof FuzzHandlerError || $e instanceof \Mqtt\MqttException || $e instanceof \ValueError || $e instanceof \TypeError) {
+            return null;
+        }
+        // The Mosquitto-PHP compatible classes throw theirs, as that extension did.
+        if ($e instanceof \Mosquitto\Exception) {
             return null;
         }
         // Mqtt\Message and Mqtt\Event come from the extension only: their
@@ -248,6 +261,8 @@ final class Fuzzer
             'Mqtt\Client' => $this->clients,
             'Mqtt\Subscriber' => $this->subscribers,
             'Mqtt\Message' => $this->messages,
+            'Mosquitto\Client' => $this->mosquittos,
+            'Mosquitto\Message' => $this->mosquittoMessages,
             default => [],
         };
         return $pool === [] ? null : $pool[mt_rand(0, count($pool) - 1)];
@@ -260,6 +275,8 @@ final class Fuzzer
             $result instanceof \Mqtt\Client => 'clients',
             $result instanceof \Mqtt\Subscriber => 'subscribers',
             $result instanceof \Mqtt\Message => 'messages',
+            $result instanceof \Mosquitto\Client => 'mosquittos',
+            $result instanceof \Mosquitto\Message => 'mosquittoMessages',
             default => null,
         };
         if ($pool === null) {
@@ -364,6 +381,17 @@ final class Fuzzer
         for ($i = 0; $i < $count; $i++) {
             $parameter = $parameters[$i] ?? null;
             $name = $parameter?->getName() ?? 'extra';
+            if (self::className($method->getDeclaringClass()) === 'Mosquitto\Client') {
+                // Milliseconds; connect() waits for the first attempt, disconnect() flushes.
+                $arguments[] = mt_rand(0, 99) >= $chaosRate ? $this->mosquittoValue($name) : $this->chaos();
+                $asked = max($asked, match ($method->getName()) {
+                    'connect' => 7.0,
+                    'disconnect', '__construct' => 5.5,
+                    'loop' => 1.1,
+                    default => 1.0,
+                });
+                continue;
+            }
             if ($name === 'timeout') {
                 $hasTimeout = true;
                 [$arguments[], $wait] = $this->timeout($method->getName(), $receiver);
@@ -372,7 +400,8 @@ final class Fuzzer
                 $arguments[] = mt_rand(0, 99) >= $chaosRate ? $this->valueFor($name, $method) : $this->chaos();
             }
         }
-        $waitsForever = in_array($method->getName(), ['next', 'loop'], true)
+        $waitsForever = self::className($method->getDeclaringClass()) !== 'Mosquitto\Client'
+            && in_array($method->getName(), ['next', 'loop'], true)
             && !$hasTimeout
             && !($receiver !== null && isset($this->stopped[$receiver]));
         if ($waitsForever) {
@@ -451,6 +480,33 @@ final class Fuzzer
             'handler' => $this->handler(),
             default => $this->chaos(),
         };
+    }
+
+    /** Mosquitto\Client's arguments, by parameter name. */
+    private function mosquittoValue(string $parameter): mixed
+    {
+        return match ($parameter) {
+            'host' => $this->pick(['127.0.0.1', '127.0.0.1', '', 'no-such-host.invalid', "\xff", "a\0b"]),
+            'port' => $this->pick([$this->port, $this->port, $this->deadPort, 0, -1, 65536]),
+            'keepalive' => $this->pick([0, 5, 60, -1, 65536]),
+            'interface', 'tlsVersion', 'ciphers', 'certFile', 'keyFile', 'password' => $this->pick([null, null, '', 'tlsv1.2', 'tlsv1', '/no/such/file']),
+            'id' => $this->pick([null, 'fuzz-mosquitto-' . $this->seed . '-' . mt_rand(0, 3), '', ' x', "a\0b", str_repeat('i', 70000)]),
+            'cleanSession', 'value', 'exponentialBackoff', 'retain' => $this->pick([true, false]),
+            'callback' => $this->handler(),
+            'topic', 'subscription' => $this->topic(),
+            'payload', 'psk', 'identity', 'username', 'caPath' => $this->payload(),
+            'qos' => $this->pick([0, 1, 2, 3, -1]),
+            'timeout' => $this->pick([0, 1, 10, 50, -1]),
+            'maxPackets', 'certReqs' => $this->pick([0, 1, 7, -1]),
+            'reconnectDelay', 'exponentialDelay', 'messageRetryPeriod', 'maxInFlightMessages' => $this->pick([0, 1, 5, 65535, 65536, -1, PHP_INT_MAX]),
+            default => $this->chaos(),
+        };
+    }
+
+    /** Short names, but the Mosquitto-PHP compatible classes by their full ones. */
+    private static function className(\ReflectionClass $class): string
+    {
+        return str_starts_with($class->getName(), 'Mosquitto\\') ? $class->getName() : $class->getShortName();
     }
 
     private function topic(): string

@@ -20,6 +20,7 @@ pub enum EventKind {
     Closed,
     Subscribed,
     SubscriptionRefused,
+    Unsubscribed,
 }
 
 impl EventKind {
@@ -33,6 +34,7 @@ impl EventKind {
             EventKind::Closed => "closed",
             EventKind::Subscribed => "subscribed",
             EventKind::SubscriptionRefused => "subscription_refused",
+            EventKind::Unsubscribed => "unsubscribed",
         }
     }
 }
@@ -52,6 +54,9 @@ pub struct ConnectionEvent {
     pub session_present: bool,
     /// The filter of a subscription event, without the connection's prefix.
     pub filter: Option<String>,
+    /// On reconnecting and failed: the CONNACK's return code (MQTT 3.1.1)
+    /// or reason code (MQTT 5) when the broker refused the connection.
+    pub code: Option<u8>,
 }
 
 impl ConnectionEvent {
@@ -66,6 +71,7 @@ impl ConnectionEvent {
             attempt,
             session_present: false,
             filter: None,
+            code: None,
         }
     }
 }

@@ -46,6 +46,11 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// The packet id it came with; 0 for QoS 0.
+    pub fn packet_id(&self) -> u16 {
+        self.ack.as_ref().map_or(0, |ack| ack.pkid)
+    }
+
     /// Separates what the message owes the broker from its content.
     pub fn take_acknowledgement(&mut self) -> Acknowledgement {
         Acknowledgement(self.ack.take())

@@ -157,6 +157,11 @@ pub struct Subscriptions {
     /// Positions in `entries`, by the filter's number in `index`.
     by_filter: Vec<Vec<usize>>,
     identifiers: HashSet<usize>,
+    /// UNSUBSCRIBEs handed over and not yet written, in order, then by the
+    /// packet id they were written under: to tell which filter an UNSUBACK
+    /// answers for.
+    unsubscribes_unseen: VecDeque<String>,
+    unsubscribing: HashMap<u16, String>,
 }
 
 impl Subscriptions {
@@ -279,6 +284,26 @@ impl Subscriptions {
     pub fn connection_lost(&mut self) {
         self.unseen.clear();
         self.by_pkid.clear();
+        // Their UNSUBACK will not come. Those not yet written stay in order:
+        // the request channel keeps them for the next connection.
+        self.unsubscribing.clear();
+    }
+
+    /// An UNSUBSCRIBE of `filter` was handed to the event loop.
+    pub fn unsubscribe_handed_over(&mut self, filter: String) {
+        self.unsubscribes_unseen.push_back(filter);
+    }
+
+    /// The next UNSUBSCRIBE handed over was written under `pkid`.
+    pub fn outgoing_unsubscribe(&mut self, pkid: u16) {
+        if let Some(filter) = self.unsubscribes_unseen.pop_front() {
+            self.unsubscribing.insert(pkid, filter);
+        }
+    }
+
+    /// UNSUBACK: the filter it answers for.
+    pub fn incoming_unsuback(&mut self, pkid: u16) -> Option<String> {
+        self.unsubscribing.remove(&pkid)
     }
 
     /// The SUBSCRIBEs a new connection needs: all of them when the broker
@@ -641,5 +666,23 @@ mod tests {
         for filter in ["", "#", "a/+/b", "$share/g/x"] {
             assert!((1..=268_435_455).contains(&identifier(filter)));
         }
+    }
+
+    #[test]
+    fn an_unsuback_names_its_filter_by_the_order_unsubscribes_were_written() {
+        let mut subs = Subscriptions::default();
+        subs.unsubscribe_handed_over("a/#".into());
+        subs.unsubscribe_handed_over("b".into());
+        subs.outgoing_unsubscribe(7);
+        subs.outgoing_unsubscribe(8);
+        assert_eq!(subs.incoming_unsuback(8).as_deref(), Some("b"));
+        assert_eq!(subs.incoming_unsuback(8), None, "answered once");
+
+        // A lost connection ends what was written; what was not yet keeps its turn.
+        subs.unsubscribe_handed_over("c".into());
+        subs.connection_lost();
+        assert_eq!(subs.incoming_unsuback(7), None);
+        subs.outgoing_unsubscribe(1);
+        assert_eq!(subs.incoming_unsuback(1).as_deref(), Some("c"));
     }
 }

@@ -19,7 +19,7 @@ use thiserror::Error;
 
 use self::read::{
     binary, boolean, entries, integer, invalid, non_negative_seconds, paths, positive_seconds,
-    read_group, readable_file, text_rule, Reader,
+    read_group, readable_file, readable_file_or_directory, text_rule, Reader,
 };
 pub(crate) use self::suggest::{did_you_mean, nearest};
 pub(crate) use self::value::describe;
@@ -91,7 +91,8 @@ impl Protocol {
 /// TLS settings; `tls => true` is the default: the system's trusted CAs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tls {
-    /// CA certificates to trust instead of the system's.
+    /// CA certificates to trust instead of the system's: a PEM file, or a
+    /// directory of them.
     pub ca_file: Option<PathBuf>,
     /// Client certificate and key, for mutual TLS.
     pub cert_file: Option<PathBuf>,
@@ -99,6 +100,9 @@ pub struct Tls {
     pub verify_peer: bool,
     /// Accept a certificate no trusted CA signed.
     pub allow_self_signed: bool,
+    /// Check that the certificate is valid for the host name; `false` checks
+    /// the chain only.
+    pub verify_hostname: bool,
     /// The name the broker's certificate must be valid for, instead of the host.
     pub server_name: Option<String>,
     pub alpn: Vec<String>,
@@ -112,6 +116,7 @@ impl Default for Tls {
             key_file: None,
             verify_peer: true,
             allow_self_signed: false,
+            verify_hostname: true,
             server_name: None,
             alpn: Vec::new(),
         }
@@ -644,7 +649,7 @@ impl SubscriberConfig {
 
 const TLS_OPTIONS: &[(&str, Reader<Tls>)] = &[
     ("ca_file", |tls, path, value| {
-        tls.ca_file = Some(readable_file(path, value)?);
+        tls.ca_file = Some(readable_file_or_directory(path, value)?);
         Ok(())
     }),
     ("cert_file", |tls, path, value| {
@@ -661,6 +666,10 @@ const TLS_OPTIONS: &[(&str, Reader<Tls>)] = &[
     }),
     ("allow_self_signed", |tls, path, value| {
         tls.allow_self_signed = boolean(path, value)?;
+        Ok(())
+    }),
+    ("verify_hostname", |tls, path, value| {
+        tls.verify_hostname = boolean(path, value)?;
         Ok(())
     }),
     ("server_name", |tls, path, value| match value {

@@ -174,6 +174,24 @@ fn number(value: &Value) -> Option<Number> {
     }
 }
 
+/// A readable directory (of PEM files), or else a readable PEM file.
+pub(super) fn readable_file_or_directory(
+    path: &str,
+    value: &Value,
+) -> Result<PathBuf, ConfigError> {
+    match value {
+        Value::Str(dir) if Path::new(dir).is_dir() => match std::fs::read_dir(dir) {
+            Ok(_) => Ok(PathBuf::from(dir)),
+            Err(e) => Err(invalid(
+                path,
+                format!("must be a readable directory ({e})"),
+                value,
+            )),
+        },
+        _ => readable_file(path, value),
+    }
+}
+
 pub(super) fn readable_file(path: &str, value: &Value) -> Result<PathBuf, ConfigError> {
     let Value::Str(file) = value else {
         return Err(invalid(path, "must be the path of a PEM file", value));

@@ -97,6 +97,29 @@ pub struct Status {
     pub session_present: Option<bool>,
 }
 
+/// The outcome of a publish made by `Connection::publish_tracked`.
+pub struct Outcome {
+    result: crossbeam_channel::Receiver<Result<(), Error>>,
+    connection: String,
+}
+
+impl Outcome {
+    /// `Ok` once the broker acknowledged the message (written, for QoS 0),
+    /// the error that refused or failed it, or `None` while it is on its way.
+    pub fn try_take(&self) -> Option<Result<(), Error>> {
+        match self.result.try_recv() {
+            Ok(result) => Some(result),
+            Err(crossbeam_channel::TryRecvError::Empty) => None,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                Some(Err(ConnectionError::Closed {
+                    connection: self.connection.clone(),
+                }
+                .into()))
+            }
+        }
+    }
+}
+
 /// What the PHP thread and the event loop task share, behind one lock.
 struct Link {
     state: ConnectionState,
@@ -250,6 +273,22 @@ impl Connection {
     ) -> Result<(), Error> {
         self.enqueue(topic, payload, qos, retain, properties, None)
             .map(|_| ())
+    }
+
+    /// Queues a publish and returns at once with what will tell its outcome.
+    pub fn publish_tracked(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+    ) -> Result<Outcome, Error> {
+        let (receipt, outcome) = crossbeam_channel::bounded(1);
+        self.enqueue(topic, payload, qos, retain, None, Some(receipt))?;
+        Ok(Outcome {
+            result: outcome,
+            connection: self.name.clone(),
+        })
     }
 
     /// Returns once the broker acknowledged the message (written, for QoS 0).
@@ -426,6 +465,32 @@ impl Connection {
         }
     }
 
+    /// Waits for the outcome of the first connection attempt: `Ok` once
+    /// connected, else the error that ended it (with the CONNACK's code when
+    /// the broker refused), or `None` at the deadline.
+    pub fn wait_first_attempt(&self, deadline: Instant) -> Option<Result<(), String>> {
+        let mut link = self.link.lock();
+        loop {
+            if link.state == ConnectionState::Connected {
+                return Some(Ok(()));
+            }
+            if let Some(error) = &link.last_error {
+                return Some(Err(error.clone()));
+            }
+            if link.task_done || link.closing {
+                return Some(Err(self.closed_error().to_string()));
+            }
+            if self.changed.wait_until(&mut link, deadline).timed_out() {
+                return None;
+            }
+        }
+    }
+
+    /// The socket of the current plain TCP connection, while there is one.
+    pub fn socket_fd(&self) -> Option<i32> {
+        self.link.lock().direct.as_ref().map(Direct::raw_fd)
+    }
+
     /// Waits until the connection is up. False when the deadline passed, or
     /// the connection ended, first.
     pub fn wait_connected(&self, deadline: Instant) -> bool {
@@ -564,14 +629,27 @@ impl Connection {
     }
 
     pub fn unsubscribe(&self, inbox: &Inbox, filter: &str) -> Result<(), Error> {
+        self.unsubscribe_sent(inbox, filter).map(|_| ())
+    }
+
+    /// `unsubscribe`, saying whether an UNSUBSCRIBE went to the broker (its
+    /// UNSUBACK becomes an `unsubscribed` event): not when another subscriber
+    /// still holds the filter, when `inbox` did not, or while disconnected.
+    pub fn unsubscribe_sent(&self, inbox: &Inbox, filter: &str) -> Result<bool, Error> {
         validate_filter(filter).map_err(|e| Error::invalid_topic(Argument::Filter, e))?;
         let filter = self.with_prefix(filter);
         let mut link = self.link.lock();
-        if let Some(filter) = link.subscriptions.remove(inbox.id, &filter) {
-            self.send_unsubscribe(&link, filter);
-        }
+        let sent = match link.subscriptions.remove(inbox.id, &filter) {
+            Some(filter) => self.send_unsubscribe(&mut link, filter),
+            None => false,
+        };
         self.release_unrouted(&mut link);
-        Ok(())
+        Ok(sent)
+    }
+
+    /// Where a subscription made by `subscribe` stands; `None` once it is gone.
+    pub fn subscription_state(&self, id: u64) -> Option<SubscriptionState> {
+        self.link.lock().subscriptions.state(id)
     }
 
     /// A subscriber went away; its filters no other subscriber holds are
@@ -584,14 +662,17 @@ impl Connection {
             return;
         }
         for filter in released {
-            self.send_unsubscribe(&link, filter);
+            self.send_unsubscribe(&mut link, filter);
         }
         self.release_unrouted(&mut link);
     }
-    fn send_unsubscribe(&self, link: &Link, filter: String) {
-        if link.state == ConnectionState::Connected {
-            self.requests.unsubscribe(filter);
+    fn send_unsubscribe(&self, link: &mut Link, filter: String) -> bool {
+        let sent =
+            link.state == ConnectionState::Connected && self.requests.unsubscribe(filter.clone());
+        if sent {
+            link.subscriptions.unsubscribe_handed_over(filter);
         }
+        sent
     }
 
     /// `$share/{group}/` stays in front of the prefix.

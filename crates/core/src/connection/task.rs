@@ -198,6 +198,14 @@ impl Connection {
                 }
                 self.changed.notify_all();
             }
+            Event::Unsubscribing(pkid) => link.subscriptions.outgoing_unsubscribe(pkid),
+            Event::Unsubscribed(pkid) => {
+                if let Some(filter) = link.subscriptions.incoming_unsuback(pkid) {
+                    let mut event = ConnectionEvent::new(EventKind::Unsubscribed, &self.broker, 0);
+                    event.filter = Some(self.unprefixed(&filter).to_owned());
+                    self.emit(link, event);
+                }
+            }
             Event::Message(incoming) => return self.route(link, incoming),
             Event::Connected { .. } | Event::Other => {}
         }
@@ -235,6 +243,7 @@ impl Connection {
         let Failure {
             mut reason,
             refused,
+            code,
         } = failure;
         if let Some(refusal) = link.refused_publish.take() {
             reason = format!("{refusal}; then the connection ended: {reason}");
@@ -261,6 +270,7 @@ impl Connection {
         };
         let mut event = ConnectionEvent::new(kind, &self.broker, attempt);
         event.reason = reason;
+        event.code = code;
         self.emit(&mut link, event);
         link.state = if gave_up {
             ConnectionState::Failed

@@ -119,6 +119,10 @@ impl Direct {
         Some(event)
     }
 
+    pub fn raw_fd(&self) -> RawFd {
+        self.socket.raw_fd()
+    }
+
     /// Nothing is left of a packet the socket took only in part.
     pub fn is_drained(&self) -> bool {
         self.socket.is_drained()

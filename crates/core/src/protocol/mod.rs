@@ -48,8 +48,12 @@ pub enum Event {
         pkid: u16,
         refusal: Option<Reason>,
     },
+    /// The next UNSUBSCRIBE handed over was written under this packet id.
+    Unsubscribing(u16),
+    /// UNSUBACK.
+    Unsubscribed(u16),
     Message(Incoming),
-    /// Nothing the connection tracks (pings, unsubscribe acknowledgements…).
+    /// Nothing the connection tracks (pings…).
     Other,
 }
 
@@ -120,6 +124,9 @@ pub struct Incoming {
 pub struct Failure {
     pub reason: String,
     pub refused: bool,
+    /// The return code (MQTT 3.1.1) or reason code (MQTT 5) of a CONNACK
+    /// that refused the connection.
+    pub code: Option<u8>,
 }
 
 impl Failure {
@@ -127,6 +134,16 @@ impl Failure {
         Failure {
             reason: "timed out connecting to the broker".to_owned(),
             refused: false,
+            code: None,
+        }
+    }
+
+    /// The broker refused the connection in its CONNACK.
+    pub(super) fn connack(reason: String, code: u8) -> Self {
+        Failure {
+            reason,
+            refused: true,
+            code: Some(code),
         }
     }
 }
@@ -278,5 +295,6 @@ fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<Failure> {
     super::tls::describe_failure(error).map(|reason| Failure {
         reason,
         refused: true,
+        code: None,
     })
 }

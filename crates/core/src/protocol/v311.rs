@@ -188,6 +188,8 @@ fn event(event: rumqttc::Event) -> Event {
         In(Packet::PubRec(rec)) => Event::Received(rec.pkid),
         In(Packet::PubComp(comp)) => Event::Acknowledged(comp.pkid),
         Out(Outgoing::Subscribe(pkid)) => Event::Subscribing(pkid),
+        Out(Outgoing::Unsubscribe(pkid)) => Event::Unsubscribing(pkid),
+        In(Packet::UnsubAck(ack)) => Event::Unsubscribed(ack.pkid),
         In(Packet::SubAck(ack)) => Event::Subscribed {
             pkid: ack.pkid,
             refusal: ack
@@ -215,16 +217,32 @@ fn failure(error: &ConnectionError) -> Failure {
         return tls;
     }
     let (reason, refused) = match error {
-        ConnectionError::ConnectionRefused(code) => (
-            format!("the broker refused the connection: {}", refusal(*code)),
-            true,
-        ),
+        ConnectionError::ConnectionRefused(code) => {
+            let reason = format!("the broker refused the connection: {}", refusal(*code));
+            return Failure::connack(reason, return_code(*code));
+        }
         ConnectionError::NetworkTimeout => return Failure::timed_out(),
         ConnectionError::Io(io) => (format!("network error: {io}"), false),
         ConnectionError::MqttState(state) => (format!("protocol error: {state}"), false),
         other => (other.to_string(), false),
     };
-    Failure { reason, refused }
+    Failure {
+        reason,
+        refused,
+        code: None,
+    }
+}
+
+/// The CONNACK's return code as MQTT 3.1.1 numbers it.
+fn return_code(code: ConnectReturnCode) -> u8 {
+    match code {
+        ConnectReturnCode::Success => 0,
+        ConnectReturnCode::RefusedProtocolVersion => 1,
+        ConnectReturnCode::BadClientId => 2,
+        ConnectReturnCode::ServiceUnavailable => 3,
+        ConnectReturnCode::BadUserNamePassword => 4,
+        ConnectReturnCode::NotAuthorized => 5,
+    }
 }
 
 fn refusal(code: ConnectReturnCode) -> &'static str {

@@ -332,6 +332,8 @@ fn event(event: rumqttc::v5::Event) -> Event {
         },
         In(Packet::PubComp(comp)) => Event::Acknowledged(comp.pkid),
         Out(Outgoing::Subscribe(pkid)) => Event::Subscribing(pkid),
+        Out(Outgoing::Unsubscribe(pkid)) => Event::Unsubscribing(pkid),
+        In(Packet::UnsubAck(ack)) => Event::Unsubscribed(ack.pkid),
         In(Packet::SubAck(ack)) => Event::Subscribed {
             pkid: ack.pkid,
             refusal: ack
@@ -453,20 +455,12 @@ fn failure(error: &ConnectionError) -> Failure {
         }
     }
     let (reason, refused) = match error {
-        ConnectionError::ConnectionRefused(code) => (
-            format!(
-                "the broker refused the connection: {}",
-                connect_refusal(*code)
-            ),
-            true,
-        ),
-        ConnectionError::MqttState(StateError::ConnFail { reason }) => (
-            format!(
-                "the broker refused the connection: {}",
-                connect_refusal(*reason)
-            ),
-            true,
-        ),
+        ConnectionError::ConnectionRefused(code)
+        | ConnectionError::MqttState(StateError::ConnFail { reason: code }) => {
+            let refusal = connect_refusal(*code);
+            let reason = format!("the broker refused the connection: {refusal}");
+            return Failure::connack(reason, refusal.code);
+        }
         ConnectionError::MqttState(StateError::ServerDisconnect {
             reason_code,
             reason_string,
@@ -488,5 +482,9 @@ fn failure(error: &ConnectionError) -> Failure {
         ConnectionError::MqttState(state) => (format!("protocol error: {state}"), false),
         other => (other.to_string(), false),
     };
-    Failure { reason, refused }
+    Failure {
+        reason,
+        refused,
+        code: None,
+    }
 }
