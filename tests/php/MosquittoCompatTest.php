@@ -376,13 +376,12 @@ final class MosquittoCompatTest extends MqttTestCase
             $count = 0;
             $client->onMessage(function (Mosquitto\Message $m) use (&$count, $client) {
                 $count++;
-                if ($count === 10000) {
+                if ($count === 10000 || $count === 100000) {
                     gc_collect_cycles();
-                    echo "memory at 10000: ", memory_get_usage(), "\n";
+                    preg_match('/^VmRSS:\s+(\d+) kB/m', (string) file_get_contents('/proc/self/status'), $rss);
+                    echo "memory at $count: ", memory_get_usage(), " rss ", $rss[1] * 1024, "\n";
                 }
                 if ($count === 100000) {
-                    gc_collect_cycles();
-                    echo "memory at 100000: ", memory_get_usage(), "\n";
                     $client->exitLoop();
                 }
             });
@@ -397,10 +396,12 @@ final class MosquittoCompatTest extends MqttTestCase
         $publisher->wait(120.0);
         $child->waitForLine('count 100000', 120.0);
 
-        preg_match('/memory at 10000: (\d+)/', $child->stdout(), $early);
-        preg_match('/memory at 100000: (\d+)/', $child->stdout(), $late);
+        preg_match('/memory at 10000: (\d+) rss (\d+)/', $child->stdout(), $early);
+        preg_match('/memory at 100000: (\d+) rss (\d+)/', $child->stdout(), $late);
         $this->assertNotEmpty($early, $child->describe());
         $this->assertLessThan(64 * 1024, (int) $late[1] - (int) $early[1], 'PHP memory after 90,000 more messages: ' . $child->stdout());
+        // The process's, the connection's own included: 100 bytes kept per message would be 9 MB.
+        $this->assertLessThan(4 * 1024 * 1024, (int) $late[2] - (int) $early[2], 'resident memory after 90,000 more messages: ' . $child->stdout());
     }
 
     public function testSubclassesAndTheIniSwitch(): void
