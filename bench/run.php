@@ -18,7 +18,7 @@ declare(strict_types=1);
 // as ratios to the reference of the same run, absolute only where the reference
 // is a physical floor; "met?" says how this run compares. Knobs (environment):
 //   BENCH_RUNS             runs of each scenario (3)
-//   BENCH_ONLY             scenarios to run, e.g. "1,3,fpm" (all: 1,2,3,4,5,6,7,8,9,fpm,nginx)
+//   BENCH_ONLY             scenarios to run, e.g. "1,3,fpm" (all: 1,2,3,4,5,6,7,8,9,10,fpm,nginx)
 //   BENCH_MESSAGES         messages of scenarios 1 and 5 (500000)
 //   BENCH_ACKED            messages of scenario 2 (200000)
 //   BENCH_SYNC             publishSync() calls of scenario 3 (20000, after 1000 to warm up)
@@ -27,6 +27,7 @@ declare(strict_types=1);
 //   BENCH_ROUTE_MESSAGES   messages of scenario 7 (200000)
 //   BENCH_IDLE_CALLS       publish() calls per round in scenario 8 (2000; 5 rounds, 100 µs pauses)
 //   BENCH_BURST_MESSAGES   publish() calls of the bursts of scenario 9 (500000)
+//   BENCH_JOBS             empty Laravel jobs per measurement of scenario 10 (5000)
 //   BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_WORKERS  the PHP-FPM rows (see bench/fpm.php)
 //   BENCH_WRK_SECONDS, BENCH_WRK_CONNECTIONS  the nginx rows: wrk's duration per run (5) and connections (4)
 
@@ -39,6 +40,7 @@ use MqttBroadcast\Bench\FpmBench;
 use MqttBroadcast\Bench\LineFiles;
 use MqttBroadcast\Bench\MosquittoSub;
 use MqttBroadcast\Bench\ProcessCpu;
+use MqttBroadcast\Bench\QueueBench;
 use MqttBroadcast\Bench\Stats;
 use MqttBroadcast\Bench\Table;
 use MqttBroadcast\Tests\Support\Broker;
@@ -65,6 +67,7 @@ $n = [
     'idle_rounds' => 5,
     'idle_pause_us' => 100,
     'burst' => Env::int('BENCH_BURST_MESSAGES', 500_000),
+    'jobs' => Env::int('BENCH_JOBS', 5_000),
 ];
 $scripts = __DIR__ . '/scripts';
 $progress = static fn (string $line) => fwrite(STDERR, sprintf("[%5.0fs] %s\n", microtime(true) - $began, $line));
@@ -106,6 +109,16 @@ $scenarios['1'] = static function () use (&$m, $broker, $lines, $topic, $args, $
     $m['1.peak_rss'][] = $r['peak_rss'];
     $m['1.delivered'][] = $count / ($end - $r['started_at']);
     $progress(sprintf('1   publish() QoS 0: %s calls/s, %s msg/s delivered', Table::rate($r['calls_per_second']), Table::rate(end($m['1.delivered']))));
+
+    // The same without the pool-wide metrics (mqtt_broadcast.metrics=0): what the shared counters cost.
+    $t = $topic('1-nometrics');
+    $sub = MosquittoSub::start($broker, $t, $count);
+    $command = Command::php("$scripts/publish-burst.php", $args(['topic' => $t, 'count' => $count, 'qos' => 0, 'max_inflight' => 20]));
+    array_splice($command, 1, 0, ['-d', 'mqtt_broadcast.metrics=0']);
+    $r = Command::json(Command::mustRun($command));
+    $sub->waitForEnd(120.0) ?? throw new RuntimeException("scenario 1 without metrics: not all $count messages arrived: " . $sub->describe());
+    $m['1.calls.nometrics'][] = $r['calls_per_second'];
+    $progress(sprintf('1   publish() QoS 0 without metrics: %s calls/s', Table::rate($r['calls_per_second'])));
 
     $t = $topic('1-ref');
     $sub = MosquittoSub::start($broker, $t, $count);
@@ -342,6 +355,15 @@ $scenarios['9'] = static function () use (&$m, $topic, $args, $scripts, $n, $pro
         number_format($n['burst']), Table::megabytes(end($m['9.0'])), Table::megabytes(end($m['9.1'])), end($m['9.0.payload_bytes']) / (1 << 20)));
 };
 
+// 10. Laravel's queue: empty jobs through `php artisan queue:work mqtt` (the
+//     package's driver) with 1 and 3 workers, and through Laravel's database
+//     driver on SQLite in the same run (bench/lib/QueueBench.php).
+$scenarios['10'] = static function () use (&$m, $broker, $n, $progress): void {
+    foreach (QueueBench::run($broker, $n['jobs'], 1, $progress) as $key => $values) {
+        $m["10.$key"] = [...($m["10.$key"] ?? []), ...$values];
+    }
+};
+
 // ---- run ----
 
 $progress(sprintf('mosquitto on %s:%d; %d runs; scenarios %s', $broker->host(), $broker->port(), $runs, $only === [] ? 'all' : implode(',', $only)));
@@ -383,6 +405,7 @@ $mb = static fn (string $key): string => sprintf('%.1f', $median($key) / (1 << 2
 // same run; absolute only where the reference is a physical floor (a syscall,
 // PHP's own floor) or zero (memory growth).
 $target = [
+    '1.metrics' => 0.95,    // ≥ × the same calls without the shared counters
     '1.calls' => 6.0,       // ≥ × mosquitto_pub -l's send rate (was ≥ 1,000,000 calls/s)
     '1.delivered' => 0.9,   // ≥ × mosquitto_pub -l → mosquitto_sub
     '2' => 2.0,             // ≥ × mosquitto_pub -l -q 1 with the same max_inflight (was ≥ 200,000 msg/s)
@@ -400,6 +423,10 @@ if (isset($m['1.calls'])) {
     $table->measured('1. `publish()` QoS 0, one process: calls/s', $m['1.calls'], $rate,
         sprintf('mosquitto_pub -l sends %s msg/s', $rate($median('1.ref.sent'))), $times($r),
         sprintf('≥ %s × mosquitto_pub', $target['1.calls']), $yes($r >= $target['1.calls']));
+    $r = $ratio($median('1.calls'), $median('1.calls.nometrics'));
+    $table->measured('1. … with the pool-wide metrics, against without (`mqtt_broadcast.metrics=0`): calls/s', $m['1.calls'], $rate,
+        sprintf('without: %s calls/s', $rate($median('1.calls.nometrics'))), $times($r),
+        sprintf('≥ %s × without', $target['1.metrics']), $yes($r >= $target['1.metrics']));
     $r = $ratio($median('1.delivered'), $median('1.ref.delivered'));
     $table->measured('1. … delivered to an independent mosquitto_sub: msg/s', $m['1.delivered'], $rate,
         sprintf('mosquitto_pub -l → mosquitto_sub: %s msg/s', $rate($median('1.ref.delivered'))), $times($r),
@@ -482,6 +509,16 @@ if (isset($m['9.0'])) {
             $yes($median("9.$q") <= $target['9'] * $packets));
     }
 }
+if (isset($m['10.mqtt.1'])) {
+    foreach ([1, 3] as $workers) {
+        $table->measured(sprintf('10. Laravel queue, empty jobs, `queue:work mqtt` × %d: jobs/s', $workers), $m["10.mqtt.$workers"], $rate,
+            sprintf('database driver on SQLite, `queue:work database` × %d: %s jobs/s', $workers, $rate($median("10.database.$workers"))),
+            $times($ratio($median("10.mqtt.$workers"), $median("10.database.$workers"))), '—', '—');
+    }
+    $table->measured('10. … `dispatch()` of those jobs from one process: jobs/s', $m['10.mqtt.dispatch'], $rate,
+        sprintf('database driver on SQLite: %s jobs/s', $rate($median('10.database.dispatch'))),
+        $times($ratio($median('10.mqtt.dispatch'), $median('10.database.dispatch'))), '—', '—');
+}
 foreach (['fpm' => [$fpm, 'PHP-FPM (FastCGI client)'], 'nginx' => [$nginx, 'nginx + PHP-FPM, wrk']] as [$web, $label]) {
     if ($web === null) {
         continue;
@@ -530,6 +567,10 @@ if (isset($m['8.ext0.cpu_us'])) {
 if (isset($m['9.0'])) {
     printf("- 9: %s publish() calls at full speed after a warm-up of 10,000 (flushed), max_queue above the burst, max_inflight 20, then one flush(); growth = VmHWM at the end (reset through /proc/self/clear_refs when the burst began) minus VmRSS before it: the extension's queues live outside PHP's allocator, whose own peak grew by %s MB (QoS 0) and %s MB (QoS 1), memory_get_peak_usage()\n",
         number_format($n['burst']), $mb('9.0.php_peak_growth'), $mb('9.1.php_peak_growth'));
+}
+if (isset($m['10.mqtt.1'])) {
+    printf("- 10: %s empty jobs (Tests\\App\\EmptyJob) per measurement, dispatched from one process of the package's test application (Laravel %s) while its `php artisan queue:work` workers (--sleep=0.05) were stopped (SIGSTOP), then timed from SIGCONT until their output reported every job processed. mqtt: the bench broker (no persistence), workers online first so that the shared subscription splits the jobs; database: Laravel's jobs table on SQLite in WAL mode, the file on /dev/shm as the broker keeps nothing on disk either (jobs SQLite's locking failed count as finished). Both drivers share the machine's cores with their workers; the broker runs beside them\n",
+        number_format($n['jobs']), preg_match("/VERSION = '([^']+)'/", (string) @file_get_contents((string) stream_resolve_include_path('Illuminate/Foundation/Application.php')), $v) ? $v[1] : '?');
 }
 if ($fpm !== null) {
     printf("- PHP-FPM: pm = static with %d workers, OPcache on; %d requests per run, %d in flight, each on a new FastCGI connection (bench/lib/FastCgiLoad.php); the broker counted %s PUBLISH packets for %d publish() calls\n",
