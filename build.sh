@@ -57,7 +57,8 @@ deps() {
         php$v-sqlite3 php$v-mbstring php-laravel-framework phpunit \
         libclang-dev clang make gcc git \
         mosquitto mosquitto-clients \
-        openssl procps util-linux
+        openssl procps util-linux \
+        python3-prometheus-client
 }
 
 # Only the benchmarks need these: nginx in front of PHP-FPM for their web rows, loaded by wrk

@@ -171,6 +171,15 @@ final class Client
     public function close(?array $options = null): void {}
 
     /**
+     * The counters of every process of this pool, in Prometheus' text format: the PHP-FPM workers
+     * forked from one master (alive or not, for the counters; alive, for the gauges), or this process.
+     * Per connection name: published (by QoS), acknowledged, refused, received, payload bytes sent and
+     * received, reconnects; connections up, messages queued and in flight (sum, and _max of one process);
+     * workers alive; build info.
+     */
+    public static function metrics(): string {}
+
+    /**
      * status() of every live connection of this process, by connection name.
      *
      * @return array<string, array{

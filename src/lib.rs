@@ -14,8 +14,13 @@ use php::subscriber::Subscriber;
 /// forks its workers after this.
 unsafe extern "C" fn module_startup(_type: i32, module_number: i32) -> i32 {
     let register = || {
+        php::ini::register(module_number);
+        // Before PHP-FPM forks its workers: they share the counters.
+        if php::ini::flag(php::ini::METRICS) {
+            mqtt_broadcast_core::metrics::init();
+        }
         php::exceptions::register()?;
-        php::mosquitto::register(module_number)
+        php::mosquitto::register()
     };
     match std::panic::catch_unwind(register) {
         Ok(Ok(())) => 0,

@@ -180,6 +180,11 @@ impl Client {
         Ok(())
     }
 
+    /// The counters of every process of this pool (the PHP-FPM workers of one master, or this CLI process), in Prometheus' text format.
+    pub fn metrics() -> String {
+        mqtt_broadcast_core::metrics::render()
+    }
+
     /// status() of every live connection of this process, by name.
     pub fn connections() -> PhpResult<ZBox<ZendHashTable>> {
         let mut all = ZendHashTable::new();

@@ -4,6 +4,7 @@ mod arguments;
 pub mod client;
 pub mod event;
 pub mod exceptions;
+pub mod ini;
 pub mod message;
 pub mod mosquitto;
 mod options;

@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod error;
 pub mod events;
 pub mod inbox;
+pub mod metrics;
 pub mod number;
 pub mod outbox;
 pub mod properties;

@@ -18,6 +18,7 @@ use crossbeam_channel::Sender;
 use rumqttc::QoS;
 
 use super::error::Error;
+use super::metrics::Meter;
 use super::properties::Properties;
 
 /// Where a `publishSync()` learns how its message ended.
@@ -85,6 +86,8 @@ pub struct Outbox {
     published: u64,
     acknowledged: u64,
     refused: u64,
+    /// The same counts, added to the pool-wide ones.
+    meter: Meter,
 }
 
 impl Outbox {
@@ -104,7 +107,13 @@ impl Outbox {
             published: 0,
             acknowledged: 0,
             refused: 0,
+            meter: Meter::default(),
         }
+    }
+
+    /// Counts into the pool-wide metrics too.
+    pub fn set_meter(&mut self, meter: Meter) {
+        self.meter = meter;
     }
 
     /// The broker's receive maximum (MQTT 5) can be lower than ours.
@@ -184,6 +193,7 @@ impl Outbox {
             },
         };
         self.published += 1;
+        self.meter.published(message.qos, message.payload.len());
         if message.qos == QoS::AtMostOnce {
             self.handed_qos0 -= 1;
             message.finish(Ok(()));
@@ -212,6 +222,7 @@ impl Outbox {
     pub fn incoming_ack(&mut self, pkid: u16) {
         if let Some(in_flight) = self.in_flight.remove(&pkid) {
             self.acknowledged += 1;
+            self.meter.acknowledged();
             in_flight.message.finish(Ok(()));
         }
     }
@@ -231,6 +242,7 @@ impl Outbox {
         self.queued = kept;
         for message in refused {
             self.refused += 1;
+            self.meter.refused();
             let reason = error(&message);
             message.finish(Err(reason.clone()));
             last = Some(reason);
@@ -248,6 +260,7 @@ impl Outbox {
     ) -> Option<Error> {
         let in_flight = self.in_flight.remove(&pkid)?;
         self.refused += 1;
+        self.meter.refused();
         let error = error(&in_flight.message);
         in_flight.message.finish(Err(error.clone()));
         Some(error)
@@ -368,9 +381,10 @@ impl Outbox {
         self.queued_len() == 0 && self.resends_unseen == 0
     }
 
-    /// A QoS 0 message written directly, never queued here.
-    pub fn count_written(&mut self) {
+    /// A QoS 0 message of `bytes` written directly, never queued here.
+    pub fn count_written(&mut self, bytes: usize) {
         self.published += 1;
+        self.meter.published(QoS::AtMostOnce, bytes);
     }
 
     /// Room for one more message.
@@ -392,6 +406,7 @@ impl Outbox {
         receipt: Option<Receipt>,
     ) {
         self.published += 1;
+        self.meter.published(qos, payload.len());
         let message = self.message(topic, payload, qos, retain, properties, receipt);
         let released = false;
         self.in_flight.insert(pkid, InFlight { message, released });

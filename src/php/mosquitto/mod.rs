@@ -18,28 +18,11 @@ use ext_php_rs::builders::{ClassBuilder, ClassProperty};
 use ext_php_rs::class::RegisteredClass;
 use ext_php_rs::exception::PhpException;
 use ext_php_rs::ffi::{zend_hash_str_find_ptr_lc, HashTable};
-use ext_php_rs::flags::IniEntryPermission;
-use ext_php_rs::zend::{ce, ClassEntry, ExecutorGlobals, IniEntryDef, IniEntryDefs};
+use ext_php_rs::zend::{ce, ClassEntry};
 
+use super::ini;
 use client::{MosquittoClient, Session};
 use message::MosquittoMessage;
-
-const COMPAT: &str = "mqtt_broadcast.mosquitto_compat";
-const FLUSH_TIMEOUT: &str = "mqtt_broadcast.mosquitto_flush_timeout";
-
-static INI: IniEntryDefs<3> = IniEntryDefs::new([
-    IniEntryDef::new(
-        c"mqtt_broadcast.mosquitto_compat",
-        c"1",
-        IniEntryPermission::System,
-    ),
-    IniEntryDef::new(
-        c"mqtt_broadcast.mosquitto_flush_timeout",
-        c"5",
-        IniEntryPermission::All,
-    ),
-    IniEntryDef::end(),
-]);
 
 extern "C" {
     /// PHP's table of loaded extensions, filled before any module starts.
@@ -49,11 +32,10 @@ extern "C" {
 /// Set once in module startup when the classes are registered.
 static EXCEPTION: AtomicPtr<ClassEntry> = AtomicPtr::new(ptr::null_mut());
 
-/// Module startup: the ini settings, then the classes unless the
+/// Module startup, after the ini settings: the classes, unless the
 /// Mosquitto-PHP extension is loaded or the setting is off.
-pub fn register(module_number: i32) -> ext_php_rs::error::Result<()> {
-    IniEntryDef::register(INI.as_slice(), module_number);
-    if !ini_flag(COMPAT) || mosquitto_extension_loaded() {
+pub fn register() -> ext_php_rs::error::Result<()> {
+    if !ini::flag(ini::MOSQUITTO_COMPAT) || mosquitto_extension_loaded() {
         return Ok(());
     }
     ClassBuilder::new("Mosquitto\\Exception")
@@ -100,24 +82,10 @@ pub fn exception(message: impl Into<String>) -> PhpException {
     PhpException::new(message.into(), 0, class)
 }
 
-/// An ini setting as a switch: "1", "on", "yes", "true" (any case) are on.
-fn ini_flag(name: &str) -> bool {
-    ini_value(name).is_some_and(|value| {
-        matches!(
-            value.trim().to_ascii_lowercase().as_str(),
-            "1" | "on" | "yes" | "true"
-        )
-    })
-}
-
-fn ini_value(name: &str) -> Option<String> {
-    ExecutorGlobals::get().ini_values().remove(name).flatten()
-}
-
 /// Seconds a `Mosquitto\Client` waits at disconnect, destruction or request
 /// end for what it published; 5 when the setting is not a number >= 0.
 pub fn flush_timeout() -> f64 {
-    ini_value(FLUSH_TIMEOUT)
+    ini::value(ini::MOSQUITTO_FLUSH_TIMEOUT)
         .and_then(|value| value.trim().parse::<f64>().ok())
         .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
         .unwrap_or(5.0)

@@ -19,6 +19,7 @@ use super::deadline;
 use super::error::{Argument, ConnectionError, Error, Refusal, Timeout};
 use super::events::{ConnectionEvent, EventKind, EventLog};
 use super::inbox::{Acknowledger, Delivery, Inbox, PendingAck};
+use super::metrics::Meter;
 use super::outbox::{Message, Outbox, Receipt};
 use super::properties::{variable_int_len, Properties};
 use super::protocol::{self, Accepted, Direct, Event, EventLoop, Failure, Incoming, Requests};
@@ -194,6 +195,8 @@ pub struct Connection {
     last_event: AtomicU64,
     /// Request/response: made by the first request.
     pub(crate) replies: OnceLock<Arc<Replies>>,
+    /// Counts into the metrics of the whole pool.
+    meter: Meter,
 }
 
 impl Connection {
@@ -212,6 +215,10 @@ impl Connection {
             .unwrap_or_else(|| format!("mqttb-{pid}-{:08x}", fastrand::u32(..)));
         let capacity = usize::from(config.max_inflight) + CHANNEL_HEADROOM;
         let (requests, eventloop) = protocol::open(&config, &client_id, tls, capacity);
+        let meter = Meter::for_connection(name);
+        let mut outbox =
+            Outbox::with_messages(config.max_queue, usize::from(config.max_inflight), carried);
+        outbox.set_meter(meter);
         let connection = Arc::new_cyclic(|me| Connection {
             me: me.clone(),
             name: name.to_string(),
@@ -221,11 +228,7 @@ impl Connection {
             requests,
             link: Mutex::new(Link {
                 state: ConnectionState::Connecting,
-                outbox: Outbox::with_messages(
-                    config.max_queue,
-                    usize::from(config.max_inflight),
-                    carried,
-                ),
+                outbox,
                 subscriptions: Subscriptions::default(),
                 session: 0,
                 closing: false,
@@ -251,6 +254,7 @@ impl Connection {
             close_requested: Notify::new(),
             last_event: AtomicU64::new(0),
             replies: OnceLock::new(),
+            meter,
             config,
         });
         connection.emit(
@@ -415,7 +419,7 @@ impl Connection {
             if !direct.publish_qos0(topic, payload, retain, properties_ref) {
                 return None;
             }
-            link.outbox.count_written();
+            link.outbox.count_written(payload.len());
             if let Some(receipt) = receipt {
                 let _ = receipt.try_send(Ok(()));
             }
@@ -439,6 +443,7 @@ impl Connection {
             properties.clone().map(Box::new),
             receipt.clone(),
         );
+        self.measure(link);
         Some(Sent::WrittenAs(direct.clone(), pkid, lent))
     }
 
@@ -537,6 +542,7 @@ impl Connection {
         }
         link.state = ConnectionState::Closed;
         link.outbox.fail_receipts(&self.closed_error());
+        self.measure(&link);
     }
 
     pub fn close(&self) {
@@ -849,11 +855,20 @@ impl Connection {
     /// Hands queued messages to rumqttc, only while connected: whatever sits
     /// in its channel when the connection breaks must be ours to re-send.
     fn pump(&self, link: &mut MutexGuard<'_, Link>) {
-        if link.state != ConnectionState::Connected {
-            return;
+        if link.state == ConnectionState::Connected {
+            let requests = &self.requests;
+            link.outbox.pump(|m| requests.publish(m));
         }
-        let requests = &self.requests;
-        link.outbox.pump(|m| requests.publish(m));
+        self.measure(link);
+    }
+
+    /// This process's state of the connection, for the pool-wide metrics.
+    fn measure(&self, link: &Link) {
+        self.meter.gauges(
+            link.state == ConnectionState::Connected,
+            link.outbox.queued_len(),
+            link.outbox.in_flight_len(),
+        );
     }
 }
 

@@ -15,6 +15,7 @@ impl Connection {
     /// A copy for every subscriber whose filter matches; the broker's
     /// acknowledgement waits until all of them handled it.
     pub(super) fn route(&self, link: &mut Link, publish: Incoming) -> Vec<(Arc<Inbox>, Delivery)> {
+        self.meter.received(publish.payload.len());
         match link
             .subscriptions
             .route(&publish.topic, &publish.identifiers)

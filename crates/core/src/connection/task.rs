@@ -115,6 +115,7 @@ impl Connection {
         link.session += 1;
         if link.state == ConnectionState::Reconnecting {
             link.reconnects += 1;
+            self.meter.reconnected();
         }
         link.state = ConnectionState::Connected;
         link.refusal = None;
@@ -283,6 +284,7 @@ impl Connection {
             let error = self.failed_error(&link);
             link.outbox.fail_receipts(&error);
         }
+        self.measure(&link);
         self.changed.notify_all();
         deliveries
     }
