@@ -285,6 +285,9 @@ final class QueueDriverTest extends QueueTestCase
             ['retry_after' => 'soon', 'queue.connections.bad.retry_after'],
             ['topic_prefix' => 'jobs/#', 'queue.connections.bad.topic_prefix'],
             ['queue' => 'a/+', 'queue.connections.bad.queue'],
+            ['block_for' => -1, 'queue.connections.bad.block_for'],
+            ['worker_name' => 'web 1', 'queue.connections.bad.worker_name'],
+            ['connection' => 'nope', 'mqtt-broadcast.connections.nope'],
         ];
         foreach ($cases as $case) {
             $expected = array_pop($case);
