@@ -75,11 +75,6 @@ final class Consumers
         register_shutdown_function(fn () => $this->close());
     }
 
-    public function slot(): string
-    {
-        return $this->slot->name;
-    }
-
     /**
      * The next ready message of $queue from this worker's consumer or one it
      * adopted, with the consumer to report back to.
@@ -93,9 +88,9 @@ final class Consumers
         // Nothing is taken before the sessions of absent workers are served
         // too, and a session just adopted gets a moment to deliver what it
         // holds (for every queue of the worker's loop): --queue=high,default,low
-        // sees all of high first.
-        // Waits (not returns null, which `queue:work --stop-when-empty` would
-        // take for an empty queue), a bounded time: about a second once at start.
+        // sees all of high first. This waits rather than returning null, which
+        // `queue:work --stop-when-empty` would take for an empty queue; about
+        // a second once at start, bounded.
         $deadline = microtime(true) + self::SETTLE + 2.0;
         while (true) {
             $now = microtime(true);

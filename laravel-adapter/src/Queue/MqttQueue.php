@@ -170,12 +170,6 @@ class MqttQueue extends Queue implements QueueContract
         return null;
     }
 
-    /** The worker slot of this process, once it popped (for status output and tests). */
-    public function slot(): ?string
-    {
-        return $this->consumers?->slot();
-    }
-
     public function getQueue(?string $queue): string
     {
         $queue = $queue ?: $this->config->queue;

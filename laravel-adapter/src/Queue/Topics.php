@@ -21,11 +21,6 @@ final class Topics
     {
     }
 
-    public function group(): string
-    {
-        return $this->group;
-    }
-
     public function ready(string $queue): string
     {
         return $this->prefix . $queue;
