@@ -49,6 +49,9 @@ final class Client
      *     session_expiry_interval?: int|string,
      *     receive_maximum?: int|string,
      *     topic_aliases?: int|string,
+     *     servers?: non-empty-list<string>,
+     *     url?: string,
+     *     server_order?: 'in_order'|'random',
      * }|null $options
      * @param non-empty-string $name the connection's name in this process
      *
@@ -152,6 +155,8 @@ final class Client
      *     last_error: string|null,
      *     connected_since: float|null,
      *     session_present: bool|null,
+     *     server: string,
+     *     servers: list<array{server: string, last_error: string|null}>,
      * }
      */
     public function status(): array {}
@@ -197,6 +202,8 @@ final class Client
      *         last_error: string|null,
      *         connected_since: float|null,
      *         session_present: bool|null,
+     *         server: string,
+     *         servers: list<array{server: string, last_error: string|null}>,
      *     }>
      */
     public static function connections(): array {}

@@ -271,5 +271,14 @@ fn status_array(status: &Status) -> ext_php_rs::error::Result<ZBox<ZendHashTable
     array.insert("last_error", status.last_error.clone())?;
     array.insert("connected_since", status.connected_since)?;
     array.insert("session_present", status.session_present)?;
+    array.insert("server", status.server.as_str())?;
+    let mut servers = ZendHashTable::new();
+    for (server, last_error) in &status.servers {
+        let mut entry = ZendHashTable::new();
+        entry.insert("server", server.as_str())?;
+        entry.insert("last_error", last_error.clone())?;
+        servers.push(entry)?;
+    }
+    array.insert("servers", servers)?;
     Ok(array)
 }

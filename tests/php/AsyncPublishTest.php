@@ -142,7 +142,7 @@ final class AsyncPublishTest extends MqttTestCase
         $status = $client->status();
         $this->assertEqualsCanonicalizing(
             ['name', 'state', 'connected', 'reconnects', 'queued', 'in_flight', 'published', 'acknowledged', 'refused',
-             'last_error', 'connected_since', 'session_present', 'client_id', 'host', 'port'],
+             'last_error', 'connected_since', 'session_present', 'client_id', 'host', 'port', 'server', 'servers'],
             array_keys($status)
         );
         $this->assertSame('status-' . $this->uniq(), $status['name']);

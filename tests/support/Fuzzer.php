@@ -38,6 +38,7 @@ final class Fuzzer
         'host', 'port', 'client_id', 'username', 'password', 'keep_alive', 'connect_timeout', 'clean_session',
         'prefix', 'qos', 'retain', 'max_queue', 'max_inflight', 'max_packet_size', 'flush_timeout', 'reconnect',
         'tls', 'will', 'protocol', 'session_expiry_interval', 'receive_maximum', 'topic_aliases',
+        'servers', 'url', 'server_order',
     ];
 
     /** @var list<array{\ReflectionClass, \ReflectionMethod, float}> class, method, weight */
@@ -672,6 +673,9 @@ final class Fuzzer
             'session_expiry_interval' => $this->pick([0, 1, 4294967295, 4294967296, -1, PHP_INT_MAX, 1e19, '60']),
             'receive_maximum' => $this->pick([1, 20, 65535, 0, 65536, -1, '100', 1.5]),
             'topic_aliases' => $this->pick([0, 1, 10, 65535, 65536, -1, '10', 2.5]),
+            'servers' => $this->pick([[], ["127.0.0.1:{$this->port}"], ["127.0.0.1:{$this->deadPort}", "mqtt://127.0.0.1:{$this->port}"], ['ws://h'], ['mqtt://u:p@h:0'], 'h', [1], ['[::1]:x']]),
+            'url' => $this->pick(["mqtt://127.0.0.1:{$this->port}", 'mqtts://127.0.0.1:1', 'gopher://h', '', 'mqtt://:p@h']),
+            'server_order' => $this->pick(['in_order', 'random', 'sorted', 1]),
             default => $this->chaos(),
         };
     }

@@ -58,7 +58,11 @@ pub fn connect(name: &str, config: Config) -> Result<Arc<Connection>, Error> {
         }
     }
     // Everything that can fail comes before the old connection is touched.
-    let tls = config.tls.as_ref().map(tls::client_config).transpose()?;
+    let tls = config
+        .tls_settings()
+        .as_ref()
+        .map(tls::client_config)
+        .transpose()?;
     let carried = match existing {
         Some(existing) => {
             existing.close();

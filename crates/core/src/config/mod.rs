@@ -8,6 +8,7 @@
 //! the "did you mean" suggestions both come from it, so they cannot disagree.
 
 mod read;
+mod servers;
 mod suggest;
 mod value;
 
@@ -21,6 +22,7 @@ use self::read::{
     binary, boolean, entries, integer, invalid, non_negative_seconds, paths, positive_seconds,
     read_group, readable_file, readable_file_or_directory, text_rule, Reader,
 };
+pub use self::servers::{Server, ServerOrder};
 pub(crate) use self::suggest::{did_you_mean, nearest};
 pub(crate) use self::value::describe;
 use self::value::describe_secret;
@@ -67,6 +69,9 @@ pub struct Config {
     /// how many can wait in the subscribers of this connection. `None`:
     /// 65,535, as MQTT 5 means when a client says nothing.
     pub receive_maximum: Option<u16>,
+    /// The brokers of a cluster to go through, instead of `host`/`port`.
+    pub servers: Vec<Server>,
+    pub server_order: ServerOrder,
     /// MQTT 5: how many topics get a topic alias on outgoing publishes, so
     /// that repeated publishes to them carry two bytes instead of the
     /// topic. The broker's Topic Alias Maximum lowers it; 0: none.
@@ -171,6 +176,8 @@ impl Default for Config {
             session_expiry_interval: None,
             receive_maximum: None,
             topic_aliases: 0,
+            servers: Vec::new(),
+            server_order: ServerOrder::InOrder,
         }
     }
 }
@@ -190,6 +197,33 @@ impl Config {
     pub fn receive_maximum(&self) -> u16 {
         self.receive_maximum.unwrap_or(u16::MAX)
     }
+
+    /// The servers to go through, in the order of the option: `servers`,
+    /// or the one of `host` and `port`.
+    pub fn servers(&self) -> Vec<Server> {
+        if !self.servers.is_empty() {
+            return self.servers.clone();
+        }
+        vec![Server {
+            host: self.host.clone(),
+            port: self.port,
+            tls: None,
+            username: None,
+            password: None,
+        }]
+    }
+
+    /// The TLS settings of the servers that speak TLS: the `tls` option, or
+    /// the defaults when only an mqtts:// server asks for it.
+    pub fn tls_settings(&self) -> Option<Tls> {
+        let wanted = self.servers.iter().any(|s| s.tls == Some(true));
+        self.tls.clone().or_else(|| wanted.then(Tls::default))
+    }
+
+    /// Whether `server` is reached over TLS.
+    pub fn uses_tls(&self, server: &Server) -> bool {
+        server.tls.unwrap_or(self.tls.is_some())
+    }
 }
 
 impl fmt::Debug for Config {
@@ -197,6 +231,8 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("servers", &self.servers)
+            .field("server_order", &self.server_order)
             .field("client_id", &self.client_id)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
@@ -270,6 +306,22 @@ const OPTIONS: &[(&str, Reader<Config>)] = &[
     }),
     ("client_id", |config, path, value| {
         config.client_id = client_id(path, value)?;
+        Ok(())
+    }),
+    ("servers", |config, path, value| {
+        config.servers = servers::servers(path, value)?;
+        Ok(())
+    }),
+    ("url", |config, path, value| {
+        config.servers = vec![servers::server(path, value)?];
+        Ok(())
+    }),
+    ("server_order", |config, path, value| {
+        config.server_order = match value {
+            Value::Str(order) if order == "in_order" => ServerOrder::InOrder,
+            Value::Str(order) if order == "random" => ServerOrder::Random,
+            _ => return Err(invalid(path, "must be \"in_order\" or \"random\"", value)),
+        };
         Ok(())
     }),
     ("username", |config, path, value| {
@@ -370,6 +422,27 @@ impl Config {
         // A reconnect option written at the top level is pointed into `reconnect`.
         let suggestions = paths("", OPTIONS).chain(paths("reconnect", RECONNECT_OPTIONS));
         read_group(&mut config, "", OPTIONS, entries, suggestions)?;
+        let given = |name: &str| entries.iter().any(|(key, _)| key == name);
+        if given("servers") && given("url") {
+            return Err(ConfigError::Conflict {
+                path: "url",
+                rule: "cannot be given with option \"servers\": use one of them",
+            });
+        }
+        if !config.servers.is_empty() && (given("host") || given("port")) {
+            return Err(ConfigError::Conflict {
+                path: if given("host") { "host" } else { "port" },
+                rule: "cannot be given with option \"servers\" or \"url\", which name the servers",
+            });
+        }
+        for server in &config.servers {
+            if server.username.is_some() && config.username.is_some() {
+                return Err(ConfigError::Conflict {
+                    path: "username",
+                    rule: "cannot be given with credentials in a server URL: use one or the other",
+                });
+            }
+        }
         if config.password.is_some() && config.username.is_none() {
             return Err(ConfigError::Conflict {
                 path: "password",
@@ -915,6 +988,72 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn servers_replace_host_and_port_and_name_their_tls() {
+        let config = parse(&[
+            (
+                "servers",
+                Value::List(vec![
+                    str("a:1884"),
+                    str("mqtts://b"),
+                    str("mqtt://u:p@c:1999"),
+                ]),
+            ),
+            ("server_order", str("random")),
+        ])
+        .unwrap();
+        let labels: Vec<String> = config.servers().iter().map(Server::label).collect();
+        assert_eq!(labels, ["a:1884", "b:8883", "c:1999"]);
+        assert_eq!(config.server_order, ServerOrder::Random);
+        assert_eq!(
+            config.tls_settings(),
+            Some(Tls::default()),
+            "mqtts:// asks for TLS"
+        );
+        assert!(
+            !config.uses_tls(&config.servers[0]),
+            "host:port follows the tls option"
+        );
+        assert!(config.uses_tls(&config.servers[1]));
+        let one = parse(&[("url", str("mqtt://x:1")), ("tls", Value::Bool(true))]).unwrap();
+        assert_eq!(one.servers()[0].label(), "x:1");
+        assert!(
+            !one.uses_tls(&one.servers[0]),
+            "mqtt:// is plain, whatever tls says"
+        );
+        assert_eq!(Config::default().servers()[0].label(), "127.0.0.1:1883");
+
+        for (pairs, expected) in [
+            (
+                vec![("servers", Value::List(vec![str("a")])), ("url", str("b"))],
+                "option \"url\" cannot be given with option \"servers\"",
+            ),
+            (
+                vec![("servers", Value::List(vec![str("a")])), ("host", str("b"))],
+                "option \"host\" cannot be given with option \"servers\" or \"url\"",
+            ),
+            (
+                vec![("url", str("a")), ("port", Value::Int(1))],
+                "option \"port\" cannot be given",
+            ),
+            (
+                vec![("url", str("mqtt://u:p@a")), ("username", str("v"))],
+                "option \"username\" cannot be given with credentials in a server URL",
+            ),
+            (
+                vec![("server_order", str("shuffled"))],
+                "option \"server_order\" must be \"in_order\" or \"random\"",
+            ),
+            (
+                vec![("servers", Value::List(vec![str("a"), str("ws://b")]))],
+                "option \"servers.1\" is a WebSocket URL",
+            ),
+        ] {
+            let error = parse(&pairs).unwrap_err().to_string();
+            assert!(error.starts_with(expected), "{error}");
+        }
+    }
+
+    #[test]
     fn topic_aliases_are_mqtt_5_and_off_by_default() {
         assert_eq!(
             error(&[("topic_aliases", Value::Int(10))]),
@@ -1125,6 +1264,8 @@ pub(crate) mod tests {
                 session_expiry_interval: Some(600),
                 receive_maximum: Some(500),
                 topic_aliases: 8,
+                servers: Vec::new(),
+                server_order: ServerOrder::InOrder,
             }
         );
     }
@@ -1206,8 +1347,16 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn unknown_key_near_an_option_gets_it_suggested() {
+        assert_eq!(
+            error(&[("server", str("x"))]),
+            "unknown option \"server\" (did you mean \"servers\"?)"
+        );
+    }
+
+    #[test]
     fn unknown_key_far_from_every_option_gets_no_suggestion() {
-        assert_eq!(error(&[("server", str("x"))]), "unknown option \"server\"");
+        assert_eq!(error(&[("colour", str("x"))]), "unknown option \"colour\"");
         assert_eq!(error(&[("0", str("x"))]), "unknown option \"0\"");
     }
 

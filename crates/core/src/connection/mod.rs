@@ -19,6 +19,7 @@ use super::deadline;
 use super::error::{Argument, ConnectionError, Error, Refusal, Timeout};
 use super::events::{ConnectionEvent, EventKind, EventLog};
 use super::inbox::{Acknowledger, Delivery, Inbox, PendingAck};
+use super::config::{Server, ServerOrder};
 use super::metrics::Meter;
 use super::outbox::{Message, Outbox, Receipt};
 use super::properties::{variable_int_len, Properties};
@@ -96,6 +97,11 @@ pub struct Status {
     pub connected_since: Option<f64>,
     /// Whether the broker kept the session, by the latest CONNACK; `None` before the first.
     pub session_present: Option<bool>,
+    /// The server in use (or tried last), as "host:port".
+    pub server: String,
+    /// Every server of the connection, in the order attempts go through
+    /// them, with the last error of each.
+    pub servers: Vec<(String, Option<String>)>,
 }
 
 /// The outcome of a publish made by `Connection::publish_tracked`.
@@ -155,6 +161,10 @@ struct Link {
     /// While connected over plain TCP: the socket and protocol state the
     /// PHP thread writes to itself (see `write_now`).
     direct: Option<Direct>,
+    /// The server in use or tried last, by its place in `Connection::servers`,
+    /// and the last error of each server.
+    server: usize,
+    server_errors: Vec<Option<String>>,
     connected_since: Option<SystemTime>,
     /// Why the connection's task died, if it panicked: a bug, reported as such.
     crash: Option<String>,
@@ -197,6 +207,9 @@ pub struct Connection {
     pub(crate) replies: OnceLock<Arc<Replies>>,
     /// Counts into the metrics of the whole pool.
     meter: Meter,
+    /// The servers attempts go through, in this connection's order.
+    servers: Vec<Server>,
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Connection {
@@ -214,7 +227,12 @@ impl Connection {
             .clone()
             .unwrap_or_else(|| format!("mqttb-{pid}-{:08x}", fastrand::u32(..)));
         let capacity = usize::from(config.max_inflight) + CHANNEL_HEADROOM;
-        let (requests, eventloop) = protocol::open(&config, &client_id, tls, capacity);
+        let mut servers = config.servers();
+        if config.server_order == ServerOrder::Random {
+            fastrand::shuffle(&mut servers);
+        }
+        let (requests, mut eventloop) = protocol::open(&config, &client_id, tls.clone(), capacity);
+        eventloop.set_server(&config, &servers[0], tls.as_ref());
         let meter = Meter::for_connection(name);
         let mut outbox =
             Outbox::with_messages(config.max_queue, usize::from(config.max_inflight), carried);
@@ -242,6 +260,8 @@ impl Connection {
                 unrouted: Vec::new(),
                 unsent_acks: Vec::new(),
                 direct: None,
+                server: 0,
+                server_errors: vec![None; servers.len()],
                 connected_since: None,
                 session_present: None,
                 assigned_client_id: None,
@@ -255,6 +275,8 @@ impl Connection {
             last_event: AtomicU64::new(0),
             replies: OnceLock::new(),
             meter,
+            servers,
+            tls,
             config,
         });
         connection.emit(
@@ -361,7 +383,7 @@ impl Connection {
         }
         if let (Some(reason), Some(receipt)) = (&link.refusal, &receipt) {
             // Refused: waiting would only end in a timeout.
-            let _ = receipt.try_send(Err(self.refused_error(reason)));
+            let _ = receipt.try_send(Err(self.refused_error(&link, reason)));
         }
         if let Some(sent) = self.write_now(
             &mut link,
@@ -740,8 +762,8 @@ impl Connection {
                 .assigned_client_id
                 .clone()
                 .unwrap_or_else(|| self.client_id.clone()),
-            host: self.config.host.clone(),
-            port: self.config.port,
+            host: self.servers[link.server].host.clone(),
+            port: self.servers[link.server].port,
             reconnects: link.reconnects,
             queued: link.outbox.queued_len(),
             in_flight: link.outbox.in_flight_len(),
@@ -754,6 +776,13 @@ impl Connection {
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map(|d| d.as_secs_f64()),
             session_present: link.session_present,
+            server: self.servers[link.server].label(),
+            servers: self
+                .servers
+                .iter()
+                .zip(&link.server_errors)
+                .map(|(server, error)| (server.label(), error.clone()))
+                .collect(),
         }
     }
 
@@ -802,8 +831,9 @@ impl Connection {
         .into()
     }
 
-    fn server(&self) -> String {
-        format!("{}:{}", self.config.host, self.config.port)
+    /// The server in use, or tried last.
+    fn server(&self, link: &Link) -> String {
+        self.servers[link.server].label()
     }
 
     fn closed_error(&self) -> Error {
@@ -823,7 +853,7 @@ impl Connection {
         }
         ConnectionError::Failed {
             connection: self.name.clone(),
-            server: self.server(),
+            server: self.server(link),
             attempts: u64::from(self.config.reconnect.max_retries) + 1,
             last_error: link
                 .last_error
@@ -833,10 +863,10 @@ impl Connection {
         .into()
     }
 
-    fn refused_error(&self, reason: &str) -> Error {
+    fn refused_error(&self, link: &Link, reason: &str) -> Error {
         ConnectionError::Unavailable {
             connection: self.name.clone(),
-            server: self.server(),
+            server: self.server(link),
             reason: reason.to_owned(),
         }
         .into()

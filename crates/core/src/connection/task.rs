@@ -18,6 +18,8 @@ impl Connection {
         let mut connected_at: Option<Instant> = None;
         // Counted from 1 at the start and after a connection that lasted.
         let mut attempt: u32 = 1;
+        // Failed attempts in this round through the servers.
+        let mut tried: usize = 0;
         let close_requested = self.close_requested.notified();
         tokio::pin!(close_requested);
         loop {
@@ -47,6 +49,11 @@ impl Connection {
                 }
                 Err(failure) => {
                     let lasted = connected_at.take().map(|at| at.elapsed());
+                    {
+                        let mut link = self.link.lock();
+                        let server = link.server;
+                        link.server_errors[server] = Some(failure.reason.clone());
+                    }
                     let short_lived = lasted.is_some_and(|lasted| lasted < STABLE_AFTER);
                     if lasted.is_some() && !short_lived {
                         backoff.reset();
@@ -67,6 +74,19 @@ impl Connection {
                     if gave_up {
                         break;
                     }
+                    // A lost connection is tried again on its server first. A
+                    // failed attempt moves on to the next server at once; the
+                    // backoff comes after a round through all of them.
+                    if lasted.is_some() || self.servers.len() == 1 {
+                        tried = 0;
+                    } else {
+                        tried += 1;
+                        self.next_server(&mut eventloop);
+                        if tried < self.servers.len() {
+                            continue;
+                        }
+                        tried = 0;
+                    }
                     let delay = backoff.next_delay();
                     tokio::select! {
                         biased;
@@ -81,6 +101,13 @@ impl Connection {
         link.direct = None;
         link.task_done = true;
         self.changed.notify_all();
+    }
+
+    /// The next connection attempt goes to the next server.
+    fn next_server(&self, eventloop: &mut EventLoop) {
+        let mut link = self.link.lock();
+        link.server = (link.server + 1) % self.servers.len();
+        eventloop.set_server(&self.config, &self.servers[link.server], self.tls.as_ref());
     }
 
     fn connected(&self, eventloop: &mut EventLoop, accepted: Accepted, attempt: u32) {
@@ -250,7 +277,8 @@ impl Connection {
             reason = format!("{refusal}; then the connection ended: {reason}");
         }
         if refused {
-            link.outbox.fail_receipts(&self.refused_error(&reason));
+            let refused = self.refused_error(&link, &reason);
+            link.outbox.fail_receipts(&refused);
         }
         link.refusal = refused.then(|| reason.clone());
         link.last_error = Some(match given_up {

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rumqttc::QoS;
+use rumqttc::{QoS, TlsConfiguration, Transport};
 
 use super::close::CloseOptions;
-use super::config::{Config, Protocol};
+use super::config::{Config, Protocol, Server};
 use super::outbox::{Message, Resend};
 use super::properties::Properties;
 use super::subscriptions::Subscribe;
@@ -223,6 +223,39 @@ impl Requests {
 }
 
 impl EventLoop {
+    /// Points the next connection at `server`: its address, TLS or not, and
+    /// the credentials of its URL when it had some.
+    pub fn set_server(
+        &mut self,
+        config: &Config,
+        server: &Server,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) {
+        let transport = match tls.filter(|_| config.uses_tls(server)) {
+            Some(tls) => Transport::tls_with_config(TlsConfiguration::Rustls(tls.clone())),
+            None => Transport::tcp(),
+        };
+        let password = server.password.clone().unwrap_or_default();
+        match self {
+            EventLoop::V311(eventloop) => {
+                let options = &mut eventloop.mqtt_options;
+                options.set_broker_address(server.host.as_str(), server.port);
+                options.set_transport(transport);
+                if let Some(username) = &server.username {
+                    options.set_credentials(username.as_str(), password);
+                }
+            }
+            EventLoop::V5(eventloop) => {
+                let options = &mut eventloop.options;
+                options.set_broker_address(server.host.as_str(), server.port);
+                options.set_transport(transport);
+                if let Some(username) = &server.username {
+                    options.set_credentials(username.as_str(), password);
+                }
+            }
+        }
+    }
+
     /// The next event; while connecting, bounded by `connect_timeout`
     /// (rumqttc's own timeout counts whole seconds).
     pub async fn poll(&mut self, connecting: Option<Duration>) -> Result<Event, Failure> {

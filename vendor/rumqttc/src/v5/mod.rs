@@ -190,6 +190,13 @@ impl MqttOptions {
         (self.broker_addr.clone(), self.port)
     }
 
+    /// Where the next connection goes: another server of a cluster.
+    pub fn set_broker_address<S: Into<String>>(&mut self, host: S, port: u16) -> &mut Self {
+        self.broker_addr = host.into();
+        self.port = port;
+        self
+    }
+
     pub fn set_last_will(&mut self, will: LastWill) -> &mut Self {
         self.last_will = Some(will);
         self

@@ -1,0 +1,266 @@
+//! The `servers` and `url` options: the brokers of a cluster a connection
+//! may use, as `host:port` or `mqtt://` / `mqtts://` URLs, user and password
+//! allowed in the URL (and never shown).
+
+use super::read::invalid;
+use super::value::{describe, Value};
+use super::ConfigError;
+
+/// One broker a connection may use.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    /// `Some(true)` for `mqtts://`, `Some(false)` for `mqtt://`; `None` for
+    /// `host:port`, which follows the `tls` option.
+    pub tls: Option<bool>,
+    pub username: Option<String>,
+    pub password: Option<Vec<u8>>,
+}
+
+impl Server {
+    /// How status() and messages name it: never with its credentials.
+    pub fn label(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("server", &self.label())
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// The order connection attempts go through the servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServerOrder {
+    #[default]
+    InOrder,
+    /// Shuffled once per connection, so that a fleet spreads over a cluster.
+    Random,
+}
+
+/// The `servers` option: a non-empty list of servers.
+pub(super) fn servers(path: &str, value: &Value) -> Result<Vec<Server>, ConfigError> {
+    let items = match value {
+        Value::List(items) => items.as_slice(),
+        // PHP's [] reads as an empty map.
+        Value::Map(entries) if entries.is_empty() => &[],
+        _ => {
+            return Err(invalid(
+                path,
+                "must be a list of servers (\"host:port\" or mqtt:// / mqtts:// URLs)",
+                value,
+            ))
+        }
+    };
+    if items.is_empty() {
+        return Err(invalid(
+            path,
+            "must name at least one server".to_owned(),
+            value,
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| server(&format!("{path}.{index}"), item))
+        .collect()
+}
+
+/// One server: `host`, `host:port`, `[v6]:port`, or a URL.
+pub(super) fn server(path: &str, value: &Value) -> Result<Server, ConfigError> {
+    let Value::Str(text) = value else {
+        return Err(invalid(
+            path,
+            "must be \"host:port\" or an mqtt:// or mqtts:// URL",
+            value,
+        ));
+    };
+    // Credentials are never quoted back: the value is described by its shape only.
+    let bad = |rule: &str| ConfigError::Invalid {
+        path: path.to_owned(),
+        rule: rule.to_owned(),
+        got: describe_server(text),
+    };
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme.to_ascii_lowercase()), rest),
+        None => (None, text.as_str()),
+    };
+    let (tls, default_port) = match scheme.as_deref() {
+        None => (None, 1883),
+        Some("mqtt" | "tcp") => (Some(false), 1883),
+        Some("mqtts" | "ssl") => (Some(true), 8883),
+        Some("ws" | "wss") => {
+            return Err(bad(
+                "is a WebSocket URL: the WebSocket transport is not supported yet (use mqtt:// or mqtts://)",
+            ))
+        }
+        Some(_) => return Err(bad("has an unknown scheme: use mqtt:// or mqtts://")),
+    };
+    let rest = rest.trim_end_matches('/');
+    if rest.contains(['/', '?', '#']) {
+        return Err(bad("must not have a path or query (mqtt://host:port)"));
+    }
+    let (credentials, address) = match rest.rsplit_once('@') {
+        Some((credentials, address)) if scheme.is_some() => (Some(credentials), address),
+        Some(_) => {
+            return Err(bad(
+                "has credentials without a scheme: use mqtt://user:password@host",
+            ))
+        }
+        None => (None, rest),
+    };
+    let (host, port) =
+        split_host_port(address).ok_or_else(|| bad("must be host, host:port or [IPv6]:port"))?;
+    if host.is_empty() {
+        return Err(bad("has no host"));
+    }
+    let port = match port {
+        None => default_port,
+        Some(port) => port
+            .parse::<u16>()
+            .ok()
+            .filter(|port| *port != 0)
+            .ok_or_else(|| bad("has a port that is not a number from 1 to 65535"))?,
+    };
+    let (username, password) = match credentials {
+        None => (None, None),
+        Some(credentials) => {
+            let (user, password) = match credentials.split_once(':') {
+                Some((user, password)) => (user, Some(password)),
+                None => (credentials, None),
+            };
+            let user = String::from_utf8(percent_decode(user))
+                .map_err(|_| bad("has a user name that is not UTF-8"))?;
+            if user.is_empty() {
+                return Err(bad("has a password without a user name"));
+            }
+            (Some(user), password.map(percent_decode))
+        }
+    };
+    Ok(Server {
+        host: host.to_owned(),
+        port,
+        tls,
+        username,
+        password,
+    })
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`.
+fn split_host_port(address: &str) -> Option<(&str, Option<&str>)> {
+    if let Some(v6) = address.strip_prefix('[') {
+        let (host, rest) = v6.split_once(']')?;
+        return match rest {
+            "" => Some((host, None)),
+            rest => Some((host, Some(rest.strip_prefix(':')?))),
+        };
+    }
+    match address.split_once(':') {
+        Some((host, port)) if !port.contains(':') => Some((host, Some(port))),
+        Some(_) => None,
+        None => Some((address, None)),
+    }
+}
+
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    decoded
+}
+
+/// The value as a message may show it: the credentials replaced.
+fn describe_server(text: &str) -> String {
+    let shown = match (text.split_once("://"), text.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://***@{}", &text[at + 1..]),
+        _ => text.to_owned(),
+    };
+    describe(&Value::Str(shown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Server, String> {
+        server("servers.0", &Value::Str(text.to_owned())).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn reads_hosts_ports_schemes_and_credentials() {
+        let plain = parse("broker-1.local:1884").unwrap();
+        assert_eq!(
+            (plain.host.as_str(), plain.port, plain.tls),
+            ("broker-1.local", 1884, None)
+        );
+        assert_eq!(parse("broker").unwrap().port, 1883);
+        let secure = parse("mqtts://app:s%40cret:x@broker.example.com").unwrap();
+        assert_eq!((secure.port, secure.tls), (8883, Some(true)));
+        assert_eq!(secure.username.as_deref(), Some("app"));
+        assert_eq!(secure.password.as_deref(), Some(&b"s@cret:x"[..]));
+        assert_eq!(parse("mqtt://[::1]:1999/").unwrap().label(), "[::1]:1999");
+        assert_eq!(parse("MQTT://h").unwrap().tls, Some(false));
+        assert!(!format!("{secure:?}").contains("cret"), "{secure:?}");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_use_without_showing_the_password() {
+        for (text, rule) in [
+            ("ws://h:80", "WebSocket"),
+            ("wss://h", "WebSocket"),
+            ("http://h", "unknown scheme"),
+            (":1883", "no host"),
+            ("mqtt://", "no host"),
+            ("h:0", "port"),
+            ("h:65536", "port"),
+            ("h:x", "port"),
+            ("mqtt://h/path", "path"),
+            ("u:p@h", "credentials without a scheme"),
+            ("mqtt://:pw@h", "password without a user name"),
+            ("a:b:c", "host:port"),
+        ] {
+            let error = parse(text).unwrap_err();
+            assert!(error.contains(rule), "{text}: {error}");
+            assert!(error.starts_with("option \"servers.0\""), "{error}");
+        }
+        let error = parse("mqtt://app:topsecret@h:0").unwrap_err();
+        assert!(!error.contains("topsecret"), "{error}");
+        assert!(error.contains("mqtt://***@h:0"), "{error}");
+        assert!(servers("servers", &Value::List(vec![]))
+            .unwrap_err()
+            .to_string()
+            .contains("at least one"));
+        assert!(servers("servers", &Value::Str("h".into())).is_err());
+        assert!(servers("servers", &Value::List(vec![Value::Int(1)]))
+            .unwrap_err()
+            .to_string()
+            .starts_with("option \"servers.0\""));
+    }
+}
