@@ -128,6 +128,11 @@ return [
     */
 
     'path' => env('MQTT_BROADCAST_PATH', 'mqtt-broadcast'),
+
+    // GET /{path}/metrics: the counters of every process of the PHP-FPM pool
+    // (Mqtt\Client::metrics()) in the Prometheus text format, whichever worker
+    // answers. Off unless set; behind the same middleware as the health endpoint.
+    'metrics' => env('MQTT_BROADCAST_METRICS', false),
     'domain' => env('MQTT_BROADCAST_DOMAIN'),
     'middleware' => ['web', MqttBroadcast\Laravel\Http\Middleware\Authorize::class],
 

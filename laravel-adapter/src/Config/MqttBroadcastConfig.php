@@ -12,10 +12,10 @@ use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
  */
 final class MqttBroadcastConfig
 {
-    /** path, domain and middleware are the health endpoint's, read where its route is registered. */
+    /** path, domain, middleware and metrics are the endpoints', read where their routes are registered. */
     private const KEYS = [
         'connections', 'environments', 'defaults', 'logs', 'memory', 'supervisor', 'queue', 'rate_limiting', 'failed_jobs',
-        'path', 'domain', 'middleware',
+        'path', 'domain', 'middleware', 'metrics',
     ];
 
     /** Top-level keys of the pure-PHP package that have no meaning here (its dashboard and its process repositories). */
