@@ -4,6 +4,7 @@
 #   ./build.sh deps      install the system packages the build and the tests need (Debian 12 or later)
 #   ./build.sh deps bench  the same, plus what the benchmarks need besides (nginx-light, wrk)
 #   ./build.sh build     cargo build --release -> target/php-API[-zts][-debug]/release/libmqtt_broadcast.so
+#                        (with the built-in broker, Mqtt\Broker: cargo feature "broker")
 #   ./build.sh target-dir  print that cargo target directory (target/php-API[-zts][-debug])
 #   ./build.sh test      deps, build, Rust unit tests, then the PHP suites (extra args go to phpunit)
 #   ./build.sh test-php  deps, build, the PHP suites only
@@ -91,7 +92,7 @@ cmd_deps() {
 cmd_build() {
     find_php
     log "cargo build --release for PHP $PHP_VERSION ($PHP_CONFIG) into $TARGET_DIR"
-    (cd "$ROOT" && PHP_CONFIG="$PHP_CONFIG" PHP="$PHP" cargo build --release --target-dir "$TARGET_DIR")
+    (cd "$ROOT" && PHP_CONFIG="$PHP_CONFIG" PHP="$PHP" cargo build --release --features broker --target-dir "$TARGET_DIR")
     [ -f "$EXT" ] || { echo "build did not produce $EXT" >&2; exit 1; }
 }
 

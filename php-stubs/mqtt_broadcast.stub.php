@@ -381,6 +381,66 @@ final class Event
     public function __construct() {}
 }
 
+/**
+ * The built-in MQTT broker (rmqtt), in this process: started on purpose only, by start() or run().
+ * The extension is built with it unless cargo's feature "broker" is left out (./build.sh builds it).
+ */
+final class Broker
+{
+    /**
+     * Checks the options (files included) and starts nothing.
+     *
+     * @param array{
+     *     listen?: string|false,
+     *     tls?: array{listen: string, cert_file: string, key_file: string, ca_file?: string},
+     *     users?: array<string,string>,
+     *     password_file?: string,
+     *     allow_anonymous?: bool|string|int,
+     *     acl?: list<array{user?: string, topic: string, access: 'read'|'write'|'readwrite'|'deny'}>,
+     *     persistence?: string,
+     *     max_connections?: int|string,
+     *     max_packet_size?: int|string,
+     * }|null $options
+     * @throws ConfigException naming the option
+     */
+    public function __construct(?array $options = null) {}
+
+    /**
+     * Listens and returns; the broker runs on threads of its own until stop().
+     *
+     * @throws ConfigException an address in use, a certificate or store that cannot be used
+     */
+    public function start(): void {}
+
+    /** Starts unless started, then blocks until SIGTERM or SIGINT, or stop() from a signal handler; stops gracefully. */
+    public function run(): void {}
+
+    /** Disconnects every client, writes the store and stops listening; false when it was not running. */
+    public function stop(): bool {}
+
+    public function isRunning(): bool {}
+
+    /** The port it listens on (the one picked for port 0): the plain listener's, else the TLS one's; null when stopped. */
+    public function port(): ?int {}
+
+    /**
+     * Listeners, clients, sessions, subscriptions, retained messages, messages in and out, uptime.
+     *
+     * @return array{
+     *     running: bool,
+     *     listeners: list<array{name: 'mqtt'|'tls', address: string, port: int}>,
+     *     clients: int,
+     *     sessions: int,
+     *     subscriptions: int,
+     *     retained: int,
+     *     messages_received: int,
+     *     messages_sent: int,
+     *     uptime: float,
+     * }
+     */
+    public function status(): array {}
+}
+
 /** Base of every exception the extension throws, except \ValueError for bad arguments. */
 class MqttException extends \RuntimeException {}
 

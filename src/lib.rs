@@ -5,6 +5,8 @@ mod php;
 
 use ext_php_rs::prelude::*;
 
+#[cfg(feature = "broker")]
+use php::broker::Broker;
 use php::client::Client;
 use php::event::Event;
 use php::message::Message;
@@ -70,6 +72,8 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 
 #[php_module]
 pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
+    #[cfg(feature = "broker")]
+    let module = module.class::<Broker>();
     module
         .name("mqtt_broadcast")
         .startup_function(module_startup)

@@ -145,6 +145,12 @@ pub fn connection_error(message: impl Into<String>) -> PhpException {
     exception(message.into(), entry(Class::Connection))
 }
 
+/// `Mqtt\MqttException` with a message of the binding's own.
+#[cfg(feature = "broker")]
+pub fn mqtt_error(message: impl Into<String>) -> PhpException {
+    exception(message.into(), mqtt_exception())
+}
+
 /// Core results in a PHP method: `.or_throw(&PUBLISH)?`.
 pub trait OrThrow<T> {
     fn or_throw(self, signature: &Signature) -> Result<T, PhpException>;

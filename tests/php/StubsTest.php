@@ -108,8 +108,8 @@ final class StubsTest extends TestCase
             'class Mqtt\\Client > method flush() > parameter #0 > variadic: the extension has false, the stub has true',
         ];
         yield 'an extra parameter' => [
-            'public function status(): array', 'public function status(float $timeout = 1.0): array',
-            'class Mqtt\\Client > method status() > parameter #0: the stub declares it, the extension does not',
+            'public function events(): array', 'public function events(float $timeout = 1.0): array',
+            'class Mqtt\\Client > method events() > parameter #0: the stub declares it, the extension does not',
         ];
         yield 'a return type' => [
             'public function close(?array $options = null): void', 'public function close(?array $options = null): bool',
