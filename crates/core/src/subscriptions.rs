@@ -309,10 +309,16 @@ impl Subscriptions {
     /// The SUBSCRIBEs a new connection needs: all of them when the broker
     /// kept no session, else only those it never confirmed (subscribing again
     /// would make it send retained messages twice).
+    ///
+    /// Shared subscriptions are made again whatever the broker says: Mosquitto
+    /// 2.0 restores a persistent session from its persistence file without
+    /// them, and with its session present says nothing of it. Subscribing to
+    /// a shared subscription again is harmless: it gets no retained messages.
     pub fn resume(&mut self, session_present: bool) -> Vec<Subscribe> {
         let mut subscribes: Vec<Subscribe> = Vec::new();
         for entry in &mut self.entries {
-            if !session_present && entry.state == SubscriptionState::Confirmed {
+            let forgettable = !session_present || entry.filter.starts_with("$share/");
+            if forgettable && entry.state == SubscriptionState::Confirmed {
                 entry.state = SubscriptionState::Pending;
             }
         }
@@ -584,6 +590,19 @@ mod tests {
         subs.connection_lost();
         let filters: Vec<String> = subs.resume(true).into_iter().map(|s| s.filter).collect();
         assert_eq!(filters, ["b"]);
+    }
+
+    #[test]
+    fn resume_with_session_subscribes_shared_subscriptions_again() {
+        let mut subs = Subscriptions::default();
+        let inbox = Inbox::new(8);
+        let a = subs.add(&inbox, "a".into(), QoS::AtLeastOnce).id;
+        let shared = subs.add(&inbox, "$share/g/jobs".into(), QoS::AtLeastOnce).id;
+        confirm(&mut subs, a, 1);
+        confirm(&mut subs, shared, 2);
+        subs.connection_lost();
+        let filters: Vec<String> = subs.resume(true).into_iter().map(|s| s.filter).collect();
+        assert_eq!(filters, ["$share/g/jobs"], "a restored session may lack it");
     }
 
     #[test]
