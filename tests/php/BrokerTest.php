@@ -382,6 +382,29 @@ final class BrokerTest extends TestCase
         $this->assertSame(0, $this->mosquittoPub($port, ['-t', 't', '-m', 'still here'])[0]);
     }
 
+    public function testClientsOverTheLimitsAreRefusedAndTheBrokerKeepsRunning(): void
+    {
+        $broker = $this->broker(['max_connections' => 2, 'max_packet_size' => 1024]);
+        $port = $broker->port();
+        $sub = $this->mosquittoSub($port, ['-t', 'limits/#', '-q', '1', '-i', 'first']);
+        $this->awaitSubscriptions($broker, 1);
+
+        [$code] = $this->mosquittoPub($port, ['-t', 'limits/big', '-m', str_repeat('x', 2000), '-q', '1', '-i', 'big']);
+        $this->assertNotSame(0, $code, 'a packet over max_packet_size is not acknowledged');
+        $this->assertSame(0, $this->mosquittoPub($port, ['-t', 'limits/small', '-m', 'small', '-q', '1'])[0]);
+        $this->awaitOutput($sub, 1);
+        $this->assertSame(['small'], $this->lines($sub));
+
+        $second = $this->client(['port' => $port, 'client_id' => 'second']);
+        $this->assertTrue($second->waitConnected(10));
+        [$code, $output] = $this->mosquittoPub($port, ['-t', 'limits/third', '-m', 'x', '-i', 'third']);
+        $this->assertNotSame(0, $code, $output);
+        $this->assertMatchesRegularExpression('/unavailable/i', $output);
+        $second->publishSync('limits/after', 'still serving', 1, false, 10);
+        $this->awaitOutput($sub, 2);
+        $this->assertSame(['small', 'still serving'], $this->lines($sub));
+    }
+
     public function testStopIsGracefulAndTheBrokerStartsAgain(): void
     {
         $broker = $this->broker();
