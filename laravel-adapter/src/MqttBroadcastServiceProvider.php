@@ -87,6 +87,7 @@ class MqttBroadcastServiceProvider extends ServiceProvider
                 Commands\ForgetCommand::class,
                 Commands\FlushCommand::class,
                 Commands\RoutesCommand::class,
+                Commands\BrokerCommand::class,
             ]);
             $this->aboutSection();
         }

@@ -442,6 +442,32 @@ final class BrokerTest extends TestCase
         $this->assertStringContainsString("stopping\nreturned false", $child->stdout());
     }
 
+    public function testTheArtisanCommandRunsTheBrokerUntilSigterm(): void
+    {
+        $port = Mosquitto::freePort();
+        $out = $this->dir() . '/artisan.out';
+        $artisan = new BackgroundProcess(
+            [PHP_BINARY, '-d', 'extension=' . PhpScript::extensionPath(), __DIR__ . '/../../laravel-adapter/tests/app/artisan', 'mqtt-broadcast:broker', "--listen=127.0.0.1:$port"],
+            $out,
+            $out . '.err',
+            array_merge(getenv(), ['MQTT_BROADCAST_APP_DIR' => $this->dir(), 'APP_ENV' => 'testing']),
+            true
+        );
+        $this->processes[] = $artisan;
+        $output = fn () => (string) @file_get_contents($out) . (string) @file_get_contents($out . '.err');
+        $this->awaitCondition(fn () => str_contains($output(), "mqtt://127.0.0.1:$port"), 'the command says where it listens');
+
+        $sub = $this->mosquittoSub($port, ['-t', 'artisan/#', '-q', '1']);
+        $client = $this->client(['port' => $port]);
+        $this->awaitProbe($client, $sub, 'artisan/probe');
+        $client->close();
+
+        $artisan->terminate();
+        $this->assertTrue($artisan->wait(self::WAIT), $output());
+        $this->assertSame(0, $artisan->exitCode(), $output());
+        $this->assertStringContainsString('MQTT broker stopped.', $output());
+    }
+
     // --- helpers ---
 
     private function broker(array $options = []): Broker
