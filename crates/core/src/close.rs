@@ -1,7 +1,7 @@
 //! What `close()` tells the broker in its DISCONNECT (MQTT 5): why the
 //! connection ends, and how long the broker keeps its session from now on.
 
-use crate::config::{describe, did_you_mean, nearest, Config, Protocol, Value};
+use crate::config::{describe, keyed_entries, unknown_entry, Config, Protocol, Value};
 use crate::error::{Argument, Error};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,16 +37,7 @@ impl CloseOptions {
     /// Reads the `options` argument of `close()`.
     pub fn from_value(value: &Value) -> Result<CloseOptions, Error> {
         let bad = |problem: String| Error::invalid(Argument::Options, problem);
-        let entries = match value {
-            Value::Map(entries) => entries.as_slice(),
-            Value::List(items) if items.is_empty() => &[],
-            other => {
-                return Err(bad(format!(
-                    "must be an array keyed by close option, got {}",
-                    describe(other)
-                )))
-            }
-        };
+        let entries = keyed_entries(value, "close option").map_err(bad)?;
         let mut options = CloseOptions::default();
         for (key, value) in entries {
             let entry =
@@ -79,15 +70,7 @@ impl CloseOptions {
                 }
                 ("reason_string", Value::Str(text)) => options.reason_string = Some(text.clone()),
                 ("reason_string", _) => return Err(entry("must be a UTF-8 string".into())),
-                (other, _) => {
-                    let suggestion =
-                        nearest(other, OPTION_KEYS.iter().map(|k| (*k, (*k).to_owned())));
-                    return Err(bad(format!(
-                        "has an unknown close option \"{other}\"{}; known: {}",
-                        did_you_mean(suggestion.as_deref()),
-                        OPTION_KEYS.join(", ")
-                    )));
-                }
+                (other, _) => return Err(bad(unknown_entry("close option", other, OPTION_KEYS))),
             }
         }
         Ok(options)

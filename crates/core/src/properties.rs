@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use super::config::{describe, did_you_mean, nearest, Config, Protocol, Value};
+use super::config::{describe, keyed_entries, unknown_entry, Config, Protocol, Value};
 use super::error::{Argument, Error};
 use super::topic::{validate_length, validate_topic};
 
@@ -39,16 +39,7 @@ impl Properties {
     /// `prefix` goes in front of the response topic, as in front of topics.
     pub fn from_value(value: &Value, prefix: &str) -> Result<Option<Properties>, Error> {
         let bad = |problem: String| Error::invalid(Argument::Properties, problem);
-        let entries = match value {
-            Value::Map(entries) => entries.as_slice(),
-            Value::List(items) if items.is_empty() => &[],
-            other => {
-                return Err(bad(format!(
-                    "must be an array keyed by property name, got {}",
-                    describe(other)
-                )))
-            }
-        };
+        let entries = keyed_entries(value, "property name").map_err(bad)?;
         let mut properties = Properties::default();
         for (key, value) in entries {
             let entry =
@@ -111,14 +102,7 @@ impl Properties {
                         ))
                     }
                 },
-                other => {
-                    let suggestion = nearest(other, KEYS.iter().map(|k| (*k, (*k).to_owned())));
-                    return Err(bad(format!(
-                        "has an unknown property \"{other}\"{}; known: {}",
-                        did_you_mean(suggestion.as_deref()),
-                        KEYS.join(", ")
-                    )));
-                }
+                other => return Err(bad(unknown_entry("property", other, KEYS))),
             }
         }
         Ok((properties != Properties::default()).then_some(properties))

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use rumqttc::QoS;
 
-use super::config::{describe, did_you_mean, nearest, Config, Protocol, Value};
+use super::config::{describe, keyed_entries, unknown_entry, Config, Protocol, Value};
 use super::error::{Argument, Error};
 use super::inbox::Inbox;
 use super::protocol::Reason;
@@ -62,16 +62,7 @@ impl SubscribeOptions {
     /// Reads the `options` argument of a subscribe for `filter` (as given).
     pub fn from_value(value: &Value, filter: &str) -> Result<SubscribeOptions, Error> {
         let bad = |problem: String| Error::invalid(Argument::Options, problem);
-        let entries = match value {
-            Value::Map(entries) => entries.as_slice(),
-            Value::List(items) if items.is_empty() => &[],
-            other => {
-                return Err(bad(format!(
-                    "must be an array keyed by subscription option, got {}",
-                    describe(other)
-                )))
-            }
-        };
+        let entries = keyed_entries(value, "subscription option").map_err(bad)?;
         let mut options = SubscribeOptions::default();
         for (key, value) in entries {
             let entry =
@@ -87,13 +78,7 @@ impl SubscribeOptions {
                     ))
                 }
                 (other, _) => {
-                    let suggestion =
-                        nearest(other, OPTION_KEYS.iter().map(|k| (*k, (*k).to_owned())));
-                    return Err(bad(format!(
-                        "has an unknown subscription option \"{other}\"{}; known: {}",
-                        did_you_mean(suggestion.as_deref()),
-                        OPTION_KEYS.join(", ")
-                    )));
+                    return Err(bad(unknown_entry("subscription option", other, OPTION_KEYS)))
                 }
             }
         }
@@ -597,7 +582,9 @@ mod tests {
         let mut subs = Subscriptions::default();
         let inbox = Inbox::new(8);
         let a = subs.add(&inbox, "a".into(), QoS::AtLeastOnce).id;
-        let shared = subs.add(&inbox, "$share/g/jobs".into(), QoS::AtLeastOnce).id;
+        let shared = subs
+            .add(&inbox, "$share/g/jobs".into(), QoS::AtLeastOnce)
+            .id;
         confirm(&mut subs, a, 1);
         confirm(&mut subs, shared, 2);
         subs.connection_lost();

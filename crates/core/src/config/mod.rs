@@ -23,10 +23,10 @@ use self::read::{
     read_group, readable_file, readable_file_or_directory, text_rule, Reader,
 };
 pub use self::servers::{Server, ServerOrder};
-pub(crate) use self::suggest::{did_you_mean, nearest};
-pub(crate) use self::value::describe;
+pub(crate) use self::suggest::{did_you_mean, unknown_entry};
 use self::value::describe_secret;
 pub use self::value::Value;
+pub(crate) use self::value::{describe, keyed_entries};
 use crate::error::Error;
 use crate::properties::Properties;
 use crate::topic::validate_topic;

@@ -2,6 +2,17 @@
 
 use std::cmp::Reverse;
 
+/// "has an unknown {what} \"{key}\" (did you mean ...); known: ...", for an
+/// entry of an array argument keyed by name.
+pub(crate) fn unknown_entry(what: &str, key: &str, known: &[&'static str]) -> String {
+    let suggestion = nearest(key, known.iter().map(|k| (*k, (*k).to_owned())));
+    format!(
+        "has an unknown {what} \"{key}\"{}; known: {}",
+        did_you_mean(suggestion.as_deref()),
+        known.join(", ")
+    )
+}
+
 pub(crate) fn did_you_mean(suggestion: Option<&str>) -> String {
     suggestion.map_or_else(String::new, |name| format!(" (did you mean \"{name}\"?)"))
 }

@@ -15,6 +15,22 @@ pub enum Value {
     List(Vec<Value>),
 }
 
+/// The entries of an array argument keyed by name (`keyed_by`: "close
+/// option"); PHP's `[]` is an empty one.
+pub(crate) fn keyed_entries<'v>(
+    value: &'v Value,
+    keyed_by: &str,
+) -> Result<&'v [(String, Value)], String> {
+    match value {
+        Value::Map(entries) => Ok(entries),
+        Value::List(items) if items.is_empty() => Ok(&[]),
+        other => Err(format!(
+            "must be an array keyed by {keyed_by}, got {}",
+            describe(other)
+        )),
+    }
+}
+
 /// The given value as it would read in PHP source; long strings by length only.
 pub(crate) fn describe(value: &Value) -> String {
     match value {
