@@ -424,6 +424,41 @@ final class BrokerTest extends TestCase
         $this->assertSame(0, $this->mosquittoPub($broker->port(), ['-t', 't', '-m', 'again'])[0]);
     }
 
+    public function testAForkedChildCannotUseItsParentsBrokerAndLeavesItRunning(): void
+    {
+        $result = PhpScript::run(<<<'PHP'
+            $broker = new Mqtt\Broker(['listen' => '127.0.0.1:0']);
+            $broker->start();
+            $pid = pcntl_fork();
+            if ($pid === 0) {
+                try {
+                    $broker->status();
+                    echo "child used it\n";
+                } catch (Mqtt\MqttException $e) {
+                    echo get_class($e), ': ', $e->getMessage(), "\n";
+                }
+                unset($broker); // dropped in the child: must not touch the parent's threads
+                exit(0);
+            }
+            pcntl_waitpid($pid, $status);
+            echo 'child exit ', pcntl_wexitstatus($status), "\n";
+            $client = new Mqtt\Client(['port' => $broker->port()]);
+            echo $client->waitConnected(10) ? "parent still serves\n" : "parent broken\n";
+            // rmqtt counts a connection once its session runs, just after the CONNACK.
+            for ($i = 0; $i < 200 && $broker->status()['clients'] !== 1; $i++) {
+                usleep(50_000);
+            }
+            echo 'clients ', $broker->status()['clients'], "\n";
+            PHP);
+        $this->assertSame(0, $result->exitCode, $result->describe());
+        $this->assertMatchesRegularExpression(
+            "/^Mqtt\\\\MqttException: the broker was started by process \\d+: only that process can use it\n"
+            . "child exit 0\nparent still serves\nclients 1\n$/",
+            $result->stdout,
+            $result->describe()
+        );
+    }
+
     public function testRunReturnsWhenASignalHandlerCallsStop(): void
     {
         $child = PhpChild::start(<<<'PHP'
