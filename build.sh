@@ -14,7 +14,7 @@
 #   ./build.sh test-zts  the extension's suite under a thread-safe PHP 8.2 built from Debian's
 #                        source package, Apache's threaded MPMs included (tests/matrix/zts.sh)
 #   ./build.sh install   deps, build, copy the extension into PHP's extension dir, enable it (cli + fpm)
-#   ./build.sh example   deps, build, run examples/publish.php against a throw-away mosquitto
+#   ./build.sh example   deps, build, run examples/publish.php against the built-in broker (Mqtt\Broker)
 #   ./build.sh bench     deps bench, build, run the benchmarks (bench/run.php) and print one markdown table
 #
 # The PHP built for and tested is the one whose php-config is $PHP_CONFIG, else

@@ -4,7 +4,7 @@
 //
 //   MQTT_HOST=127.0.0.1 MQTT_PORT=1883 php -d extension=target/release/libmqtt_broadcast.so examples/publish.php
 //
-// `./build.sh example` runs it against a throw-away mosquitto and shows what arrived.
+// `./build.sh example` runs it against the built-in broker (Mqtt\Broker) and shows what arrived.
 
 $client = new Mqtt\Client([
     'host' => getenv('MQTT_HOST') ?: '127.0.0.1',

@@ -477,6 +477,20 @@ final class BrokerTest extends TestCase
         $this->assertStringContainsString("stopping\nreturned false", $child->stdout());
     }
 
+    public function testBuildShExampleRunsOnTheBuiltInBroker(): void
+    {
+        $result = PhpScript::runFile(__DIR__ . '/../support/run-example.php', [__DIR__ . '/../../examples/publish.php'], [], 60.0);
+        $this->assertSame(0, $result->exitCode, $result->describe());
+        $this->assertStringContainsString('built-in broker (Mqtt\\Broker) listening on 127.0.0.1:', $result->stdout);
+        $this->assertStringContainsString(
+            "--- received by the subscriber (3 messages) ---\n"
+            . "examples/greetings  hello from publish()\n"
+            . "examples/greetings  fire and forget, QoS 0\n"
+            . "examples/sensors/temperature  21.5\n",
+            $result->stdout
+        );
+    }
+
     public function testTheArtisanCommandRunsTheBrokerUntilSigterm(): void
     {
         // The package's test application is a Laravel 8 skeleton, which Laravel 10 still
