@@ -12,8 +12,10 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
+use mqtt_broadcast_core::config::readers::{
+    boolean, describe, dot_path, entries, invalid, paths, read_group, type_name, Reader,
+};
 pub use mqtt_broadcast_core::config::{ConfigError, Value};
-use mqtt_broadcast_core::number::php_float;
 
 use crate::acl::{Access, Acl, AclEntry};
 use crate::passwords::Passwords;
@@ -77,8 +79,6 @@ struct Reading {
     password_file: Option<Passwords>,
     allow_anonymous: Option<bool>,
 }
-
-type Reader<T> = fn(&mut T, &str, &Value) -> Result<(), ConfigError>;
 
 const OPTIONS: &[(&str, Reader<Reading>)] = &[
     ("listen", |r, path, value| {
@@ -215,7 +215,7 @@ impl BrokerConfig {
             got: describe(options),
         })?;
         let mut reading = Reading::default();
-        read_group(&mut reading, "", OPTIONS, entries)?;
+        read_group(&mut reading, "", OPTIONS, entries, paths("", OPTIONS))?;
         let Reading {
             mut config,
             users,
@@ -246,48 +246,17 @@ impl BrokerConfig {
     }
 }
 
-fn read_group<T>(
-    group: &mut T,
-    parent: &str,
-    options: &[(&'static str, Reader<T>)],
-    entries: &[(String, Value)],
-) -> Result<(), ConfigError> {
-    for (key, value) in entries {
-        let path = dot_path(parent, key);
-        let Some((_, read)) = options.iter().find(|(name, _)| key == name) else {
-            return Err(ConfigError::UnknownOption {
-                suggestion: nearest(key, options.iter().map(|(name, _)| *name))
-                    .map(|name| dot_path(parent, name)),
-                path,
-            });
-        };
-        read(group, &path, value)?;
-    }
-    Ok(())
-}
-
-fn dot_path(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
-    }
-}
-
-/// An empty PHP array arrives as an empty list, and means "no options".
-fn entries(options: &Value) -> Option<&[(String, Value)]> {
-    match options {
-        Value::Map(entries) => Some(entries),
-        Value::List(items) if items.is_empty() => Some(&[]),
-        _ => None,
-    }
-}
-
 fn tls(path: &str, value: &Value) -> Result<TlsListener, ConfigError> {
     let entries = entries(value)
         .ok_or_else(|| invalid(path, "must be an array of TLS listener options", value))?;
     let mut reading = TlsReading::default();
-    read_group(&mut reading, path, TLS_OPTIONS, entries)?;
+    read_group(
+        &mut reading,
+        path,
+        TLS_OPTIONS,
+        entries,
+        paths(path, TLS_OPTIONS),
+    )?;
     let missing = |option: &'static str| ConfigError::Conflict {
         path: option,
         rule: "is required for a TLS listener",
@@ -353,7 +322,13 @@ fn acl(path: &str, value: &Value) -> Result<Acl, ConfigError> {
             }
         };
         let mut reading = AclReading::default();
-        read_group(&mut reading, &entry_path, ACL_OPTIONS, entries)?;
+        read_group(
+            &mut reading,
+            &entry_path,
+            ACL_OPTIONS,
+            entries,
+            paths(&entry_path, ACL_OPTIONS),
+        )?;
         let (Some(topic), Some(access)) = (reading.topic, reading.access) else {
             return Err(ConfigError::Unusable {
                 path: entry_path,
@@ -435,21 +410,6 @@ fn directory(path: &str, value: &Value) -> Result<PathBuf, ConfigError> {
     }
 }
 
-/// Accepts what PHP and Laravel's `env()` produce for a flag.
-fn boolean(path: &str, value: &Value) -> Result<bool, ConfigError> {
-    match value {
-        Value::Bool(flag) => Ok(*flag),
-        Value::Int(0) => Ok(false),
-        Value::Int(1) => Ok(true),
-        Value::Str(text) => match text.trim() {
-            "true" | "1" => Ok(true),
-            "false" | "0" | "" => Ok(false),
-            _ => Err(invalid(path, "must be a boolean", value)),
-        },
-        _ => Err(invalid(path, "must be a boolean", value)),
-    }
-}
-
 /// A whole number in `min..=max`, given as an int, an integral float or a numeric string.
 fn integer(path: &str, value: &Value, min: i64, max: i64, rule: &str) -> Result<i64, ConfigError> {
     let whole = match value {
@@ -474,76 +434,6 @@ fn text<'a>(path: &str, value: &'a Value, rule: &str) -> Result<&'a str, ConfigE
         )),
         _ => Err(invalid(path, rule, value)),
     }
-}
-
-fn invalid(path: &str, rule: impl Into<String>, value: &Value) -> ConfigError {
-    ConfigError::Invalid {
-        path: path.to_owned(),
-        rule: rule.into(),
-        got: describe(value),
-    }
-}
-
-/// The given value as it would read in PHP source; long strings by length only.
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(flag) => flag.to_string(),
-        Value::Int(n) => n.to_string(),
-        Value::Float(f) => php_float(*f),
-        Value::Str(text) if text.len() <= 64 => format!("{text:?}"),
-        Value::Str(text) => format!("a string of {} bytes", text.len()),
-        Value::Bytes(bytes) => format!("a binary string of {} bytes", bytes.len()),
-        Value::Map(_) | Value::List(_) => type_name(value).to_owned(),
-    }
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Int(_) => "int",
-        Value::Float(_) => "float",
-        Value::Str(_) | Value::Bytes(_) => "string",
-        Value::Map(_) => "array",
-        Value::List(_) => "list",
-    }
-}
-
-/// The option a few edits from `key`, about one edit per three characters.
-fn nearest(key: &str, names: impl Iterator<Item = &'static str>) -> Option<&'static str> {
-    let typed = key.to_lowercase();
-    names
-        .map(|name| (edit_distance(&typed, name), name))
-        .filter(|(distance, name)| *distance <= (name.len() / 3).max(1))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| name)
-}
-
-/// Levenshtein distance plus swaps of neighbours, so `lsiten` is one edit from `listen`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let substitution = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + substitution);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
 }
 
 #[cfg(test)]

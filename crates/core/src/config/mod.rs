@@ -26,6 +26,13 @@ pub use self::servers::{Server, ServerOrder};
 pub(crate) use self::suggest::{did_you_mean, unknown_entry};
 use self::value::describe_secret;
 pub use self::value::Value;
+
+/// The readers of option tables, for the options of other crates (the
+/// built-in broker's): the same wording and suggestions everywhere.
+pub mod readers {
+    pub use super::read::{boolean, dot_path, entries, invalid, paths, read_group, Reader};
+    pub use super::value::{describe, type_name};
+}
 pub(crate) use self::value::{describe, keyed_entries};
 use crate::error::Error;
 use crate::properties::Properties;

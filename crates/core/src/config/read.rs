@@ -14,13 +14,13 @@ use super::{ConfigError, Value};
 pub(super) const MAX_WAIT_SECS: u32 = 86_400;
 
 /// Reads one option into its field of `T`; `path` names the option in messages.
-pub(super) type Reader<T> = fn(&mut T, &str, &Value) -> Result<(), ConfigError>;
+pub type Reader<T> = fn(&mut T, &str, &Value) -> Result<(), ConfigError>;
 
 /// Reads each entry with the reader that `options` lists for its key, in the
 /// order given, so the first bad option is the one reported. `parent` is the
 /// group's dot path ("" at the top level); an unknown key is named with it and
 /// gets the nearest of `suggestions`.
-pub(super) fn read_group<T>(
+pub fn read_group<T>(
     group: &mut T,
     parent: &str,
     options: &[(&'static str, Reader<T>)],
@@ -41,16 +41,16 @@ pub(super) fn read_group<T>(
 }
 
 /// The options of a group as suggestions: each name with its dot path.
-pub(super) fn paths<T>(
-    parent: &'static str,
-    options: &'static [(&'static str, Reader<T>)],
-) -> impl Iterator<Item = (&'static str, String)> {
+pub fn paths<'a, T>(
+    parent: &'a str,
+    options: &'a [(&'static str, Reader<T>)],
+) -> impl Iterator<Item = (&'static str, String)> + 'a {
     options
         .iter()
         .map(move |(name, _)| (*name, dot_path(parent, name)))
 }
 
-fn dot_path(parent: &str, key: &str) -> String {
+pub fn dot_path(parent: &str, key: &str) -> String {
     if parent.is_empty() {
         key.to_owned()
     } else {
@@ -59,7 +59,7 @@ fn dot_path(parent: &str, key: &str) -> String {
 }
 
 /// An empty PHP array arrives as an empty list, and means "no options".
-pub(super) fn entries(options: &Value) -> Option<&[(String, Value)]> {
+pub fn entries(options: &Value) -> Option<&[(String, Value)]> {
     match options {
         Value::Map(entries) => Some(entries),
         Value::List(items) if items.is_empty() => Some(&[]),
@@ -77,7 +77,7 @@ pub(super) fn binary(value: &Value) -> Option<&[u8]> {
 }
 
 /// Accepts what PHP and Laravel's `env()` produce for a flag.
-pub(super) fn boolean(path: &str, value: &Value) -> Result<bool, ConfigError> {
+pub fn boolean(path: &str, value: &Value) -> Result<bool, ConfigError> {
     match value {
         Value::Bool(flag) => Ok(*flag),
         Value::Int(0) => Ok(false),
@@ -220,7 +220,7 @@ pub(super) fn text_rule<'a>(value: &Value, rule: &'a str) -> &'a str {
     }
 }
 
-pub(super) fn invalid(path: &str, rule: impl Into<String>, value: &Value) -> ConfigError {
+pub fn invalid(path: &str, rule: impl Into<String>, value: &Value) -> ConfigError {
     ConfigError::Invalid {
         path: path.to_owned(),
         rule: rule.into(),

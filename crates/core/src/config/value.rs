@@ -32,7 +32,7 @@ pub(crate) fn keyed_entries<'v>(
 }
 
 /// The given value as it would read in PHP source; long strings by length only.
-pub(crate) fn describe(value: &Value) -> String {
+pub fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null".to_owned(),
         Value::Bool(flag) => flag.to_string(),
@@ -55,7 +55,7 @@ pub(super) fn describe_secret(value: &Value) -> String {
     }
 }
 
-fn type_name(value: &Value) -> &'static str {
+pub fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "bool",
