@@ -183,13 +183,40 @@ class MqttQueue extends Queue implements QueueContract
         return $queue;
     }
 
-    /** @return array<string, mixed> */
+    /**
+     * Laravel's payload, with an id and an attempt count of this driver's, and
+     * Horizon-style tags: what the job's tags() returns, else the class:key of
+     * the Eloquent models it holds, for tools that list jobs by tag.
+     *
+     * @return array<string, mixed>
+     */
     protected function createPayloadArray($job, $queue, $data = '')
     {
         return array_merge(parent::createPayloadArray($job, $queue, $data), [
             'id' => $this->getRandomId(),
             'attempts' => 0,
+            'tags' => self::tags($job),
         ]);
+    }
+
+    /** @return list<string> */
+    private static function tags(mixed $job): array
+    {
+        if (!is_object($job)) {
+            return [];
+        }
+        if (method_exists($job, 'tags')) {
+            return array_values(array_map('strval', (array) $job->tags()));
+        }
+        $tags = [];
+        foreach ((new \ReflectionObject($job))->getProperties() as $property) {
+            $property->setAccessible(true);
+            $value = $property->isInitialized($job) ? $property->getValue($job) : null;
+            if ($value instanceof \Illuminate\Database\Eloquent\Model) {
+                $tags[] = get_class($value) . ':' . $value->getKey();
+            }
+        }
+        return $tags;
     }
 
     protected function getRandomId(): string

@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace MqttBroadcast\Laravel\Tests\Feature;
 
 use Illuminate\Queue\MaxAttemptsExceededException;
+use Illuminate\Support\Facades\Bus;
 use Illuminate\Support\Facades\Queue;
 use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
 use MqttBroadcast\Laravel\Tests\App\QueueProbe;
@@ -273,6 +274,55 @@ final class QueueDriverTest extends QueueTestCase
         QueueProbe::dispatch('last')->onConnection('mqtt');
         $this->waitForRuns(fn () => in_array('last', $this->names('done'), true), 'the last job done');
         self::assertSame(2, substr_count($this->laravelLog(), 'RejectedJobMessage'), $this->laravelLog());
+    }
+
+    // Laravel's own machinery beyond the guarantees: batches, and Horizon-style tags.
+
+    public function test_a_batch_runs_every_job_and_is_marked_finished(): void
+    {
+        $this->bootQueueApp();
+        $batch = Bus::batch([new QueueProbe('b1'), new QueueProbe('b2'), new QueueProbe('b3')])
+            ->name('probes')
+            ->onConnection('mqtt')
+            ->dispatch();
+        $this->startWorker();
+        $this->waitForRuns(fn () => count($this->names('done')) === 3, 'the batch\'s three jobs done');
+
+        $pdo = new \PDO('sqlite:' . $this->appDir . '/database/database.sqlite');
+        $row = null;
+        $deadline = microtime(true) + 10;
+        while (microtime(true) < $deadline) {
+            $row = $pdo->query("SELECT * FROM job_batches WHERE id = " . $pdo->quote($batch->id))->fetch(\PDO::FETCH_ASSOC);
+            if ($row !== false && $row['finished_at'] !== null) {
+                break;
+            }
+            usleep(50_000);
+        }
+        self::assertSame(['probes', 3, 0, 0], [$row['name'], (int) $row['total_jobs'], (int) $row['pending_jobs'], (int) $row['failed_jobs']], json_encode($row));
+        self::assertNotNull($row['finished_at'], 'the batch finished');
+    }
+
+    public function test_the_payload_carries_the_jobs_tags(): void
+    {
+        $listener = $this->listen('#');
+        $this->bootQueueApp();
+        $marker = 'tagged-' . $this->uniq();
+        $job = new QueueProbe($marker);
+        $job->tagList = ['tenant:7', 'urgent'];
+        dispatch($job)->onConnection('mqtt');
+
+        $deadline = microtime(true) + 10;
+        $payload = null;
+        while ($payload === null && microtime(true) < $deadline) {
+            foreach ($listener->payloads() as $message) {
+                if (str_contains($message, $marker)) {
+                    $payload = json_decode($message, true, 512, JSON_THROW_ON_ERROR);
+                }
+            }
+            usleep(50_000);
+        }
+        self::assertNotNull($payload, 'the job went to the broker');
+        self::assertSame(['tenant:7', 'urgent'], $payload['tags']);
     }
 
     public function test_a_bad_queue_config_fails_naming_the_key(): void

@@ -29,6 +29,8 @@ abstract class QueueTestCase extends TestCase
         // Laravel's failed_jobs table (database-uuids failer, see tests/app/config/queue.php).
         $pdo = new \PDO('sqlite:' . $this->appDir . '/database/database.sqlite');
         $pdo->exec('CREATE TABLE failed_jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, uuid VARCHAR UNIQUE, connection TEXT, queue TEXT, payload TEXT, exception TEXT, failed_at DATETIME DEFAULT CURRENT_TIMESTAMP)');
+        // And its job_batches table (queue.batching in tests/app/config/queue.php).
+        $pdo->exec('CREATE TABLE job_batches (id VARCHAR PRIMARY KEY, name VARCHAR, total_jobs INTEGER, pending_jobs INTEGER, failed_jobs INTEGER, failed_job_ids TEXT, options TEXT, cancelled_at INTEGER, created_at INTEGER, finished_at INTEGER)');
     }
 
     protected function tearDown(): void

@@ -19,4 +19,5 @@ return [
         ],
     ],
     'failed' => ['driver' => 'database-uuids', 'database' => 'sqlite', 'table' => 'failed_jobs'],
+    'batching' => ['database' => 'sqlite', 'table' => 'job_batches'],
 ];

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace MqttBroadcast\Laravel\Tests\App;
 
+use Illuminate\Bus\Batchable;
 use Illuminate\Bus\Queueable;
 use Illuminate\Contracts\Queue\ShouldQueue;
 use Illuminate\Foundation\Bus\Dispatchable;
@@ -18,6 +19,7 @@ use Illuminate\Queue\InteractsWithQueue;
  */
 class QueueProbe implements ShouldQueue
 {
+    use Batchable;
     use Dispatchable;
     use InteractsWithQueue;
     use Queueable;
@@ -28,9 +30,17 @@ class QueueProbe implements ShouldQueue
     public $backoff = null;
     /** a Unix time; Laravel reads it when set */
     public ?int $retryUntil = null;
+    /** @var list<string> what tags() returns */
+    public array $tagList = [];
 
     public function __construct(public string $name, public string $mode = 'ok')
     {
+    }
+
+    /** @return list<string> Horizon-style tags, in the payload */
+    public function tags(): array
+    {
+        return $this->tagList;
     }
 
     public function handle(): void
