@@ -20,21 +20,9 @@ final class ExamplesTest extends MqttTestCase
 {
     private const EXAMPLES = __DIR__ . '/../../examples';
 
-    /** @var list<Broker> */
-    private array $brokers = [];
-
-    protected function tearDown(): void
-    {
-        parent::tearDown();
-        foreach ($this->brokers as $broker) {
-            $broker->stop();
-        }
-        $this->brokers = [];
-    }
-
     public function testPublishExampleDeliversItsMessages(): void
     {
-        $broker = $this->freshBroker();
+        $broker = $this->ownBroker();
         $listener = $this->listen('examples/#', $broker);
 
         $result = $this->runExample('publish.php', $broker);
@@ -50,7 +38,7 @@ final class ExamplesTest extends MqttTestCase
 
     public function testPublishSyncExampleDeliversTelemetryAndTheOrder(): void
     {
-        $broker = $this->freshBroker();
+        $broker = $this->ownBroker();
         $listener = $this->listen('examples/#', $broker);
 
         $result = $this->runExample('publish-sync.php', $broker);
@@ -119,7 +107,7 @@ final class ExamplesTest extends MqttTestCase
         if (!class_exists('Mqtt\\Subscriber')) {
             self::markTestSkipped('Mqtt\\Subscriber is not in this build of the extension yet');
         }
-        $broker = $this->freshBroker();
+        $broker = $this->ownBroker();
         $dir = $broker->dir();
         $daemon = new BackgroundProcess(
             [PHP_BINARY, '-d', 'extension=' . PhpScript::extensionPath(), '-d', 'display_errors=stderr', '-d', 'error_reporting=-1', self::EXAMPLES . '/subscriber-daemon.php'],
@@ -150,7 +138,7 @@ final class ExamplesTest extends MqttTestCase
     /** A broker for this test alone: the examples use fixed topics and retain messages. */
     public function testJobWorkerTakesHighFirstRunsAKilledJobAgainAndAnnouncesItself(): void
     {
-        $broker = $this->freshBroker();
+        $broker = $this->ownBroker();
         $dir = $broker->dir();
         $states = $this->listen('workers/#', $broker);
         $statuses = $this->listen('jobs/status/#', $broker);
@@ -216,7 +204,7 @@ final class ExamplesTest extends MqttTestCase
 
     public function testMosquittoCompatWorkerRegistersTakesJobsAndSaysGoodbye(): void
     {
-        $broker = $this->freshBroker();
+        $broker = $this->ownBroker();
         $listener = $this->listen('workers/#', $broker);
         $done = $this->listen('jobs/done/#', $broker);
         $dir = $broker->dir();
@@ -242,11 +230,6 @@ final class ExamplesTest extends MqttTestCase
         $status = array_values(array_filter(self::lines($listener->messages()), fn ($line) => str_starts_with($line, 'workers/w1 ')));
         self::assertSame(['workers/w1 online', 'workers/w1 offline'], $status, 'registered, then said goodbye');
         self::assertNotEmpty(preg_grep('#^workers/w1/heartbeat \d+$#', self::lines($listener->messages())));
-    }
-
-    private function freshBroker(): Broker
-    {
-        return $this->brokers[] = Broker::start();
     }
 
     /** @param array<string,string> $env overrides MQTT_HOST / MQTT_PORT of $broker */

@@ -21,21 +21,9 @@ final class FailoverTest extends MqttTestCase
 {
     private const WAIT = 15.0;
 
-    /** @var list<Broker> */
-    private array $brokers = [];
-
-    protected function tearDown(): void
-    {
-        parent::tearDown();
-        foreach ($this->brokers as $broker) {
-            $broker->stop();
-        }
-        $this->brokers = [];
-    }
-
     public function testADeadServerIsSkippedAndAKilledOneFailedOverWithNothingLost(): void
     {
-        [$first, $second] = [$this->startBroker(), $this->startBroker()];
+        [$first, $second] = [$this->ownBroker(), $this->ownBroker()];
         $topic = $this->topic('failover');
         $onFirst = $this->listen($topic, $first);
         $onSecond = $this->listen($topic, $second);
@@ -77,7 +65,7 @@ final class FailoverTest extends MqttTestCase
 
     public function testServerOrderRandomSpreadsConnectionsOverTheServers(): void
     {
-        [$first, $second] = [$this->startBroker(), $this->startBroker()];
+        [$first, $second] = [$this->ownBroker(), $this->ownBroker()];
         $servers = ["127.0.0.1:{$first->port()}", "127.0.0.1:{$second->port()}"];
         $used = [];
         for ($i = 0; $i < 20; $i++) {
@@ -134,11 +122,6 @@ final class FailoverTest extends MqttTestCase
                 $this->assertStringNotContainsString('secret', $e->getMessage());
             }
         }
-    }
-
-    private function startBroker(): Broker
-    {
-        return $this->brokers[] = Broker::start();
     }
 
     /** The servers instead of the test broker's host and port. */

@@ -23,6 +23,8 @@ abstract class MqttTestCase extends TestCase
     private array $clients = [];
     /** @var list<Listener> */
     private array $listeners = [];
+    /** @var list<Broker> brokers of one test, stopped after it */
+    private array $ownBrokers = [];
     private ?string $uniq = null;
 
     public static function tearDownAfterClass(): void
@@ -43,8 +45,18 @@ abstract class MqttTestCase extends TestCase
         foreach ($this->listeners as $listener) {
             $listener->stop();
         }
+        foreach ($this->ownBrokers as $broker) {
+            $broker->stop();
+        }
         $this->clients = [];
         $this->listeners = [];
+        $this->ownBrokers = [];
+    }
+
+    /** A broker of this test alone (not the class's shared one), stopped after it. */
+    protected function ownBroker(): Broker
+    {
+        return $this->ownBrokers[] = Broker::start();
     }
 
     /** The broker shared by the tests of this class. */

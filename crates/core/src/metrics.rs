@@ -363,7 +363,7 @@ fn render_region(region: Option<&Region>) -> String {
         &mut text,
         "published_total",
         "counter",
-        "Messages handed to publish() and publishSync().",
+        "Messages written to the broker, by QoS.",
     );
     for (index, name) in &names {
         for qos in 0..3 {
@@ -392,7 +392,7 @@ fn render_region(region: Option<&Region>) -> String {
         ),
         (
             "sent_payload_bytes_total",
-            "Payload bytes handed to publish() and publishSync().",
+            "Payload bytes of the messages written to the broker.",
             |c| &c.sent_bytes,
         ),
         (
