@@ -17,6 +17,9 @@ use crate::properties::Properties;
 pub struct Direct {
     socket: Arc<SharedTcp>,
     state: State,
+    /// The connection gives topic aliases (MQTT 5): a QoS 0 publish then
+    /// takes its alias from the protocol state; else it needs no lock.
+    aliased: bool,
 }
 
 #[derive(Clone)]
@@ -30,13 +33,16 @@ impl Direct {
         Direct {
             socket,
             state: State::V311(state),
+            aliased: false,
         }
     }
 
     pub(super) fn v5(socket: Arc<SharedTcp>, state: Arc<Mutex<rumqttc::v5::MqttState>>) -> Self {
+        let aliased = rumqttc::lock(&state).topic_aliases > 0;
         Direct {
             socket,
             state: State::V5(state),
+            aliased,
         }
     }
 
@@ -50,7 +56,10 @@ impl Direct {
     ) -> bool {
         let packet = match &self.state {
             State::V311(_) => v311::encode_qos0(topic, payload, retain),
-            State::V5(state) => v5::encode_qos0(state, topic, payload, retain, properties),
+            State::V5(state) => {
+                let aliases = self.aliased.then_some(&**state);
+                v5::encode_qos0(aliases, topic, payload, retain, properties)
+            }
         };
         self.write_now(packet)
     }

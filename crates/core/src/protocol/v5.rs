@@ -117,10 +117,10 @@ pub fn publish(client: &AsyncClient, message: &Message) -> bool {
     .is_ok()
 }
 
-/// A QoS 0 PUBLISH as it goes on the wire.
-/// With a topic alias from `state` when the connection uses them.
+/// A QoS 0 PUBLISH as it goes on the wire, with a topic alias from
+/// `aliases`, the protocol state, when the connection gives them.
 pub fn encode_qos0(
-    state: &Mutex<MqttState>,
+    aliases: Option<&Mutex<MqttState>>,
     topic: &str,
     payload: &[u8],
     retain: bool,
@@ -129,11 +129,9 @@ pub fn encode_qos0(
     let payload = Bytes::copy_from_slice(payload);
     let mut publish = Publish::new(topic, V5QoS::AtMostOnce, payload, properties.map(to_wire));
     publish.retain = retain;
-    let mut state = rumqttc::lock(state);
-    if state.topic_aliases > 0 {
-        state.alias_outgoing(&mut publish);
+    if let Some(state) = aliases {
+        rumqttc::lock(state).alias_outgoing(&mut publish);
     }
-    drop(state);
     let mut packet = BytesMut::with_capacity(publish.size());
     publish.write(&mut packet).ok()?;
     Some(packet)
