@@ -216,24 +216,19 @@ final class Consumer
 
     /**
      * What happened to the two connections since the last look. After a
-     * reconnect, the subscriptions are made again: Mosquitto 2.0 restored
-     * from its persistence keeps a session, but not its $share subscriptions
-     * (README, "Job queues over MQTT"); and the state is said again, as the
-     * broker may have published the will meanwhile. Returns whether an
-     * adopted consumer lost its sessions (its owner took them back).
+     * reconnect the state is said again, as the broker may have published the
+     * will meanwhile. (The extension makes the $share subscriptions again
+     * itself, which Mosquitto 2.0 restored from its persistence drops: README,
+     * "Job queues over MQTT".) Returns whether an adopted consumer lost its
+     * sessions (its owner took them back).
      */
     public function watchConnections(): bool
     {
-        $filters = [
-            [$this->readyClient, $this->ready, $this->topics->share($this->topics->ready($this->queue))],
-            [$this->delayedClient, $this->delayed, $this->topics->share($this->topics->delayed($this->queue))],
-        ];
-        foreach ($filters as [$client, $subscriber, $filter]) {
+        foreach ([$this->readyClient, $this->delayedClient] as $client) {
             foreach ($client->events() as $event) {
                 if ($this->adopted && in_array($event->type, ['disconnected', 'failed', 'closed'], true)) {
                     $this->lost = true;
                 } elseif (!$this->adopted && $event->type === 'connected' && !$this->closed) {
-                    $subscriber->subscribe($filter, 1);
                     $this->nextHeartbeat = 0.0;
                 }
             }
