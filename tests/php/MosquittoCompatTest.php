@@ -73,9 +73,8 @@ final class MosquittoCompatTest extends MqttTestCase
         }
         $this->assertSame(-1, $client->getSocket());
 
-        $started = microtime(true);
+        // Refused at once: a connect() that waited out its timeout would say "timed out".
         $this->assertThrowsMosquitto('Connection refused', fn () => $client->connect('127.0.0.1', Broker::freePort()));
-        $this->assertLessThan(self::WAIT, microtime(true) - $started, 'a refused TCP connection is not waited out');
         $this->assertThrowsMosquitto('lookup', fn () => $client->connect('no-such-host.invalid'));
         $this->assertThrowsMosquitto('$port must be between 1 and 65535, got 0', fn () => $client->connect('127.0.0.1', 0));
         $this->assertThrowsMosquitto('$keepalive must be between 0 and 65535', fn () => $client->connect('127.0.0.1', 1883, -1));
