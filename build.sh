@@ -59,7 +59,8 @@ deps() {
         libclang-dev clang make gcc git \
         mosquitto mosquitto-clients \
         openssl procps util-linux \
-        python3-prometheus-client
+        python3-prometheus-client \
+        chromium
 }
 
 # Only the benchmarks need these: nginx in front of PHP-FPM for their web rows, loaded by wrk
