@@ -89,9 +89,7 @@ final class ConnectionReuseTest extends MqttTestCase
         $this->assertSame(1, $this->broker()->connectionCount($oldOptions['client_id']), $log);
         $this->assertSame(1, $this->broker()->connectionCount($newOptions['client_id']), $log);
         $this->assertNotEmpty(
-            // Mosquitto 2.0: "Client ID disconnected." or "Client ID closed its connection.";
-            // 2.1 adds the address: "Client ID [127.0.0.1:PORT] disconnected[: reason]."
-            $this->broker()->logLinesMatching('/Client ' . preg_quote($oldOptions['client_id'], '/') . ' (\[\S+\] )?(disconnected|closed its connection)/'),
+            $this->broker()->connectionEnds($oldOptions['client_id']),
             "the replaced connection was closed:\n$log"
         );
     }

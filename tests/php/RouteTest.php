@@ -117,6 +117,7 @@ final class RouteTest extends MqttTestCase
         $broker->mosquittoPub("$base/2", 'fine');
         $this->assertSame(1, $subscriber->loop(null, timeout: 20.0, limit: 1));
         $this->assertSame(['2'], $handled);
+        $broker->requireMosquitto('a log line for each PUBACK it receives (log_type all)');
         $pubacks = fn () => $broker->logLinesMatching('/Received PUBACK from ' . preg_quote($clientId, '/') . ' /');
         $deadline = microtime(true) + 10;
         while (count($pubacks()) < 1 && microtime(true) < $deadline) {

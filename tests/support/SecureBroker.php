@@ -93,6 +93,7 @@ final class SecureBroker
      */
     public function connectionAttempts(int $port): int
     {
+        $this->broker->requireMosquitto('a log line for each connection whose TLS handshake failed');
         return count($this->broker->logLinesMatching(
             '/New connection from \S+ on port ' . $port . '\.$|Client connection from \S+ failed: /'
         ));
