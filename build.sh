@@ -57,8 +57,8 @@ deps() {
     echo php$v-cli php$v-dev php$v-fpm libfcgi-bin \
         php$v-sqlite3 php$v-mbstring php-laravel-framework phpunit \
         libclang-dev clang make gcc git \
-        mosquitto mosquitto-clients \
-        openssl procps util-linux \
+        mosquitto mosquitto-clients rabbitmq-server \
+        openssl procps util-linux iproute2 \
         python3-prometheus-client \
         chromium
 }

@@ -17,6 +17,7 @@ use Illuminate\Support\ServiceProvider;
 use MqttBroadcast\Laravel\Broadcasting\MqttBroadcaster;
 use MqttBroadcast\Laravel\Config\MqttBroadcastConfig;
 use MqttBroadcast\Laravel\Daemon\DaemonRegistry;
+use MqttBroadcast\Laravel\Daemon\Throughput;
 use MqttBroadcast\Laravel\Http\Middleware\Authorize;
 use MqttBroadcast\Laravel\Logging\MessageLog;
 use MqttBroadcast\Laravel\Notifications\MqttChannel;
@@ -50,6 +51,7 @@ class MqttBroadcastServiceProvider extends ServiceProvider
         });
         $this->app->singleton(MqttBroadcast::class);
         $this->app->singleton(DaemonRegistry::class, static fn (Application $app) => new DaemonRegistry($app['cache']->store()));
+        $this->app->singleton(Throughput::class, static fn (Application $app) => new Throughput($app['cache']->store()));
         $this->app->singleton(Router::class);
 
         // The "mqtt" broadcasting driver and notification channel, added when

@@ -13,6 +13,7 @@ use MqttBroadcast\Laravel\Config\MqttBroadcastConfig;
 use MqttBroadcast\Laravel\Connections;
 use MqttBroadcast\Laravel\Daemon\Daemon;
 use MqttBroadcast\Laravel\Daemon\DaemonRegistry;
+use MqttBroadcast\Laravel\Daemon\Throughput;
 use MqttBroadcast\Laravel\Exceptions\ExtensionMissingException;
 use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
 use MqttBroadcast\Laravel\Logging\MessageLog;
@@ -62,6 +63,7 @@ class MqttBroadcastCommand extends Command
                 events: $this->laravel->make('events'),
                 exceptions: $this->laravel->make(ExceptionHandler::class),
                 registry: $this->laravel->make(DaemonRegistry::class),
+                throughput: $this->laravel->make(Throughput::class),
                 log: $this->laravel->make(MessageLog::class),
                 router: $router,
                 dispatcher: $this->laravel->make(RouteDispatcher::class),
@@ -93,7 +95,7 @@ class MqttBroadcastCommand extends Command
     {
         $store = $this->laravel['config']->get('cache.default');
         if ($this->laravel['config']->get("cache.stores.$store.driver") === 'array') {
-            $this->printLine('warning', "The default cache store \"$store\" lives in this process only: mqtt-broadcast:status and :terminate will not see this daemon.");
+            $this->printLine('warning', "The default cache store \"$store\" lives in this process only: mqtt-broadcast:status, :terminate, the health endpoint and the dashboard will not see this daemon.");
         }
     }
 }

@@ -80,6 +80,8 @@ class Daemon
     private array $states = [];
     /** @var array<string, string> the prefix of each connection, by name */
     private array $prefixes = [];
+    /** @var array<string, list<string>> the configured topic filters of each connection, by name */
+    private array $connectionTopics = [];
     /**
      * @var array<string, list<string>>|null the configured topics by connection, when a message may arrive
      * that they do not match (connections with different topics, routes, fallbacks); null: all match
@@ -94,6 +96,22 @@ class Daemon
     private ?Message $routing = null;
     private ?MqttMessageReceived $routedEvent = null;
     private int $handled = 0;
+    /** @var array<string, int> messages received, by connection */
+    private array $receivedBy = [];
+    /** @var array<string, array<string, int>> messages each configured topic filter matched, by connection, then filter */
+    private array $receivedByTopic = [];
+    /** @var array<int, array{received: int, rejected: int}> messages of each route, by the route's object id */
+    private array $receivedByRoute = [];
+    /** @var array<string, array<string, int>> messages of a fallback that matched no route, by connection, then filter */
+    private array $receivedByFallback = [];
+    /** the minute the throughput counts are of, and the totals (received, published) when it began */
+    private int $minute = 0;
+    /** @var array{int, int} */
+    private array $minuteStart = [0, 0];
+    /** @var array{int, int} the totals at the last count */
+    private array $lastTotals = [0, 0];
+    /** @var array{int, int}|null the counts of the minute last written to the cache */
+    private ?array $minuteWritten = null;
     private int $listenerErrors = 0;
     private float $startedAt = 0.0;
     private bool $overMemory = false;
@@ -113,6 +131,7 @@ class Daemon
         private readonly Dispatcher $events,
         private readonly ExceptionHandler $exceptions,
         private readonly DaemonRegistry $registry,
+        private readonly Throughput $throughput,
         private readonly MessageLog $log,
         private readonly Router $router,
         private readonly RouteDispatcher $dispatcher,
@@ -228,6 +247,7 @@ class Daemon
         foreach ($this->connections as $connection) {
             $this->clients[$connection->name] = $this->connectionPool->get($connection->name);
             $this->prefixes[$connection->name] = $connection->prefix;
+            $this->connectionTopics[$connection->name] = $connection->topics;
         }
         $this->subscriber = new Subscriber(array_values($this->clients), ['max_inbox' => $this->maxInbox]);
         $this->subscriber->onEvent($this->connectionEvent(...));
@@ -367,6 +387,7 @@ class Daemon
         $event = $this->received($message);
         foreach ($this->fallbacks[$message->broker] ?? [] as $filter) {
             if (TopicFilter::matches($filter, $message->topic)) {
+                $this->receivedByFallback[$message->broker][$filter] = ($this->receivedByFallback[$message->broker][$filter] ?? 0) + 1;
                 $this->reject($event, $filter, 'matches no route');
                 break;
             }
@@ -388,6 +409,9 @@ class Daemon
         if ($route->connection !== null && $route->connection !== $message->broker) {
             return;
         }
+        $counts = &$this->receivedByRoute[spl_object_id($route)];
+        $counts ??= ['received' => 0, 'rejected' => 0];
+        $counts['received']++;
         try {
             $reason = $this->dispatcher->dispatch($route, $this->routedEvent, $params);
         } catch (\Throwable $e) {
@@ -395,6 +419,7 @@ class Daemon
             return;
         }
         if ($reason !== null) {
+            $counts['rejected']++;
             $this->reject($this->routedEvent, $route->pattern, $reason);
         }
     }
@@ -415,6 +440,7 @@ class Daemon
             properties: $message->properties,
         );
         $this->log->record($message->broker, $event->topic, $message->payload);
+        $this->count($message);
         if ($this->topics === null || TopicFilter::matchesAny($this->topics[$message->broker] ?? [], $message->topic)) {
             try {
                 $this->events->dispatch($event);
@@ -426,6 +452,17 @@ class Daemon
             gc_collect_cycles();
         }
         return $event;
+    }
+
+    /** Counts the message for its connection and for each of the connection's topic filters it matches. */
+    private function count(Message $message): void
+    {
+        $this->receivedBy[$message->broker] = ($this->receivedBy[$message->broker] ?? 0) + 1;
+        foreach ($this->connectionTopics[$message->broker] ?? [] as $filter) {
+            if (TopicFilter::matches($filter, $message->topic)) {
+                $this->receivedByTopic[$message->broker][$filter] = ($this->receivedByTopic[$message->broker][$filter] ?? 0) + 1;
+            }
+        }
     }
 
     /**
@@ -486,13 +523,42 @@ class Daemon
         }
     }
 
-    /** The registry only informs :status and :terminate; a cache outage is reported, it does not stop the daemon. */
+    /**
+     * The registry and the throughput counts only inform :status, the health
+     * endpoint and the dashboard; a cache outage is reported, it does not stop the daemon.
+     */
     private function heartbeat(): void
     {
         try {
             $this->registry->heartbeat($this->record());
+            $this->countThroughput();
         } catch (\Throwable $e) {
             $this->exceptions->report($e);
+        }
+    }
+
+    /**
+     * Writes what was received and published in the current minute, when it
+     * changed. What came between the last count of a minute and its end is
+     * counted in the next one.
+     */
+    private function countThroughput(): void
+    {
+        $totals = [$this->handled, 0];
+        foreach ($this->clients as $client) {
+            $totals[1] += $client->status()['published'];
+        }
+        $minute = Throughput::minuteOf(microtime(true));
+        if ($minute !== $this->minute) {
+            $this->minute = $minute;
+            $this->minuteStart = $this->lastTotals;
+            $this->minuteWritten = null;
+        }
+        $this->lastTotals = $totals;
+        $counts = [$totals[0] - $this->minuteStart[0], $totals[1] - $this->minuteStart[1]];
+        if ($counts !== $this->minuteWritten) {
+            $this->throughput->record($this->name, $this->minute, $counts[0], $counts[1]);
+            $this->minuteWritten = $counts;
         }
     }
 
@@ -599,6 +665,7 @@ class Daemon
         $this->subscriber = null;
         try {
             $this->registry->forget($this->name);
+            $this->countThroughput();
         } catch (\Throwable $e) {
             $this->exceptions->report($e);
         }
@@ -650,7 +717,12 @@ class Daemon
                 'address' => $connection->address(),
                 'client_id' => $status['client_id'],
                 'topics' => array_map(static fn (string $t) => $connection->prefix . $t, $connection->topics),
+                'received_by_topic' => $this->topicCounts($connection),
+                'connected_since' => $status['connected_since'],
                 'reconnects' => $status['reconnects'],
+                'received' => $this->receivedBy[$connection->name] ?? 0,
+                'published' => $status['published'],
+                'acknowledged' => $status['acknowledged'],
                 'queued' => $status['queued'],
                 'in_flight' => $status['in_flight'],
                 'last_error' => $status['last_error'],
@@ -666,8 +738,43 @@ class Daemon
             'handled' => $this->handled,
             'listener_errors' => $this->listenerErrors,
             'memory_mb' => round(memory_get_usage(true) / 1048576, 1),
+            'memory_threshold_mb' => $this->memory->thresholdMb,
             'connections' => $connections,
+            'routes' => $this->routeCounts(),
         ];
+    }
+
+    /** @return array<string, int> messages each topic filter of the connection matched, by filter with the prefix */
+    private function topicCounts(ConnectionConfig $connection): array
+    {
+        $counts = [];
+        foreach ($connection->topics as $filter) {
+            $counts[$connection->prefix . $filter] = $this->receivedByTopic[$connection->name][$filter] ?? 0;
+        }
+        return $counts;
+    }
+
+    /**
+     * The routes of routes/mqtt.php and their messages (rejected ones
+     * included), then the fallbacks and the messages that matched no route.
+     *
+     * @return list<array{pattern: string, connection: ?string, fallback: bool, received: int, rejected: int}>
+     */
+    private function routeCounts(): array
+    {
+        $routes = [];
+        foreach ($this->router->routes() as $route) {
+            $counts = $this->receivedByRoute[spl_object_id($route)] ?? ['received' => 0, 'rejected' => 0];
+            $routes[] = ['pattern' => $route->pattern, 'connection' => $route->connection, 'fallback' => false, ...$counts];
+        }
+        foreach ($this->router->fallbacks() as $fallback) {
+            $unmatched = 0;
+            foreach ($this->connectionsOf($fallback['connection']) as $connection) {
+                $unmatched += $this->receivedByFallback[$connection->name][$fallback['filter']] ?? 0;
+            }
+            $routes[] = ['pattern' => $fallback['filter'], 'connection' => $fallback['connection'], 'fallback' => true, 'received' => $unmatched, 'rejected' => $unmatched];
+        }
+        return $routes;
     }
 
     /** A line for the console only. */

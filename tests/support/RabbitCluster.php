@@ -1,0 +1,223 @@
+<?php
+
+declare(strict_types=1);
+
+namespace MqttBroadcast\Tests\Support;
+
+/**
+ * A real RabbitMQ cluster on loopback: Debian's rabbitmq-server nodes with the
+ * rabbitmq_mqtt plugin, each with its own node name (rabbit1@localhost, ...),
+ * its own AMQP, MQTT and distribution ports and its own data and log
+ * directories, sharing an Erlang cookie and an epmd of their own (on a free
+ * port, so nothing of the machine's is used or left behind). The nodes boot in
+ * parallel and join each other through RabbitMQ's classic peer discovery; a
+ * node's MQTT port accepts once it booted and joined. SIGKILLed and removed
+ * when dropped.
+ */
+final class RabbitCluster
+{
+    private const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+    private const EPMD = '/usr/bin/epmd';
+    // Three nodes booting at once on two cores take about 30 s.
+    private const READY_TIMEOUT = 80.0;
+
+    private string $dir;
+    private ?BackgroundProcess $epmd = null;
+    /** @var array<int, BackgroundProcess> node number => its process, while it runs */
+    private array $processes = [];
+    /** @var array<int, int> node number => MQTT port */
+    private array $mqttPorts = [];
+
+    /** @var list<\WeakReference<self>> */
+    private static array $started = [];
+
+    /** Why no cluster can run on this machine, or null when it can. */
+    public static function unavailable(): ?string
+    {
+        if (!is_executable(self::SERVER) || !is_executable(self::EPMD)) {
+            return 'RabbitMQ is not installed (Debian package rabbitmq-server; ./build.sh deps installs it)';
+        }
+        return null;
+    }
+
+    /** Starts $count nodes in parallel and returns once every one accepts MQTT connections as a member of the cluster. */
+    public static function start(int $count = 3): self
+    {
+        $cluster = new self();
+        self::stopAllAtExit($cluster);
+        $cluster->boot($count);
+        return $cluster;
+    }
+
+    private function __construct()
+    {
+        $this->dir = sys_get_temp_dir() . '/mqtt-broadcast-rabbit-' . bin2hex(random_bytes(6));
+        if (!mkdir($this->dir, 0700)) {
+            throw new \RuntimeException("cannot create {$this->dir}");
+        }
+    }
+
+    /** @return list<int> the node numbers, from 1 */
+    public function nodes(): array
+    {
+        return array_keys($this->mqttPorts);
+    }
+
+    public function mqttPort(int $node): int
+    {
+        return $this->mqttPorts[$node];
+    }
+
+    /** "127.0.0.1:port" of a node's MQTT listener, as the servers option takes it. */
+    public function server(int $node): string
+    {
+        return '127.0.0.1:' . $this->mqttPorts[$node];
+    }
+
+    /** The node whose MQTT listener is "127.0.0.1:port". */
+    public function nodeOf(string $server): int
+    {
+        $node = array_search($server, array_map(fn (int $node) => $this->server($node), $this->nodes()), true);
+        if ($node === false) {
+            throw new \LogicException("$server is no node of this cluster");
+        }
+        return $this->nodes()[$node];
+    }
+
+    /** SIGKILL to a node: its connections break at once, as when its machine's RabbitMQ crashes. */
+    public function kill(int $node): void
+    {
+        // The node runs under a shell script that forwards signals: SIGKILL reaches the Erlang VM through its group.
+        $this->processes[$node]->killGroup();
+        unset($this->processes[$node]);
+    }
+
+    /** What a node logged, for failure messages. */
+    public function log(int $node): string
+    {
+        return (string) @file_get_contents($this->nodeDir($node) . '/out.log');
+    }
+
+    public function __destruct()
+    {
+        foreach ($this->processes as $process) {
+            $process->killGroup();
+        }
+        $this->processes = [];
+        $this->epmd?->kill();
+        $this->epmd = null;
+        TempDir::remove($this->dir);
+    }
+
+    private function boot(int $count): void
+    {
+        // The cookie the nodes authenticate each other with is read from $HOME.
+        file_put_contents($this->dir . '/.erlang.cookie', bin2hex(random_bytes(16)));
+        chmod($this->dir . '/.erlang.cookie', 0400);
+        $epmdPort = Broker::freePort();
+        $this->epmd = new BackgroundProcess([self::EPMD, '-port', (string) $epmdPort], $this->dir . '/epmd.log', $this->dir . '/epmd.log');
+        $this->waitUntil(fn () => Broker::portAccepts($epmdPort), 10.0, 'epmd');
+
+        $names = [];
+        for ($node = 1; $node <= $count; $node++) {
+            $names[$node] = "rabbit$node@localhost";
+            $this->mqttPorts[$node] = Broker::freePort();
+        }
+        foreach ($names as $node => $name) {
+            $dir = $this->nodeDir($node);
+            mkdir($dir, 0700);
+            $this->writeConfig($node, $names);
+            // In its own directory: Erlang writes crash dumps (MnesiaCore.*) where it runs.
+            $this->processes[$node] = new BackgroundProcess(['env', '-C', $dir, self::SERVER], "$dir/out.log", "$dir/out.log", array_merge(getenv(), [
+                'HOME' => $this->dir,
+                'ERL_EPMD_PORT' => (string) $epmdPort,
+                'RABBITMQ_NODENAME' => $name,
+                'RABBITMQ_DIST_PORT' => (string) Broker::freePort(),
+                'RABBITMQ_CONFIG_FILE' => "$dir/rabbitmq.conf",
+                'RABBITMQ_ADVANCED_CONFIG_FILE' => "$dir/advanced.config",
+                'RABBITMQ_CONF_ENV_FILE' => "$dir/rabbitmq-env.conf",
+                'RABBITMQ_ENABLED_PLUGINS_FILE' => "$dir/enabled_plugins",
+                'RABBITMQ_PLUGINS_EXPAND_DIR' => "$dir/plugins",
+                'RABBITMQ_MNESIA_BASE' => "$dir/mnesia",
+                'RABBITMQ_LOG_BASE' => "$dir/log",
+                'RABBITMQ_PID_FILE' => "$dir/pid",
+                // Schedulers that busy-wait take the CPU the other nodes need to boot.
+                'RABBITMQ_SCHEDULER_BUSY_WAIT_THRESHOLD' => 'none',
+                'RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS' => '+sbwtdcpu none +sbwtdio none -start_epmd false',
+            ]), true);
+        }
+        foreach ($this->nodes() as $node) {
+            $this->waitUntil(fn () => Broker::portAccepts($this->mqttPorts[$node]), self::READY_TIMEOUT, "node $node's MQTT listener");
+        }
+        $standalone = array_filter($this->nodes(), fn (int $node) => str_contains($this->log($node), 'Starting as a blank standalone node'));
+        if (count($standalone) > 1) {
+            Failure::raise('the nodes did not form one cluster: ' . implode(', ', $standalone) . " each started alone\n" . $this->describe());
+        }
+    }
+
+    /** @param array<int, string> $names node number => node name */
+    private function writeConfig(int $node, array $names): void
+    {
+        $dir = $this->nodeDir($node);
+        $lines = [
+            'listeners.tcp.1 = 127.0.0.1:' . Broker::freePort(),
+            'mqtt.listeners.tcp.1 = 127.0.0.1:' . $this->mqttPorts[$node],
+            'mqtt.allow_anonymous = true',
+            'loopback_users = none',
+            'log.console = true',
+            'log.console.level = info',
+            'log.file = false',
+            'cluster_formation.peer_discovery_backend = classic_config',
+        ];
+        foreach (array_values($names) as $i => $name) {
+            $lines[] = 'cluster_formation.classic_config.nodes.' . ($i + 1) . " = $name";
+        }
+        file_put_contents("$dir/rabbitmq.conf", implode("\n", $lines) . "\n");
+        file_put_contents("$dir/enabled_plugins", "[rabbitmq_mqtt].\n");
+        file_put_contents("$dir/advanced.config", "[].\n");
+        file_put_contents("$dir/rabbitmq-env.conf", '');
+    }
+
+    private function nodeDir(int $node): string
+    {
+        return "{$this->dir}/rabbit$node";
+    }
+
+    private function waitUntil(callable $condition, float $timeout, string $what): void
+    {
+        $deadline = microtime(true) + $timeout;
+        while (!$condition()) {
+            foreach ($this->processes as $node => $process) {
+                if (!$process->isRunning()) {
+                    Failure::raise("RabbitMQ node $node exited with code {$process->exitCode()} while waiting for $what\n" . $this->describe());
+                }
+            }
+            if (microtime(true) >= $deadline) {
+                Failure::raise("$what did not come up within {$timeout}s\n" . $this->describe());
+            }
+            usleep(100_000);
+        }
+    }
+
+    private function describe(): string
+    {
+        $text = '';
+        foreach ($this->nodes() as $node) {
+            $text .= "--- node $node (tail) ---\n" . Failure::tail($this->log($node), 15) . "\n";
+        }
+        return $text;
+    }
+
+    private static function stopAllAtExit(self $cluster): void
+    {
+        if (self::$started === []) {
+            // Destructors do not run after a fatal error: make sure no node outlives us.
+            register_shutdown_function(static function (): void {
+                foreach (self::$started as $ref) {
+                    $ref->get()?->__destruct();
+                }
+            });
+        }
+        self::$started[] = \WeakReference::create($cluster);
+    }
+}
