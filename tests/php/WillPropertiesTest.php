@@ -48,8 +48,8 @@ final class WillPropertiesTest extends MqttTestCase
         $killed = microtime(true);
         $will = $listener->waitFor(1, 20.0)[0];
         $waited = microtime(true) - $killed;
-        // Mosquitto keeps will delays on a clock of whole seconds: 2.1 sends a
-        // will up to a second before the interval is over (2.0.11 up to one after).
+        // Mosquitto keeps will delays on a clock of whole seconds: 2.1 sent the
+        // will of a 2-second delay 1.1 s after the kill.
         $this->assertGreaterThanOrEqual(self::DELAY - 1, $waited, 'the broker held the will back for will.delay_interval');
         $this->assertSame($prefix . 'status', $will['topic']);
         $this->assertSame('offline', $will['payload']);
