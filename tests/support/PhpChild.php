@@ -17,7 +17,7 @@ final class PhpChild
     private string $stdoutFile;
     private string $stderrFile;
 
-    private function __construct(string $code, array $env)
+    private function __construct(string $code, array $env, array $commandPrefix)
     {
         if (!str_starts_with(ltrim($code), '<?php')) {
             $code = "<?php\n" . $code;
@@ -27,7 +27,7 @@ final class PhpChild
         $this->stderrFile = tempnam(sys_get_temp_dir(), 'mqtt-broadcast-child-err-');
         file_put_contents($this->file, $code);
         $this->process = new BackgroundProcess(
-            [PHP_BINARY, '-d', 'extension=' . PhpScript::extensionPath(), '-d', 'display_errors=stderr', '-d', 'error_reporting=-1', $this->file],
+            [...$commandPrefix, PHP_BINARY, '-d', 'extension=' . PhpScript::extensionPath(), '-d', 'display_errors=stderr', '-d', 'error_reporting=-1', $this->file],
             $this->stdoutFile,
             $this->stderrFile,
             array_merge(getenv(), $env),
@@ -38,10 +38,11 @@ final class PhpChild
     /**
      * @param string $code PHP source; an opening "<?php" tag is added when missing
      * @param array<string,string> $env added to our environment
+     * @param list<string> $commandPrefix a command that runs php, e.g. NetworkNamespace::commandPrefix()
      */
-    public static function start(string $code, array $env = []): self
+    public static function start(string $code, array $env = [], array $commandPrefix = []): self
     {
-        return new self($code, $env);
+        return new self($code, $env, $commandPrefix);
     }
 
     public function pid(): int
