@@ -180,8 +180,27 @@ class MqttBroadcastServiceProvider extends ServiceProvider
         AboutCommand::add('MQTT Broadcast', fn (): array => [
             'Extension' => phpversion('mqtt_broadcast') ?: '<fg=yellow;options=bold>NOT LOADED</>',
             'Connections' => implode(', ', array_keys((array) $this->app['config']->get('mqtt-broadcast.connections'))),
+            'Daemons' => $this->runningDaemons(),
+            'Dashboard' => '/' . trim((string) $this->app['config']->get('mqtt-broadcast.path', 'mqtt-broadcast'), '/'),
+            'Metrics route' => filter_var($this->app['config']->get('mqtt-broadcast.metrics', false), FILTER_VALIDATE_BOOL) ? 'ENABLED' : 'OFF',
             'Queue' => $this->app['config']->get('mqtt-broadcast.queue.enabled') ? 'ENABLED' : 'OFF',
             'Logs' => $this->app['config']->get('mqtt-broadcast.logs.enable') ? 'ENABLED' : 'OFF',
         ]);
+    }
+
+    /** "2 running, 2 of 2 connections connected", from the heartbeats, as mqtt-broadcast:status reads them. */
+    private function runningDaemons(): string
+    {
+        try {
+            $daemons = $this->app->make(DaemonRegistry::class)->all();
+        } catch (\Throwable $e) {
+            return '<fg=yellow;options=bold>UNKNOWN</> (the cache cannot be read: ' . $e->getMessage() . ')';
+        }
+        if ($daemons === []) {
+            return '<fg=yellow;options=bold>NONE RUNNING</>';
+        }
+        $connections = array_merge(...array_map(static fn (array $d) => array_values($d['connections']), array_values($daemons)));
+        $connected = count(array_filter($connections, static fn (array $c) => $c['state'] === 'connected'));
+        return sprintf('%d running, %d of %d connections connected', count($daemons), $connected, count($connections));
     }
 }
