@@ -116,14 +116,17 @@ return [
 
     /*
     |--------------------------------------------------------------------------
-    | Health endpoint
+    | Dashboard and health endpoint
     |--------------------------------------------------------------------------
     |
-    | GET /{path}/api/health answers 200 {"status": "healthy"} while a daemon
-    | runs with every connection connected, 503 otherwise. The Authorize
-    | middleware opens it in the local environment and elsewhere to whom the
-    | viewMqttBroadcast gate allows; for a load balancer's probe, give it a
-    | middleware list without it.
+    | GET /{path} is the dashboard (daemons, connections, throughput, failed
+    | publishes), refreshing itself from GET /{path}/api/stats. GET
+    | /{path}/api/health answers 200 {"status": "healthy"} while a daemon runs
+    | with every connection connected, 503 otherwise. The Authorize middleware
+    | opens them in the local environment and elsewhere to whom the
+    | viewMqttBroadcast gate allows; the dashboard's retry needs the web
+    | group's session. For a load balancer's probe, give them a middleware
+    | list without Authorize: the dashboard keeps it in any case.
     |
     */
 

@@ -72,6 +72,7 @@ class MqttBroadcastServiceProvider extends ServiceProvider
     public function boot(): void
     {
         $this->registerRoutes();
+        $this->loadViewsFrom(__DIR__ . '/../resources/views', 'mqtt-broadcast');
         if ($this->app->runningInConsole()) {
             $this->loadMqttRoutes();
             $this->offerPublishing();
@@ -106,9 +107,10 @@ class MqttBroadcastServiceProvider extends ServiceProvider
     }
 
     /**
-     * The health endpoint, where the pure-PHP package had it. Read from the raw
-     * config, as route registration runs on every boot: a config error must
-     * surface where MQTT is used, not on every request.
+     * The dashboard, its JSON API, the health and metrics endpoints, where the
+     * pure-PHP package had them. Read from the raw config, as route
+     * registration runs on every boot: a config error must surface where MQTT
+     * is used, not on every request.
      */
     private function registerRoutes(): void
     {
@@ -128,6 +130,8 @@ class MqttBroadcastServiceProvider extends ServiceProvider
         ], function (): void {
             $this->loadRoutesFrom(__DIR__ . '/../routes/web.php');
         });
+        // route() finds them by name also where no RouteServiceProvider refreshes the names after boot.
+        $this->app['router']->getRoutes()->refreshNameLookups();
     }
 
     /**

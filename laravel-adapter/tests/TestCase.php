@@ -37,7 +37,7 @@ abstract class TestCase extends MqttTestCase
     {
         parent::setUp();
         $this->appDir = sys_get_temp_dir() . '/mqtt-broadcast-laravel-' . bin2hex(random_bytes(6));
-        foreach (['storage/logs', 'storage/framework/cache/data', 'storage/framework/views', 'database'] as $dir) {
+        foreach (['storage/logs', 'storage/framework/cache/data', 'storage/framework/views', 'storage/framework/sessions', 'database'] as $dir) {
             mkdir("{$this->appDir}/$dir", 0777, true);
         }
     }

@@ -14,7 +14,8 @@ return [
     // The package's provider and alias are not listed: package discovery
     // finds them in its composer.json (see bootstrap/app.php). The framework's
     // are those of Laravel's application skeleton that the package and its
-    // tests touch; Foundation and View are in every application, and newer
+    // tests touch (cookies, encryption and the session for the dashboard's
+    // web group); Foundation and View are in every application, and newer
     // Laravels rely on them: queue:work needs the MaintenanceMode binding
     // (Foundation, Laravel 9 and later), error pages such as a 404 are views.
     'providers' => [
@@ -22,11 +23,14 @@ return [
         Illuminate\Bus\BusServiceProvider::class,
         Illuminate\Cache\CacheServiceProvider::class,
         Illuminate\Foundation\Providers\ConsoleSupportServiceProvider::class,
+        Illuminate\Cookie\CookieServiceProvider::class,
         Illuminate\Database\DatabaseServiceProvider::class,
+        Illuminate\Encryption\EncryptionServiceProvider::class,
         Illuminate\Filesystem\FilesystemServiceProvider::class,
         Illuminate\Foundation\Providers\FoundationServiceProvider::class,
         Illuminate\Notifications\NotificationServiceProvider::class,
         Illuminate\Queue\QueueServiceProvider::class,
+        Illuminate\Session\SessionServiceProvider::class,
         Illuminate\Translation\TranslationServiceProvider::class,
         Illuminate\Validation\ValidationServiceProvider::class,
         Illuminate\View\ViewServiceProvider::class,
