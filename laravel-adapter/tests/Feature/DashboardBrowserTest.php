@@ -15,9 +15,9 @@ use MqttBroadcast\Tests\Support\PhpScript;
 
 /**
  * The dashboard in a real browser: Debian's headless Chromium loads the page
- * from the test application served by `php -S`, with a real daemon running,
- * and the page's own script refreshes its figures from the JSON API while
- * messages arrive.
+ * from the test application served by `php -S`, with a real daemon running;
+ * the page's own script refreshes its figures from the JSON API while
+ * messages arrive, and its Retry button publishes a failed publish again.
  *
  * MQTT_BROADCAST_DASHBOARD_SCREENSHOT=docs/dashboard.png also writes a
  * screenshot of the page with its data (the one in the README).
@@ -74,6 +74,14 @@ final class DashboardBrowserTest extends TestCase
             // Small enough for the repository (under 150 KB), sharp enough to read.
             $this->browser->screenshot($screenshot, 1200, 0.8);
         }
+
+        // Retry: a POST with the session's cookie and CSRF token, as a click sends it.
+        $this->browser->evaluate("document.querySelector('button[data-retry]').click()");
+        $notice = $this->browser->waitFor("document.getElementById('notice').textContent", 10.0, 'the outcome of the retry');
+        self::assertSame("Published {$failed->external_id} again (orders/created on connection default).", $notice);
+        $daemon->waitForMessages("{$prefix}orders/created", 1);
+        $this->browser->waitFor("document.getElementById('failed').textContent.includes('No failed publishes.')", 5.0, 'an empty failed-publish store');
+        self::assertSame(0, FailedMqttJob::query()->count());
     }
 
     /** Serves the test application with `php -S`; returns its base URL. */
