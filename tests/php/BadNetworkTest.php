@@ -106,6 +106,52 @@ final class BadNetworkTest extends MqttTestCase
         fwrite(STDERR, sprintf("\nBadNetworkTest: a blackhole was noticed by the keep-alive (keep_alive %d s) after %.2f s\n", self::KEEP_ALIVE, $noticedAfter));
     }
 
+    public function testWhenOnlyTheAcknowledgementsAreLostMessagesArriveAndAreSentAgain(): void
+    {
+        [$namespace, $link, $broker] = $this->linkedNamespace();
+        $topic = $this->topic('one-way');
+        $listener = $this->listen($topic, $broker);
+        $go = $broker->dir() . '/go';
+
+        $child = $this->startClient($namespace, $link, sprintf(<<<'PHP'
+            while (!file_exists(%s)) {
+                usleep(5_000);
+            }
+            for ($i = 0; $i < 20; $i++) {
+                $client->publish(TOPIC, "o-$i");
+            }
+            echo "queued\n";
+            $lost = false;
+            $deadline = microtime(true) + 60.0;
+            while (microtime(true) < $deadline) {
+                foreach ($client->events() as $event) {
+                    printf("event %%s %%.3f %%s\n", $event->type, $event->at, $event->reason ?? '');
+                    $lost = $lost || $event->type === 'disconnected';
+                    if ($lost && $event->type === 'connected') {
+                        break 2;
+                    }
+                }
+                usleep(10_000);
+            }
+            echo $client->flush(20.0) ? "flushed\n" : 'not flushed ' . json_encode($client->status()) . "\n";
+            PHP, var_export($go, true)), $topic, ['qos' => 1, 'keep_alive' => self::KEEP_ALIVE, 'connect_timeout' => 2]);
+
+        $link->blackhole(up: false, down: true);
+        touch($go);
+        $expected = array_map(fn (int $i) => "o-$i", range(0, 19));
+        $listener->waitFor(count($expected), 10.0);
+        $this->assertSame([], array_values(array_diff($expected, $listener->payloads())), 'the messages reached the broker; only its acknowledgements were lost');
+        $child->waitUntil(fn () => $this->eventTimes($child, 'disconnected') !== [], 10.0, 'the keep-alive notices that nothing comes back');
+        $link->heal();
+        $child->waitUntil(fn (array $lines) => preg_grep('/flushed/', $lines) !== [], 40.0, 'the queue is flushed after the link came back');
+        $this->assertContains('flushed', $child->lines(), $child->describe());
+
+        $listener->sync();
+        $again = count($listener->payloads()) - count($expected);
+        $this->assertGreaterThan(0, $again, 'what the broker never acknowledged was sent again');
+        $this->assertSame([], array_values(array_diff($listener->payloads(), $expected)), 'and nothing else');
+    }
+
     public function testAServerThatNeverAnswersConnectRunsIntoConnectTimeout(): void
     {
         // The kernel completes the TCP handshake for the backlog; nobody reads the CONNECT.
