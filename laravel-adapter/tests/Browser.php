@@ -104,14 +104,13 @@ final class Browser
         return $value;
     }
 
-    /** A PNG of the whole page laid out $width pixels wide, drawn at $scale of its size. */
-    public function screenshot(string $file, int $width, float $scale): void
+    /** A PNG of the whole page, laid out $width pixels wide. */
+    public function screenshot(string $file, int $width): void
     {
         $this->call('Emulation.setDeviceMetricsOverride', ['width' => $width, 'height' => 800, 'deviceScaleFactor' => 1, 'mobile' => false]);
         $height = (int) $this->evaluate('document.documentElement.scrollHeight');
         $this->call('Emulation.setDeviceMetricsOverride', ['width' => $width, 'height' => $height, 'deviceScaleFactor' => 1, 'mobile' => false]);
-        $clip = ['x' => 0, 'y' => 0, 'width' => $width, 'height' => $height, 'scale' => $scale];
-        file_put_contents($file, base64_decode($this->call('Page.captureScreenshot', ['format' => 'png', 'clip' => $clip])['data']));
+        file_put_contents($file, base64_decode($this->call('Page.captureScreenshot', ['format' => 'png'])['data']));
     }
 
     public function close(): void

@@ -87,6 +87,10 @@
         <h2>Failed publishes <small>the failed-publish store; retry publishes again as mqtt-broadcast:retry does</small></h2>
         <div id="failed"></div>
     </section>
+    <section>
+        <h2>Latest messages <small>the message log (logs.enable), newest first</small></h2>
+        <div id="messages"></div>
+    </section>
     <section id="queues-section" hidden>
         <h2>mqtt queue connections <small>the workers' last announced states</small></h2>
         <div id="queues"></div>
@@ -236,6 +240,16 @@
             }),
             stats.failed.error ? '' : 'No failed publishes.'
         ) + (stats.failed.total > stats.failed.jobs.length ? '<p class="muted">The latest ' + stats.failed.jobs.length + ' of ' + num(stats.failed.total) + '; php artisan mqtt-broadcast:failed lists them all.</p>' : '');
+
+        document.getElementById('messages').innerHTML = !stats.messages.enabled
+            ? '<p class="muted">The message log is off: set mqtt-broadcast.logs.enable (MQTT_LOG_ENABLE=true) to keep received and published messages.</p>'
+            : (stats.messages.error ? '<p class="error">' + esc(stats.messages.error) + '</p>' : '') + table(
+                ['At', 'Connection', 'Topic', 'Message'],
+                stats.messages.latest.map(function (m) {
+                    return [esc(m.at ? new Date(m.at).toLocaleTimeString('en-GB') : ''), esc(m.connection), '<code>' + esc(m.topic) + '</code>', '<code>' + esc(m.message) + '</code>'];
+                }),
+                stats.messages.error ? '' : 'No message logged yet.'
+            );
 
         document.getElementById('queues-section').hidden = stats.queues.length === 0;
         document.getElementById('queues').innerHTML = stats.queues.map(function (q) {

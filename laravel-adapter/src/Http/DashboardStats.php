@@ -8,7 +8,9 @@ use Illuminate\Contracts\Foundation\Application;
 use MqttBroadcast\Laravel\Connections;
 use MqttBroadcast\Laravel\Daemon\DaemonRegistry;
 use MqttBroadcast\Laravel\Daemon\Throughput;
+use MqttBroadcast\Laravel\Config\MqttBroadcastConfig;
 use MqttBroadcast\Laravel\Models\FailedMqttJob;
+use MqttBroadcast\Laravel\Models\MqttLogger;
 use MqttBroadcast\Laravel\Queue\MqttQueueConfig;
 use MqttBroadcast\Laravel\Queue\Retained;
 
@@ -16,7 +18,8 @@ use MqttBroadcast\Laravel\Queue\Retained;
  * What the dashboard shows, as its JSON API returns it: the daemons from
  * their heartbeats, the pool's connections from the extension's shared
  * counters, the throughput of the last hour, the messages per route and
- * topic filter, the failed-publish store and the mqtt queue connections.
+ * topic filter, the failed-publish store, the latest messages of the
+ * message log and the mqtt queue connections.
  * A part that cannot be read (a table not migrated, a broker away) says why
  * in its "error" and the other parts are still shown.
  */
@@ -24,6 +27,8 @@ final class DashboardStats
 {
     /** Failed publishes listed; the total counts them all. */
     public const FAILED_LISTED = 50;
+    /** Latest messages of the message log listed. */
+    public const MESSAGES_LISTED = 10;
 
     public function __construct(
         private readonly Application $app,
@@ -53,6 +58,7 @@ final class DashboardStats
             'received' => self::received($daemons),
             'outbox' => self::outbox($daemons, $pool),
             'failed' => $this->failed(),
+            'messages' => $this->messages(),
             'queues' => $this->queues(),
         ];
     }
@@ -151,6 +157,31 @@ final class DashboardStats
             ];
         } catch (\Throwable $e) {
             return ['total' => null, 'jobs' => [], 'error' => 'The failed-publish store cannot be read (has `php artisan migrate` run?): ' . $e->getMessage()];
+        }
+    }
+
+    /**
+     * The latest messages of the message log, where logs.enable is on; the
+     * column as it is (a payload that is not UTF-8 as "base64:..."), shortened.
+     *
+     * @return array<string, mixed>
+     */
+    private function messages(): array
+    {
+        if (!$this->app->make(MqttBroadcastConfig::class)->logs->enabled) {
+            return ['enabled' => false, 'latest' => [], 'error' => null];
+        }
+        try {
+            $latest = MqttLogger::query()->orderByDesc('id')->limit(self::MESSAGES_LISTED)->get()
+                ->map(static fn (MqttLogger $log) => [
+                    'connection' => $log->broker,
+                    'topic' => $log->topic,
+                    'message' => mb_strimwidth((string) $log->getRawOriginal('message'), 0, 200, '...'),
+                    'at' => $log->created_at?->toIso8601String(),
+                ])->all();
+            return ['enabled' => true, 'latest' => $latest, 'error' => null];
+        } catch (\Throwable $e) {
+            return ['enabled' => true, 'latest' => [], 'error' => 'The message log cannot be read (has `php artisan migrate` run?): ' . $e->getMessage()];
         }
     }
 

@@ -42,7 +42,7 @@ final class DashboardBrowserTest extends TestCase
         $screenshot = getenv('MQTT_BROADCAST_DASHBOARD_SCREENSHOT') ?: null;
         // The README's screenshot shows an application's prefix rather than the test's.
         $prefix = $screenshot === null ? $this->topic('browser') . '/' : 'myapp/';
-        $env = ['APP_ENV' => 'local', 'MQTT_PREFIX' => $prefix];
+        $env = ['APP_ENV' => 'local', 'MQTT_PREFIX' => $prefix, 'MQTT_LOG_ENABLE' => 'true'];
         touch("{$this->appDir}/database/database.sqlite");
         $this->bootApp($env);
         Artisan::call('migrate', ['--force' => true]);
@@ -69,10 +69,10 @@ final class DashboardBrowserTest extends TestCase
         // No reload: the page's script asks the JSON API again every few seconds.
         $this->browser->waitFor("parseInt(document.getElementById('throughput-received-hour').textContent.replace(/,/g, ''), 10) >= " . ($before + 25), 10.0, 'the 25 messages in "received, last hour"');
         self::assertGreaterThanOrEqual(1, (int) $this->browser->evaluate("document.getElementById('updated').dataset.refreshes"));
+        $this->browser->waitFor("document.getElementById('messages').textContent.includes('{$prefix}readings/24')", 5.0, 'the last reading in the message log');
 
         if ($screenshot !== null) {
-            // Small enough for the repository (under 150 KB), sharp enough to read.
-            $this->browser->screenshot($screenshot, 1200, 0.8);
+            $this->browser->screenshot($screenshot, 1200);
         }
 
         // Retry: a POST with the session's cookie and CSRF token, as a click sends it.

@@ -55,6 +55,7 @@ final class DashboardTest extends TestCase
         self::assertSame(['queued' => 0, 'in_flight' => 0], $stats['outbox']);
         self::assertNull($stats['failed']['total'], 'no database yet');
         self::assertStringStartsWith('The failed-publish store cannot be read (has `php artisan migrate` run?)', $stats['failed']['error']);
+        self::assertSame(['enabled' => false, 'latest' => [], 'error' => null], $stats['messages'], 'the message log is off');
         self::assertSame('mqtt', $stats['queues'][0]['name'], 'the mqtt queue connection of the test application');
         self::assertNull($stats['queues'][0]['error']);
 
