@@ -140,6 +140,16 @@ final class DashboardTest extends TestCase
         self::assertSame(404, $this->request($app, 'GET', '/mqtt-broadcast')->getStatusCode());
     }
 
+    public function test_the_domain_setting_puts_it_on_one_host(): void
+    {
+        $app = $this->bootApp(['APP_ENV' => 'local', 'MQTT_BROADCAST_DOMAIN' => 'ops.example.test']);
+
+        self::assertSame(200, $this->request($app, 'GET', 'http://ops.example.test/mqtt-broadcast')->getStatusCode());
+        $stats = $this->request($app, 'GET', 'http://ops.example.test/mqtt-broadcast/api/stats');
+        self::assertSame(200, $stats->getStatusCode());
+        self::assertSame(404, $this->request($app, 'GET', 'http://www.example.test/mqtt-broadcast')->getStatusCode());
+    }
+
     /**
      * The JSON API's answer once $ready accepts it (the daemon's heartbeat comes every second), failing after 10 s.
      *
