@@ -130,8 +130,6 @@ class MqttBroadcastServiceProvider extends ServiceProvider
         ], function (): void {
             $this->loadRoutesFrom(__DIR__ . '/../routes/web.php');
         });
-        // route() finds them by name also where no RouteServiceProvider refreshes the names after boot.
-        $this->app['router']->getRoutes()->refreshNameLookups();
     }
 
     /**

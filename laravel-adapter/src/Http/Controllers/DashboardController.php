@@ -23,10 +23,12 @@ class DashboardController
 
     public function show(Request $request, DashboardStats $stats, ViewFactory $views): Response
     {
+        // Its API is below it, on the same host: the routes of web.php.
+        $base = rtrim($request->url(), '/');
         return new Response($views->make('mqtt-broadcast::dashboard', [
             'stats' => $stats->collect(),
-            'statsUrl' => route('mqtt-broadcast.stats'),
-            'retryUrl' => route('mqtt-broadcast.failed.retry', ['id' => '__ID__']),
+            'statsUrl' => "$base/api/stats",
+            'retryUrl' => "$base/api/failed-jobs/__ID__/retry",
             'csrfToken' => $request->hasSession() ? $request->session()->token() : null,
             'refreshSeconds' => self::REFRESH_SECONDS,
         ])->render());
