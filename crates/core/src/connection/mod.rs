@@ -15,11 +15,11 @@ use tokio::sync::Notify;
 use super::backoff::Backoff;
 use super::close::CloseOptions;
 use super::config::{Config, Protocol};
+use super::config::{Server, ServerOrder};
 use super::deadline;
 use super::error::{Argument, ConnectionError, Error, Refusal, Timeout};
 use super::events::{ConnectionEvent, EventKind, EventLog};
 use super::inbox::{Acknowledger, Delivery, Inbox, PendingAck};
-use super::config::{Server, ServerOrder};
 use super::metrics::Meter;
 use super::outbox::{Message, Outbox, Receipt};
 use super::properties::{variable_int_len, Properties};
@@ -398,8 +398,8 @@ impl Connection {
         }
         link.outbox
             .push(
-                full_topic,
-                Bytes::copy_from_slice(payload),
+                &full_topic,
+                payload,
                 qos,
                 retain,
                 properties.map(Box::new),

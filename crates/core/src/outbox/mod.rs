@@ -21,6 +21,9 @@ use super::error::Error;
 use super::metrics::Meter;
 use super::properties::Properties;
 
+mod queue;
+use queue::Queue;
+
 /// Where a `publishSync()` learns how its message ended.
 pub type Receipt = Sender<Result<(), Error>>;
 
@@ -72,7 +75,7 @@ pub struct Outbox {
     capacity: usize,
     window: usize,
     next_id: u64,
-    queued: VecDeque<Message>,
+    queued: Queue,
     handed: VecDeque<Message>,
     held_back: Option<Message>,
     in_flight: HashMap<u16, InFlight>,
@@ -98,7 +101,7 @@ impl Outbox {
             capacity,
             window,
             next_id: 0,
-            queued: VecDeque::new(),
+            queued: Queue::default(),
             handed: VecDeque::new(),
             held_back: None,
             in_flight: HashMap::new(),
@@ -123,8 +126,8 @@ impl Outbox {
 
     pub fn push(
         &mut self,
-        topic: String,
-        payload: Bytes,
+        topic: &str,
+        payload: &[u8],
         qos: QoS,
         retain: bool,
         properties: Option<Box<Properties>>,
@@ -133,8 +136,8 @@ impl Outbox {
         if !self.has_room() {
             return Err(OutboxFull);
         }
-        let message = self.message(topic, payload, qos, retain, properties, receipt);
-        self.queued.push_back(message);
+        self.queued
+            .push_back(topic, payload, qos, retain, properties, receipt);
         Ok(())
     }
 
@@ -162,21 +165,26 @@ impl Outbox {
     /// Hands queued messages to `send` while the window has room. `send`
     /// returns false when it could not take the message; it stays queued.
     pub fn pump(&mut self, mut send: impl FnMut(&Message) -> bool) {
-        while let Some(message) = self.queued.front() {
-            let room = if message.qos == QoS::AtMostOnce {
+        while let Some(qos) = self.queued.front_qos() {
+            let room = if qos == QoS::AtMostOnce {
                 self.handed_qos0 < MAX_HANDED_QOS0
             } else {
                 self.awaiting_ack() < self.window
             };
-            if !room || !send(message) {
+            if !room {
                 break;
             }
-            if message.qos == QoS::AtMostOnce {
+            let Some(message) = self.queued.pop_front(&mut self.next_id) else {
+                break;
+            };
+            if !send(&message) {
+                self.queued.push_front(message);
+                break;
+            }
+            if qos == QoS::AtMostOnce {
                 self.handed_qos0 += 1;
             }
-            if let Some(message) = self.queued.pop_front() {
-                self.handed.push_back(message);
-            }
+            self.handed.push_back(message);
         }
     }
 
@@ -235,11 +243,9 @@ impl Outbox {
         error: impl Fn(&Message) -> Error,
     ) -> Option<Error> {
         let mut last = None;
-        let (refused, kept): (VecDeque<Message>, VecDeque<Message>) =
-            std::mem::take(&mut self.queued)
-                .into_iter()
-                .partition(|m| undeliverable(m));
-        self.queued = kept;
+        let refused = self
+            .queued
+            .remove_unless(&mut self.next_id, |m| !undeliverable(m));
         for message in refused {
             self.refused += 1;
             self.meter.refused();
@@ -332,14 +338,14 @@ impl Outbox {
     /// Tells every waiting `publishSync()` that its message will not be
     /// acknowledged; the messages themselves stay and are counted.
     pub fn fail_receipts(&mut self, error: &Error) {
-        let messages = self
-            .queued
+        let left = self
+            .handed
             .iter_mut()
-            .chain(self.handed.iter_mut())
             .chain(self.held_back.iter_mut())
-            .chain(self.in_flight.values_mut().map(|f| &mut f.message));
-        for message in messages {
-            if let Some(receipt) = message.receipt.take() {
+            .chain(self.in_flight.values_mut().map(|f| &mut f.message))
+            .map(|message| &mut message.receipt);
+        for receipt in self.queued.receipts_mut().chain(left) {
+            if let Some(receipt) = receipt.take() {
                 let _ = receipt.try_send(Err(error.clone()));
             }
         }
@@ -350,7 +356,7 @@ impl Outbox {
     pub fn take_unacknowledged(&mut self) -> Vec<Message> {
         self.connection_lost();
         let mut messages: Vec<Message> = self.in_flight.drain().map(|(_, f)| f.message).collect();
-        messages.extend(self.queued.drain(..));
+        messages.extend(self.queued.drain(&mut self.next_id));
         messages.sort_by_key(|m| m.id);
         messages
     }
@@ -359,10 +365,15 @@ impl Outbox {
     /// connection it replaces.
     pub fn with_messages(capacity: usize, window: usize, messages: Vec<Message>) -> Self {
         let mut outbox = Outbox::new(capacity, window);
-        for mut message in messages {
-            outbox.next_id += 1;
-            message.id = outbox.next_id;
-            outbox.queued.push_back(message);
+        for message in messages {
+            outbox.queued.push_back(
+                &message.topic,
+                &message.payload,
+                message.qos,
+                message.retain,
+                message.properties,
+                message.receipt,
+            );
         }
         outbox
     }
@@ -456,16 +467,7 @@ mod tests {
     }
 
     fn push(outbox: &mut Outbox, topic: &str, qos: QoS) {
-        outbox
-            .push(
-                topic.into(),
-                Bytes::from_static(b"x"),
-                qos,
-                false,
-                None,
-                None,
-            )
-            .unwrap();
+        outbox.push(topic, b"x", qos, false, None, None).unwrap();
     }
 
     fn push_with_receipt(
@@ -475,14 +477,7 @@ mod tests {
     ) -> Receiver<Result<(), Error>> {
         let (tx, rx) = bounded(1);
         outbox
-            .push(
-                topic.into(),
-                Bytes::from_static(b"x"),
-                qos,
-                false,
-                None,
-                Some(tx),
-            )
+            .push(topic, b"x", qos, false, None, Some(tx))
             .unwrap();
         rx
     }
@@ -502,7 +497,7 @@ mod tests {
         push(&mut outbox, "a", QoS::AtLeastOnce);
         push(&mut outbox, "b", QoS::AtLeastOnce);
         assert!(outbox
-            .push("c".into(), Bytes::new(), QoS::AtMostOnce, false, None, None)
+            .push("c", b"", QoS::AtMostOnce, false, None, None)
             .is_err());
         assert_eq!(outbox.queued_len(), 2);
     }
