@@ -89,8 +89,11 @@ final class SharedSubscriptionTest extends MqttTestCase
         ));
     }
 
-    /** A worker: a persistent session in the group, handling each message in 8 ms, slower than the stream comes, so that the broker has
-     * a full window of messages in flight to each member when one is killed. */
+    /**
+     * A worker: a persistent session in the group, handling each message in 8 ms,
+     * slower than the stream comes, so that the broker has a full window of
+     * messages in flight to each member when one is killed.
+     */
     private function startWorker(Broker $broker, string $name, string $filter): PhpChild
     {
         $clientId = "worker-$name-" . $this->uniq();

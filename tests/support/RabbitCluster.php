@@ -77,11 +77,12 @@ final class RabbitCluster
     /** The node whose MQTT listener is "127.0.0.1:port". */
     public function nodeOf(string $server): int
     {
-        $node = array_search($server, array_map(fn (int $node) => $this->server($node), $this->nodes()), true);
-        if ($node === false) {
-            throw new \LogicException("$server is no node of this cluster");
+        foreach ($this->nodes() as $node) {
+            if ($this->server($node) === $server) {
+                return $node;
+            }
         }
-        return $this->nodes()[$node];
+        throw new \LogicException("$server is no node of this cluster");
     }
 
     /** SIGKILL to a node: its connections break at once, as when its machine's RabbitMQ crashes. */
