@@ -157,7 +157,13 @@ final class BadNetworkTest extends MqttTestCase
         // The kernel completes the TCP handshake for the backlog; nobody reads the CONNECT.
         $server = stream_socket_server('tcp://127.0.0.1:0');
         $port = (int) parse_url('tcp://' . stream_socket_get_name($server, false), PHP_URL_PORT);
-        $client = $this->client($this->options(['port' => $port, 'connect_timeout' => 1]));
+        $client = $this->client([
+            'host' => '127.0.0.1',
+            'port' => $port,
+            'client_id' => 'php-' . $this->uniq(),
+            'connect_timeout' => 1,
+            'reconnect' => ['initial_delay' => 0.1, 'max_delay' => 1.0],
+        ]);
 
         $this->assertFalse($client->waitConnected(1.5));
         $deadline = microtime(true) + 10.0;
