@@ -105,10 +105,10 @@ final class FailoverTest extends MqttTestCase
             [['servers' => []], 'option "servers" must name at least one server'],
             [['servers' => 'broker:1883'], 'option "servers" must be a list of servers'],
             [['servers' => ['a:1883', 'gopher://b']], 'option "servers.1" has an unknown scheme'],
-            [['servers' => ['ws://b:80/mqtt']], 'option "servers.0" is a WebSocket URL'],
+            [['servers' => ['ws://b:80/mqtt#x']], 'option "servers.0" must not have a fragment'],
             [['servers' => [':1883']], 'option "servers.0" has no host'],
             [['servers' => ['b:70000']], 'option "servers.0" has a port that is not a number from 1 to 65535'],
-            [['servers' => [1883]], 'option "servers.0" must be "host:port" or an mqtt:// or mqtts:// URL'],
+            [['servers' => [1883]], 'option "servers.0" must be "host:port" or an mqtt://, mqtts://, ws:// or wss:// URL'],
             [['url' => 'mqtt://app:secret@b:0'], 'option "url" has a port that is not a number from 1 to 65535, got "mqtt://***@b:0"'],
             [['url' => 'b', 'servers' => ['c']], 'option "url" cannot be given with option "servers"'],
             [['url' => 'b', 'host' => 'c'], 'option "host" cannot be given with option "servers" or "url"'],
@@ -122,15 +122,5 @@ final class FailoverTest extends MqttTestCase
                 $this->assertStringNotContainsString('secret', $e->getMessage());
             }
         }
-    }
-
-    /** The servers instead of the test broker's host and port. */
-    protected function options(array $overrides = [], ?Broker $broker = null): array
-    {
-        $options = parent::options($overrides, $broker);
-        if (isset($overrides['servers']) || isset($overrides['url'])) {
-            unset($options['host'], $options['port']);
-        }
-        return $options;
     }
 }

@@ -83,15 +83,17 @@ abstract class MqttTestCase extends TestCase
 
     /**
      * Options for a client of $broker (default: the shared one), reconnecting quickly; $overrides win.
+     * Overrides with `servers` or `url` name the servers instead of the broker's host and port.
      * MQTT_BROADCAST_TEST_PROTOCOL=5 runs the tests over MQTT 5 (./build.sh test does, for the group "protocol").
      */
     protected function options(array $overrides = [], ?Broker $broker = null): array
     {
         $broker ??= static::broker();
         $protocol = getenv('MQTT_BROADCAST_TEST_PROTOCOL');
-        return array_replace([
-            'host' => $broker->host(),
-            'port' => $broker->port(),
+        $address = isset($overrides['servers']) || isset($overrides['url'])
+            ? []
+            : ['host' => $broker->host(), 'port' => $broker->port()];
+        return array_replace($address, [
             'client_id' => 'php-' . $this->uniq() . '-' . bin2hex(random_bytes(2)),
             'flush_timeout' => 10,
             'reconnect' => ['initial_delay' => 0.1, 'max_delay' => 1.0, 'max_retries' => 0],

@@ -217,6 +217,7 @@ impl Config {
             tls: None,
             username: None,
             password: None,
+            websocket: None,
         }]
     }
 
@@ -1051,8 +1052,8 @@ pub(crate) mod tests {
                 "option \"server_order\" must be \"in_order\" or \"random\"",
             ),
             (
-                vec![("servers", Value::List(vec![str("a"), str("ws://b")]))],
-                "option \"servers.1\" is a WebSocket URL",
+                vec![("servers", Value::List(vec![str("a"), str("http://b")]))],
+                "option \"servers.1\" has an unknown scheme",
             ),
         ] {
             let error = parse(&pairs).unwrap_err().to_string();

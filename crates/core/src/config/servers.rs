@@ -1,6 +1,6 @@
 //! The `servers` and `url` options: the brokers of a cluster a connection
-//! may use, as `host:port` or `mqtt://` / `mqtts://` URLs, user and password
-//! allowed in the URL (and never shown).
+//! may use, as `host:port` or `mqtt://`, `mqtts://`, `ws://` or `wss://`
+//! URLs, user and password allowed in the URL (and never shown).
 
 use super::read::invalid;
 use super::value::{describe, Value};
@@ -16,15 +16,52 @@ pub struct Server {
     pub tls: Option<bool>,
     pub username: Option<String>,
     pub password: Option<Vec<u8>>,
+    /// Over WebSocket (`ws://`, `wss://`): the path of the URL, with its query.
+    pub websocket: Option<String>,
 }
+
+/// The path of a WebSocket URL that names none: what EMQX, HiveMQ, VerneMQ
+/// and AWS IoT serve MQTT on (Mosquitto takes any path).
+const WEBSOCKET_PATH: &str = "/mqtt";
 
 impl Server {
     /// How status() and messages name it: never with its credentials.
     pub fn label(&self) -> String {
-        if self.host.contains(':') {
+        let address = if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
             format!("{}:{}", self.host, self.port)
+        };
+        match &self.websocket {
+            // The query may carry a signature: never shown.
+            Some(path) => {
+                let path = path.split('?').next().unwrap_or_default();
+                format!("{}://{address}{path}", self.websocket_scheme())
+            }
+            None => address,
+        }
+    }
+
+    /// The URL a WebSocket connection opens, without the credentials.
+    pub fn websocket_url(&self) -> Option<String> {
+        let path = self.websocket.as_deref()?;
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        Some(format!(
+            "{}://{host}:{}{path}",
+            self.websocket_scheme(),
+            self.port
+        ))
+    }
+
+    fn websocket_scheme(&self) -> &'static str {
+        if self.tls == Some(true) {
+            "wss"
+        } else {
+            "ws"
         }
     }
 }
@@ -36,6 +73,7 @@ impl std::fmt::Debug for Server {
             .field("tls", &self.tls)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("websocket", &self.websocket.is_some())
             .finish()
     }
 }
@@ -55,13 +93,11 @@ pub(super) fn servers(path: &str, value: &Value) -> Result<Vec<Server>, ConfigEr
         Value::List(items) => items.as_slice(),
         // PHP's [] reads as an empty map.
         Value::Map(entries) if entries.is_empty() => &[],
-        _ => {
-            return Err(invalid(
-                path,
-                "must be a list of servers (\"host:port\" or mqtt:// / mqtts:// URLs)",
-                value,
-            ))
-        }
+        _ => return Err(invalid(
+            path,
+            "must be a list of servers (\"host:port\" or mqtt://, mqtts://, ws:// or wss:// URLs)",
+            value,
+        )),
     };
     if items.is_empty() {
         return Err(invalid(
@@ -82,7 +118,7 @@ pub(super) fn server(path: &str, value: &Value) -> Result<Server, ConfigError> {
     let Value::Str(text) = value else {
         return Err(invalid(
             path,
-            "must be \"host:port\" or an mqtt:// or mqtts:// URL",
+            "must be \"host:port\" or an mqtt://, mqtts://, ws:// or wss:// URL",
             value,
         ));
     };
@@ -96,21 +132,31 @@ pub(super) fn server(path: &str, value: &Value) -> Result<Server, ConfigError> {
         Some((scheme, rest)) => (Some(scheme.to_ascii_lowercase()), rest),
         None => (None, text.as_str()),
     };
-    let (tls, default_port) = match scheme.as_deref() {
-        None => (None, 1883),
-        Some("mqtt" | "tcp") => (Some(false), 1883),
-        Some("mqtts" | "ssl") => (Some(true), 8883),
-        Some("ws" | "wss") => {
+    let (tls, default_port, websocket) = match scheme.as_deref() {
+        None => (None, 1883, false),
+        Some("mqtt" | "tcp") => (Some(false), 1883, false),
+        Some("mqtts" | "ssl") => (Some(true), 8883, false),
+        Some("ws") => (Some(false), 80, true),
+        Some("wss") => (Some(true), 443, true),
+        Some(_) => {
             return Err(bad(
-                "is a WebSocket URL: the WebSocket transport is not supported yet (use mqtt:// or mqtts://)",
+                "has an unknown scheme: use mqtt://, mqtts://, ws:// or wss://",
             ))
         }
-        Some(_) => return Err(bad("has an unknown scheme: use mqtt:// or mqtts://")),
     };
-    let rest = rest.trim_end_matches('/');
-    if rest.contains(['/', '?', '#']) {
-        return Err(bad("must not have a path or query (mqtt://host:port)"));
+    let (rest, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    if path.contains('#') {
+        return Err(bad("must not have a fragment (#)"));
     }
+    let websocket = match (websocket, path) {
+        (false, path) if path.trim_end_matches('/').is_empty() => None,
+        (false, _) => return Err(bad(
+            "must not have a path or query (mqtt://host:port); only ws:// and wss:// URLs have one",
+        )),
+        (true, "") => Some(WEBSOCKET_PATH.to_owned()),
+        (true, path) if path.starts_with('?') => Some(format!("{WEBSOCKET_PATH}{path}")),
+        (true, path) => Some(path.to_owned()),
+    };
     let (credentials, address) = match rest.rsplit_once('@') {
         Some((credentials, address)) if scheme.is_some() => (Some(credentials), address),
         Some(_) => {
@@ -154,6 +200,7 @@ pub(super) fn server(path: &str, value: &Value) -> Result<Server, ConfigError> {
         tls,
         username,
         password,
+        websocket,
     })
 }
 
@@ -198,9 +245,14 @@ fn percent_decode(text: &str) -> Vec<u8> {
 
 /// The value as a message may show it: the credentials replaced.
 fn describe_server(text: &str) -> String {
+    // A WebSocket URL's query may carry a signature.
+    let text = match text.split_once('?') {
+        Some((before, _)) => format!("{before}?***"),
+        None => text.to_owned(),
+    };
     let shown = match (text.split_once("://"), text.rfind('@')) {
         (Some((scheme, _)), Some(at)) => format!("{scheme}://***@{}", &text[at + 1..]),
-        _ => text.to_owned(),
+        _ => text.clone(),
     };
     describe(&Value::Str(shown))
 }
@@ -231,17 +283,44 @@ mod tests {
     }
 
     #[test]
+    fn websocket_urls_keep_their_path_and_query() {
+        let plain = parse("ws://broker:9001").unwrap();
+        assert_eq!((plain.port, plain.tls), (9001, Some(false)));
+        assert_eq!(
+            plain.websocket_url().as_deref(),
+            Some("ws://broker:9001/mqtt")
+        );
+        assert_eq!(plain.label(), "ws://broker:9001/mqtt");
+        let secure = parse("WSS://app:pw@[::1]/ws?X-Amz-Signature=abc").unwrap();
+        assert_eq!((secure.port, secure.tls), (443, Some(true)));
+        assert_eq!(
+            secure.websocket_url().as_deref(),
+            Some("wss://[::1]:443/ws?X-Amz-Signature=abc")
+        );
+        assert_eq!(secure.label(), "wss://[::1]:443/ws");
+        assert_eq!(secure.username.as_deref(), Some("app"));
+        assert_eq!(parse("ws://h/").unwrap().websocket.as_deref(), Some("/"));
+        assert_eq!(
+            parse("ws://h?a=b").unwrap().websocket.as_deref(),
+            Some("/mqtt?a=b")
+        );
+        assert_eq!(parse("mqtt://h").unwrap().websocket_url(), None);
+        let error = parse("ws://h:0/mqtt?X-Amz-Signature=abc").unwrap_err();
+        assert!(!error.contains("abc"), "{error}");
+    }
+
+    #[test]
     fn refuses_what_it_cannot_use_without_showing_the_password() {
         for (text, rule) in [
-            ("ws://h:80", "WebSocket"),
-            ("wss://h", "WebSocket"),
             ("http://h", "unknown scheme"),
+            ("ws://h/mqtt#top", "fragment"),
             (":1883", "no host"),
             ("mqtt://", "no host"),
             ("h:0", "port"),
             ("h:65536", "port"),
             ("h:x", "port"),
             ("mqtt://h/path", "path"),
+            ("mqtts://h?x=1", "only ws:// and wss://"),
             ("u:p@h", "credentials without a scheme"),
             ("mqtt://:pw@h", "password without a user name"),
             ("a:b:c", "host:port"),

@@ -223,23 +223,29 @@ impl Requests {
 }
 
 impl EventLoop {
-    /// Points the next connection at `server`: its address, TLS or not, and
-    /// the credentials of its URL when it had some.
+    /// Points the next connection at `server`: its address, TLS or not,
+    /// WebSocket or not, and the credentials of its URL when it had some.
     pub fn set_server(
         &mut self,
         config: &Config,
         server: &Server,
         tls: Option<&Arc<rustls::ClientConfig>>,
     ) {
-        let transport = match tls.filter(|_| config.uses_tls(server)) {
-            Some(tls) => Transport::tls_with_config(TlsConfiguration::Rustls(tls.clone())),
-            None => Transport::tcp(),
+        let tls = tls
+            .filter(|_| config.uses_tls(server))
+            .map(|tls| TlsConfiguration::Rustls(tls.clone()));
+        // Over WebSocket, rumqttc takes the address from the URL.
+        let (address, transport) = match (server.websocket_url(), tls) {
+            (None, Some(tls)) => (server.host.clone(), Transport::tls_with_config(tls)),
+            (None, None) => (server.host.clone(), Transport::tcp()),
+            (Some(url), Some(tls)) => (url, Transport::wss_with_config(tls)),
+            (Some(url), None) => (url, Transport::Ws),
         };
         let password = server.password.clone().unwrap_or_default();
         match self {
             EventLoop::V311(eventloop) => {
                 let options = &mut eventloop.mqtt_options;
-                options.set_broker_address(server.host.as_str(), server.port);
+                options.set_broker_address(address.as_str(), server.port);
                 options.set_transport(transport);
                 if let Some(username) = &server.username {
                     options.set_credentials(username.as_str(), password);
@@ -247,7 +253,7 @@ impl EventLoop {
             }
             EventLoop::V5(eventloop) => {
                 let options = &mut eventloop.options;
-                options.set_broker_address(server.host.as_str(), server.port);
+                options.set_broker_address(address.as_str(), server.port);
                 options.set_transport(transport);
                 if let Some(username) = &server.username {
                     options.set_credentials(username.as_str(), password);
