@@ -142,7 +142,8 @@ final class RabbitCluster
                 'RABBITMQ_MNESIA_BASE' => "$dir/mnesia",
                 'RABBITMQ_LOG_BASE' => "$dir/log",
                 'RABBITMQ_PID_FILE' => "$dir/pid",
-                // Schedulers that busy-wait take the CPU the other nodes need to boot.
+                // Schedulers that busy-wait take the CPU the other nodes need to boot; and a node
+                // never starts an epmd of its own, which would outlive the cluster.
                 'RABBITMQ_SCHEDULER_BUSY_WAIT_THRESHOLD' => 'none',
                 'RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS' => '+sbwtdcpu none +sbwtdio none -start_epmd false',
             ]), true);
