@@ -90,6 +90,10 @@ pub struct EventLoop {
     pub network: Option<Network>,
     /// Keep alive time
     keepalive_timeout: Option<Pin<Box<Sleep>>>,
+    /// When the PINGRESP of the last PINGREQ is due: 0.4 keep-alive later, so
+    /// that a dead link is noticed within 1.4 keep-alives, before the broker
+    /// gives up on the client (at 1.5).
+    pingresp_deadline: Option<Instant>,
     pub network_options: NetworkOptions,
 }
 
@@ -119,6 +123,7 @@ impl EventLoop {
             pending,
             network: None,
             keepalive_timeout: None,
+            pingresp_deadline: None,
             network_options: NetworkOptions::new(),
         }
     }
@@ -133,6 +138,7 @@ impl EventLoop {
     pub fn clean(&mut self) {
         self.network = None;
         self.keepalive_timeout = None;
+        self.pingresp_deadline = None;
         let unacknowledged = lock(&self.state).clean();
         self.pending.extend(unacknowledged);
 
@@ -305,6 +311,12 @@ impl EventLoop {
                 }
                 Err(_) => Err(ConnectionError::RequestsDone),
             },
+            // A PINGRESP not there in time: the link is dead. Without this, the next
+            // ping (a whole keep-alive later) noticed it.
+            _ = time::sleep_until(self.pingresp_deadline.unwrap_or_else(Instant::now)),
+                if self.pingresp_deadline.is_some() && lock(&self.state).await_pingresp => {
+                Err(ConnectionError::MqttState(StateError::AwaitPingResp))
+            }
             // We generate pings irrespective of network activity. This keeps the ping logic
             // simple. We can change this behavior in future if necessary (to prevent extra pings)
             _ = self.keepalive_timeout.as_mut().unwrap_or(&mut no_sleep),
@@ -316,6 +328,7 @@ impl EventLoop {
                 if let Some(outgoing) = outgoing {
                     network.write(outgoing).await?;
                 }
+                self.pingresp_deadline = Some(Instant::now() + self.mqtt_options.keep_alive * 2 / 5);
                 match time::timeout(network_timeout, network.flush()).await {
                     Ok(inner) => inner?,
                     Err(_)=> return Err(ConnectionError::FlushTimeout),

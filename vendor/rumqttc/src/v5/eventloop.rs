@@ -88,6 +88,10 @@ pub struct EventLoop {
     network: Option<Network>,
     /// Keep alive time
     keepalive_timeout: Option<Pin<Box<Sleep>>>,
+    /// When the PINGRESP of the last PINGREQ is due: 0.4 keep-alive later, so
+    /// that a dead link is noticed within 1.4 keep-alives, before the broker
+    /// gives up on the client (at 1.5).
+    pingresp_deadline: Option<Instant>,
 }
 
 /// Events which can be yielded by the event loop
@@ -116,6 +120,7 @@ impl EventLoop {
             pending,
             network: None,
             keepalive_timeout: None,
+            pingresp_deadline: None,
         }
     }
 
@@ -129,6 +134,7 @@ impl EventLoop {
     pub fn clean(&mut self) {
         self.network = None;
         self.keepalive_timeout = None;
+        self.pingresp_deadline = None;
         let unacknowledged = lock(&self.state).clean();
         self.pending.extend(unacknowledged);
 
@@ -290,6 +296,12 @@ impl EventLoop {
                 network.flush().await?;
                 Ok(lock(&self.state).events.pop_front().unwrap())
             },
+            // A PINGRESP not there in time: the link is dead. Without this, the next
+            // ping (a whole keep-alive later) noticed it.
+            _ = time::sleep_until(self.pingresp_deadline.unwrap_or_else(Instant::now)),
+                if self.pingresp_deadline.is_some() && lock(&self.state).await_pingresp => {
+                Err(ConnectionError::MqttState(StateError::AwaitPingResp))
+            }
             // We generate pings irrespective of network activity. This keeps the ping logic
             // simple. We can change this behavior in future if necessary (to prevent extra pings)
             _ = self.keepalive_timeout.as_mut().unwrap() => {
@@ -300,6 +312,7 @@ impl EventLoop {
                 if let Some(outgoing) = outgoing {
                     network.write(outgoing).await?;
                 }
+                self.pingresp_deadline = Some(Instant::now() + self.options.keep_alive * 2 / 5);
                 network.flush().await?;
                 Ok(lock(&self.state).events.pop_front().unwrap())
             }
