@@ -22,7 +22,7 @@ use self::read::{
     binary, boolean, entries, integer, invalid, non_negative_seconds, paths, positive_seconds,
     read_group, readable_file, readable_file_or_directory, text_rule, Reader,
 };
-pub use self::servers::{Server, ServerOrder};
+pub use self::servers::{server_reference, Server, ServerOrder};
 pub(crate) use self::suggest::{did_you_mean, unknown_entry};
 use self::value::describe_secret;
 pub use self::value::Value;

@@ -204,6 +204,27 @@ pub(super) fn server(path: &str, value: &Value) -> Result<Server, ConfigError> {
     })
 }
 
+/// The server an MQTT 5 Server Reference names (its first entry, as in
+/// `host`, `host:port` or `[v6]:port`), reached the way `current` is: the same
+/// TLS, WebSocket path and credentials, and its port when the reference names
+/// none. None when the reference names no usable server.
+pub fn server_reference(reference: &str, current: &Server) -> Option<Server> {
+    let first = reference.split_whitespace().next()?;
+    if first.contains("://") {
+        return None;
+    }
+    let (host, port) = split_host_port(first)?;
+    let port = match port {
+        None => current.port,
+        Some(port) => port.parse::<u16>().ok().filter(|port| *port != 0)?,
+    };
+    (!host.is_empty()).then(|| Server {
+        host: host.to_owned(),
+        port,
+        ..current.clone()
+    })
+}
+
 /// `host`, `host:port`, `[v6]` or `[v6]:port`.
 fn split_host_port(address: &str) -> Option<(&str, Option<&str>)> {
     if let Some(v6) = address.strip_prefix('[') {
@@ -280,6 +301,25 @@ mod tests {
         assert_eq!(parse("mqtt://[::1]:1999/").unwrap().label(), "[::1]:1999");
         assert_eq!(parse("MQTT://h").unwrap().tls, Some(false));
         assert!(!format!("{secure:?}").contains("cret"), "{secure:?}");
+    }
+
+    #[test]
+    fn a_server_reference_names_a_server_reached_like_the_current_one() {
+        let current = parse("wss://app:pw@old:8443/mqtt").unwrap();
+        let moved = server_reference("new.example.com:9443 other:1", &current).unwrap();
+        assert_eq!((moved.host.as_str(), moved.port), ("new.example.com", 9443));
+        assert_eq!(
+            moved.websocket_url().as_deref(),
+            Some("wss://new.example.com:9443/mqtt")
+        );
+        assert_eq!(moved.username.as_deref(), Some("app"));
+        assert_eq!(
+            server_reference("[::1]", &current).unwrap().label(),
+            "wss://[::1]:8443/mqtt"
+        );
+        for unusable in ["", "  ", "h:0", "h:x", ":1", "mqtt://h", "a:b:c"] {
+            assert!(server_reference(unusable, &current).is_none(), "{unusable}");
+        }
     }
 
     #[test]

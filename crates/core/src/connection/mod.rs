@@ -14,8 +14,8 @@ use tokio::sync::Notify;
 
 use super::backoff::Backoff;
 use super::close::CloseOptions;
+use super::config::{self, Server, ServerOrder};
 use super::config::{Config, Protocol};
-use super::config::{Server, ServerOrder};
 use super::deadline;
 use super::error::{Argument, ConnectionError, Error, Refusal, Timeout};
 use super::events::{ConnectionEvent, EventKind, EventLog};
@@ -165,6 +165,8 @@ struct Link {
     /// and the last error of each server.
     server: usize,
     server_errors: Vec<Option<String>>,
+    /// The server an MQTT 5 broker sent the connection to, while it is used.
+    redirected: Option<Server>,
     connected_since: Option<SystemTime>,
     /// Why the connection's task died, if it panicked: a bug, reported as such.
     crash: Option<String>,
@@ -262,6 +264,7 @@ impl Connection {
                 direct: None,
                 server: 0,
                 server_errors: vec![None; servers.len()],
+                redirected: None,
                 connected_since: None,
                 session_present: None,
                 assigned_client_id: None,
@@ -762,8 +765,8 @@ impl Connection {
                 .assigned_client_id
                 .clone()
                 .unwrap_or_else(|| self.client_id.clone()),
-            host: self.servers[link.server].host.clone(),
-            port: self.servers[link.server].port,
+            host: self.current_server(&link).host.clone(),
+            port: self.current_server(&link).port,
             reconnects: link.reconnects,
             queued: link.outbox.queued_len(),
             in_flight: link.outbox.in_flight_len(),
@@ -776,7 +779,7 @@ impl Connection {
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map(|d| d.as_secs_f64()),
             session_present: link.session_present,
-            server: self.servers[link.server].label(),
+            server: self.current_server(&link).label(),
             servers: self
                 .servers
                 .iter()
@@ -833,7 +836,13 @@ impl Connection {
 
     /// The server in use, or tried last.
     fn server(&self, link: &Link) -> String {
-        self.servers[link.server].label()
+        self.current_server(link).label()
+    }
+
+    fn current_server<'a>(&'a self, link: &'a Link) -> &'a Server {
+        link.redirected
+            .as_ref()
+            .unwrap_or(&self.servers[link.server])
     }
 
     fn closed_error(&self) -> Error {

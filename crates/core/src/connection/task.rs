@@ -9,6 +9,9 @@ const STABLE_AFTER: Duration = Duration::from_secs(1);
 /// Connections a publish may end, each right after it was sent, before it
 /// is given up as refused.
 const MAX_STRIKES: u32 = 3;
+/// MQTT 5 redirects followed in a row, without a connection that lasted,
+/// before the next one is taken for a loop and the servers option goes on.
+const MAX_REDIRECTS: u32 = 5;
 
 impl Connection {
     pub(super) async fn run(self: Arc<Self>, mut eventloop: EventLoop) {
@@ -20,6 +23,8 @@ impl Connection {
         let mut attempt: u32 = 1;
         // Failed attempts in this round through the servers.
         let mut tried: usize = 0;
+        // Redirects followed since the last connection that lasted.
+        let mut redirects: u32 = 0;
         let close_requested = self.close_requested.notified();
         tokio::pin!(close_requested);
         loop {
@@ -49,14 +54,21 @@ impl Connection {
                 }
                 Err(failure) => {
                     let lasted = connected_at.take().map(|at| at.elapsed());
-                    {
+                    let redirect = failure.redirect.clone();
+                    let was_redirected = {
                         let mut link = self.link.lock();
                         let server = link.server;
                         link.server_errors[server] = Some(failure.reason.clone());
+                        link.redirected.take().is_some()
+                    };
+                    if was_redirected {
+                        // Back to the servers option, unless sent on again.
+                        self.use_server(&mut eventloop);
                     }
                     let short_lived = lasted.is_some_and(|lasted| lasted < STABLE_AFTER);
                     if lasted.is_some() && !short_lived {
                         backoff.reset();
+                        redirects = 0;
                     }
                     let attempts = backoff.attempts();
                     let retries = reconnect.max_retries;
@@ -73,6 +85,12 @@ impl Connection {
                     deliver(deliveries).await;
                     if gave_up {
                         break;
+                    }
+                    if let Some(reference) = redirect {
+                        redirects += 1;
+                        if self.redirect(&mut eventloop, &reference, redirects) {
+                            continue;
+                        }
                     }
                     // A lost connection is tried again on its server first. A
                     // failed attempt moves on to the next server at once; the
@@ -105,9 +123,45 @@ impl Connection {
 
     /// The next connection attempt goes to the next server.
     fn next_server(&self, eventloop: &mut EventLoop) {
-        let mut link = self.link.lock();
-        link.server = (link.server + 1) % self.servers.len();
+        {
+            let mut link = self.link.lock();
+            link.server = (link.server + 1) % self.servers.len();
+        }
+        self.use_server(eventloop);
+    }
+
+    /// The next connection attempt goes to the server of the option in use.
+    fn use_server(&self, eventloop: &mut EventLoop) {
+        let link = self.link.lock();
         eventloop.set_server(&self.config, &self.servers[link.server], self.tls.as_ref());
+    }
+
+    /// An MQTT 5 broker named another server (CONNACK or DISCONNECT with a
+    /// Server Reference): the next attempt goes there at once, reached as the
+    /// server that sent it. False when the reference names no usable server,
+    /// or after `MAX_REDIRECTS` in a row (a loop): `last_error` says so, and
+    /// the servers option goes on as after any failure.
+    fn redirect(&self, eventloop: &mut EventLoop, reference: &str, redirects: u32) -> bool {
+        let mut link = self.link.lock();
+        let from = &self.servers[link.server];
+        let refusal = match config::server_reference(reference, from) {
+            _ if redirects > MAX_REDIRECTS => format!(
+                "{} redirects in a row without a connection that lasted, the last to {reference:?}: taken for a loop, the next server is tried",
+                redirects
+            ),
+            None => format!("the broker's server reference {reference:?} names no usable server"),
+            Some(server) => {
+                eventloop.set_server(&self.config, &server, self.tls.as_ref());
+                link.redirected = Some(server);
+                return true;
+            }
+        };
+        let error = match link.last_error.take() {
+            Some(error) => format!("{error}; {refusal}"),
+            None => refusal,
+        };
+        link.last_error = Some(error);
+        false
     }
 
     fn connected(&self, eventloop: &mut EventLoop, accepted: Accepted, attempt: u32) {
@@ -272,6 +326,7 @@ impl Connection {
             mut reason,
             refused,
             code,
+            ..
         } = failure;
         if let Some(refusal) = link.refused_publish.take() {
             reason = format!("{refusal}; then the connection ended: {reason}");

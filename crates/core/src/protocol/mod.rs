@@ -127,6 +127,9 @@ pub struct Failure {
     /// The return code (MQTT 3.1.1) or reason code (MQTT 5) of a CONNACK
     /// that refused the connection.
     pub code: Option<u8>,
+    /// The Server Reference of an MQTT 5 CONNACK or DISCONNECT that sent the
+    /// client to another server.
+    pub redirect: Option<String>,
 }
 
 impl Failure {
@@ -135,6 +138,7 @@ impl Failure {
             reason: "timed out connecting to the broker".to_owned(),
             refused: false,
             code: None,
+            redirect: None,
         }
     }
 
@@ -144,6 +148,7 @@ impl Failure {
             reason,
             refused: true,
             code: Some(code),
+            redirect: None,
         }
     }
 }
@@ -335,5 +340,6 @@ fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<Failure> {
         reason,
         refused: true,
         code: None,
+        redirect: None,
     })
 }

@@ -230,6 +230,7 @@ fn failure(error: &ConnectionError) -> Failure {
         reason,
         refused,
         code: None,
+        redirect: None,
     }
 }
 

@@ -459,9 +459,38 @@ fn failure(error: &ConnectionError) -> Failure {
             let reason = format!("the broker refused the connection: {refusal}");
             return Failure::connack(reason, refusal.code);
         }
+        ConnectionError::Redirected {
+            code,
+            server_reference,
+        } => {
+            // Not a refusal: the messages go to the server it names.
+            let refusal = connect_refusal(*code);
+            return Failure {
+                reason: format!("the broker sent the client to {server_reference:?}: {refusal}"),
+                refused: false,
+                code: Some(refusal.code),
+                redirect: Some(server_reference.clone()),
+            };
+        }
+        ConnectionError::MqttState(StateError::ServerDisconnect {
+            reason_code,
+            server_reference: Some(server_reference),
+            ..
+        }) => {
+            return Failure {
+                reason: format!(
+                    "the broker closed the connection and sent the client to {server_reference:?}: {reason_code:?} (reason code 0x{:02X})",
+                    *reason_code as u8
+                ),
+                refused: false,
+                code: None,
+                redirect: Some(server_reference.clone()),
+            };
+        }
         ConnectionError::MqttState(StateError::ServerDisconnect {
             reason_code,
             reason_string,
+            ..
         }) => (
             match reason_string.as_deref().filter(|r| !r.is_empty()) {
                 Some(detail) => format!(
@@ -484,5 +513,6 @@ fn failure(error: &ConnectionError) -> Failure {
         reason,
         refused,
         code: None,
+        redirect: None,
     }
 }

@@ -56,6 +56,13 @@ pub enum ConnectionError {
     Io(#[from] io::Error),
     #[error("Connection refused, return code: `{0:?}`")]
     ConnectionRefused(ConnectReturnCode),
+    /// A CONNACK that refused the connection and named another server
+    /// (reason 0x9C "use another server" or 0x9D "server moved").
+    #[error("Connection refused, return code: `{code:?}`, server reference: `{server_reference}`")]
+    Redirected {
+        code: ConnectReturnCode,
+        server_reference: String,
+    },
     #[error("Expected ConnAck packet, received: {0:?}")]
     NotConnAck(Box<Packet>),
     #[error("Requests done")]
@@ -529,7 +536,18 @@ async fn mqtt_connect(
             }
             Ok(connack)
         }
-        Incoming::ConnAck(connack) => Err(ConnectionError::ConnectionRefused(connack.code)),
+        Incoming::ConnAck(connack) => {
+            let reference = connack
+                .properties
+                .and_then(|properties| properties.server_reference);
+            Err(match reference {
+                Some(server_reference) => ConnectionError::Redirected {
+                    code: connack.code,
+                    server_reference,
+                },
+                None => ConnectionError::ConnectionRefused(connack.code),
+            })
+        }
         packet => Err(ConnectionError::NotConnAck(Box::new(packet))),
     }
 }

@@ -51,6 +51,8 @@ pub enum StateError {
     ServerDisconnect {
         reason_code: DisconnectReasonCode,
         reason_string: Option<String>,
+        /// The server to use instead (reason 0x9C or 0x9D).
+        server_reference: Option<String>,
     },
     #[error("Connection failed with reason '{reason:?}' ")]
     ConnFail { reason: ConnectReturnCode },
@@ -327,14 +329,14 @@ impl MqttState {
         disconn: &mut Disconnect,
     ) -> Result<Option<Packet>, StateError> {
         let reason_code = disconn.reason_code;
-        let reason_string = if let Some(props) = &disconn.properties {
-            props.reason_string.clone()
-        } else {
-            None
+        let (reason_string, server_reference) = match &disconn.properties {
+            Some(props) => (props.reason_string.clone(), props.server_reference.clone()),
+            None => (None, None),
         };
         Err(StateError::ServerDisconnect {
             reason_code,
             reason_string,
+            server_reference,
         })
     }
 
