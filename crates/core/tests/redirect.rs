@@ -8,11 +8,11 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use mqtt_broadcast_core::config::{Config, Protocol, Reconnect};
-use mqtt_broadcast_core::connection::{Connection, ConnectionState, Status};
+use mqtt_broadcast_core::connection::{Connection, ConnectionState};
 use mqtt_broadcast_core::QoS;
 use rumqttc::v5::mqttbytes::v5::{
     ConnAck, ConnAckProperties, ConnectReturnCode, Disconnect, DisconnectProperties,
@@ -20,7 +20,10 @@ use rumqttc::v5::mqttbytes::v5::{
 };
 use rumqttc::v5::mqttbytes::Error as DecodeError;
 
-const WAIT: Duration = Duration::from_secs(5);
+// Its scripted broker speaks MQTT 3.1.1: only its helpers are used here.
+#[allow(dead_code)]
+mod support;
+use support::{eventually, WAIT};
 
 /// A scripted MQTT 5 broker on a loopback port of its own.
 struct Scripted {
@@ -175,20 +178,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("a tokio runtime")
-}
-
-fn eventually(connection: &Connection, what: &str, done: impl Fn(&Status) -> bool) -> Status {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let status = connection.status();
-        if done(&status) {
-            return status;
-        }
-        if Instant::now() >= deadline {
-            panic!("timed out waiting until {what}: {status:?}");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 #[test]
