@@ -400,6 +400,7 @@ final class Broker
      *     persistence?: string,
      *     max_connections?: int|string,
      *     max_packet_size?: int|string,
+     *     log?: string,
      * }|null $options
      * @throws ConfigException naming the option
      */

@@ -45,6 +45,14 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     /// In bytes, for packets in both directions.
     pub max_packet_size: u32,
+    /// QoS 1 and 2 messages in flight at once, per client and direction
+    /// (to it: sent and not yet acknowledged; from it: QoS 2 not yet released).
+    pub max_inflight_messages: u16,
+    /// QoS 1 and 2 messages waiting per client beyond those in flight (its
+    /// persistent session's while it is away included); `None`: no limit.
+    pub max_queued_messages: Option<usize>,
+    /// A file the broker appends a line to for each client event (`crate::log`).
+    pub log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +75,11 @@ impl Default for BrokerConfig {
             persistence: None,
             max_connections: 10_000,
             max_packet_size: 1_048_576,
+            // Mosquitto's defaults, which clients are used to: our client's
+            // own max_inflight is 20.
+            max_inflight_messages: 20,
+            max_queued_messages: Some(1_000),
+            log: None,
         }
     }
 }
@@ -137,6 +150,31 @@ const OPTIONS: &[(&str, Reader<Reading>)] = &[
             i64::from(MAX_PACKET_SIZE),
             &format!("must be a number of bytes between {MIN_PACKET_SIZE} and {MAX_PACKET_SIZE}"),
         )? as u32;
+        Ok(())
+    }),
+    ("max_inflight_messages", |r, path, value| {
+        r.config.max_inflight_messages = integer(
+            path,
+            value,
+            1,
+            i64::from(u16::MAX),
+            "must be an integer between 1 and 65535",
+        )? as u16;
+        Ok(())
+    }),
+    ("max_queued_messages", |r, path, value| {
+        let limit = integer(
+            path,
+            value,
+            0,
+            i64::from(u32::MAX),
+            "must be an integer between 0 (no limit) and 4294967295",
+        )?;
+        r.config.max_queued_messages = (limit > 0).then_some(limit as usize);
+        Ok(())
+    }),
+    ("log", |r, path, value| {
+        r.config.log = Some(log_file(path, value)?);
         Ok(())
     }),
     ("ws", |_, path, _| {
@@ -410,6 +448,25 @@ fn directory(path: &str, value: &Value) -> Result<PathBuf, ConfigError> {
     }
 }
 
+/// Created when missing, appended to otherwise.
+fn log_file(path: &str, value: &Value) -> Result<PathBuf, ConfigError> {
+    let rule = "must be the path of a file the broker can append to";
+    let Value::Str(file) = value else {
+        return Err(invalid(path, rule, value));
+    };
+    if file.trim().is_empty() || file.chars().any(char::is_control) {
+        return Err(invalid(path, rule, value));
+    }
+    match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+    {
+        Ok(_) => Ok(PathBuf::from(file)),
+        Err(e) => Err(invalid(path, format!("{rule} ({e})"), value)),
+    }
+}
+
 /// A whole number in `min..=max`, given as an int, an integral float or a numeric string.
 fn integer(path: &str, value: &Value, min: i64, max: i64, rule: &str) -> Result<i64, ConfigError> {
     let whole = match value {
@@ -559,6 +616,30 @@ mod tests {
         assert_eq!(
             error(&[("tls", tls)]),
             "option \"tls.cert_file\" is required for a TLS listener"
+        );
+    }
+
+    #[test]
+    fn queues_and_windows_default_to_mosquittos_and_zero_queued_means_no_limit() {
+        let defaults = parse(&[]).unwrap();
+        assert_eq!(defaults.max_inflight_messages, 20);
+        assert_eq!(defaults.max_queued_messages, Some(1_000));
+        let unlimited = parse(&[("max_queued_messages", Value::Int(0))]).unwrap();
+        assert_eq!(unlimited.max_queued_messages, None);
+        assert_eq!(
+            error(&[("max_inflight_messages", Value::Int(0))]),
+            "option \"max_inflight_messages\" must be an integer between 1 and 65535, got 0"
+        );
+    }
+
+    #[test]
+    fn a_log_file_that_cannot_be_written_is_named() {
+        let message = error(&[("log", str("/nonexistent/broker.log"))]);
+        assert!(
+            message.starts_with(
+                "option \"log\" must be the path of a file the broker can append to ("
+            ),
+            "{message}"
         );
     }
 

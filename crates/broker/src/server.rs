@@ -7,6 +7,7 @@
 //! threads are not there), as the connections do (`core::runtime`).
 
 use std::net::SocketAddr;
+use std::num::NonZeroU16;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,11 +23,15 @@ use tokio::task::JoinHandle;
 
 use crate::config::{BrokerConfig, ConfigError, TlsListener};
 use crate::hooks::{self, Counters};
+use crate::log::EventLog;
 use crate::signals::Signals;
 
 /// How long `run()` blocks at most before it lets its caller run, so that
 /// PHP's signal handlers run promptly (the binding's contract 4).
 pub const WAKE_INTERVAL: Duration = Duration::from_millis(100);
+/// "No limit" for a client's queue: rmqtt sizes a channel with it, which
+/// refuses usize::MAX; four billion messages are more than memory holds.
+const UNLIMITED_QUEUE: usize = u32::MAX as usize;
 /// Clients get this long to be disconnected when the broker stops.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// sled, the session and retained store, writes to disk every 500 ms; the
@@ -82,6 +87,7 @@ struct Running {
     server: JoinHandle<()>,
     listeners: Vec<ListenerInfo>,
     counters: Arc<Counters>,
+    log: Option<Arc<EventLog>>,
     started: Instant,
 }
 
@@ -222,17 +228,37 @@ impl Running {
             .build()
             .map_err(|e| BrokerError::Start(format!("cannot start its threads: {e}")))?;
         let counters = Arc::new(Counters::default());
-        let started = runtime.block_on(serve(config, Arc::clone(&counters)));
+        let log = match &config.log {
+            Some(path) => Some(Arc::new(EventLog::open(path).map_err(|e| {
+                BrokerError::Config(ConfigError::Unusable {
+                    path: "log".to_owned(),
+                    problem: format!("cannot be opened: {e}"),
+                })
+            })?)),
+            None => None,
+        };
+        let started = runtime.block_on(serve(config, Arc::clone(&counters), log.clone()));
         match started {
-            Ok((scx, server, listeners)) => Ok(Running {
-                pid: std::process::id(),
-                runtime,
-                scx,
-                server,
-                listeners,
-                counters,
-                started: Instant::now(),
-            }),
+            Ok((scx, server, listeners)) => {
+                if let Some(log) = &log {
+                    for listener in &listeners {
+                        log.write(format_args!(
+                            "listening on {} ({})",
+                            listener.address, listener.name
+                        ));
+                    }
+                }
+                Ok(Running {
+                    pid: std::process::id(),
+                    runtime,
+                    scx,
+                    server,
+                    listeners,
+                    counters,
+                    log,
+                    started: Instant::now(),
+                })
+            }
             Err(error) => {
                 runtime.shutdown_timeout(Duration::from_millis(200));
                 Err(error)
@@ -264,6 +290,7 @@ impl Running {
             runtime,
             scx,
             server,
+            log,
             ..
         } = self;
         // Closes the listening sockets: nobody new gets in.
@@ -276,6 +303,9 @@ impl Running {
             }
         });
         runtime.shutdown_timeout(Duration::from_millis(500));
+        if let Some(log) = log {
+            log.write(format_args!("stopped"));
+        }
     }
 }
 
@@ -302,7 +332,11 @@ async fn close_connections(scx: &ServerContext) {
 
 type Served = (ServerContext, JoinHandle<()>, Vec<ListenerInfo>);
 
-async fn serve(config: &BrokerConfig, counters: Arc<Counters>) -> Result<Served, BrokerError> {
+async fn serve(
+    config: &BrokerConfig,
+    counters: Arc<Counters>,
+    log: Option<Arc<EventLog>>,
+) -> Result<Served, BrokerError> {
     let mut context = ServerContext::new().mqtt_max_sessions(config.max_connections as isize);
     for (plugin, toml) in plugin_configs(config) {
         context = context.plugins_config_map_add(plugin, toml);
@@ -319,7 +353,7 @@ async fn serve(config: &BrokerConfig, counters: Arc<Counters>) -> Result<Served,
     rmqtt_shared_subscription::register(&scx, true, false)
         .await
         .map_err(|e| BrokerError::Start(format!("shared subscriptions: {e}")))?;
-    hooks::register(&scx, config, counters).await;
+    hooks::register(&scx, config, counters, log).await;
 
     let mut server = MqttServer::new(scx.clone());
     let mut listeners = Vec::new();
@@ -361,6 +395,14 @@ fn listener(config: &BrokerConfig, name: &str, address: SocketAddr) -> Builder {
         .nodelay(true)
         .max_connections(config.max_connections)
         .max_packet_size(config.max_packet_size)
+        .max_inflight(NonZeroU16::new(config.max_inflight_messages).unwrap_or(NonZeroU16::MIN))
+        .max_mqueue_len(config.max_queued_messages.unwrap_or(UNLIMITED_QUEUE))
+        // As MQTT 3.1.1 and Mosquitto: a message waits for its subscriber as
+        // long as it takes (MQTT 5 clients give messages an expiry of their own),
+        // and a 3.1.1 client's persistent session lasts until it cleans it
+        // (MQTT 5 clients ask for their session expiry; this is MQTT 5's "never").
+        .message_expiry_interval(Duration::ZERO)
+        .session_expiry_interval(Duration::from_secs(u64::from(u32::MAX)))
         .allow_anonymous(config.allow_anonymous)
 }
 
@@ -411,10 +453,13 @@ fn plugin_configs(config: &BrokerConfig) -> Vec<(&'static str, String)> {
         }
         None => "storage.type = \"ram\"\n".to_owned(),
     };
+    // A retained message stays until replaced or cleared, as in Mosquitto: without
+    // a TTL of its own the retainer would take the message expiry, which is
+    // "never" here and "at once" to it.
     configs.push((
         "rmqtt-retainer",
         format!(
-            "{retained}max_payload_size = \"{}B\"\n",
+            "{retained}max_payload_size = \"{}B\"\nretained_message_ttl = \"0s\"\n",
             config.max_packet_size
         ),
     ));
