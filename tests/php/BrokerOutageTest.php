@@ -67,6 +67,7 @@ final class BrokerOutageTest extends MqttTestCase
         $this->assertSame(0, $status['in_flight']);
         $this->assertSame(count($expected), $status['published']);
 
+        $broker->requireMosquitto('keeping across a restart what was on its way to a connected subscriber (rmqtt keeps what is queued for a client that is away)');
         $listener->waitFor(count($expected), 30);
         $listener->sync();
         $received = array_unique($listener->payloads());

@@ -259,6 +259,7 @@ final class LivenessTest extends MqttTestCase
      */
     private static function publishesBeforeSubscribe(Broker $broker, string $clientId, int $nth): int
     {
+        $broker->requireMosquitto('a log line for each PUBLISH it sends (log_type all)');
         $connection = 0;
         $sent = 0;
         foreach (explode("\n", $broker->log()) as $line) {

@@ -74,6 +74,7 @@ final class SubscriberReconnectTest extends MqttTestCase
     public function testPersistentSessionLosesNoQos1MessageAcrossARestartAndIsNotSubscribedTwice(): void
     {
         $broker = Broker::start();
+        $broker->requireMosquitto('keeping across a restart the messages queued for a connected client (rmqtt keeps those of a client that is away)');
         $subscriberId = 'sub-' . $this->uniq();
         $client = $this->connectedClient($this->options(['client_id' => $subscriberId, 'clean_session' => false], $broker));
         $subscriber = new Subscriber([$client]);

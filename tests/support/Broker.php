@@ -45,14 +45,15 @@ final class Broker
     /**
      * @param list<string> $extraConfLines mosquitto.conf lines added after the defaults (the
      *   built-in broker takes those it has an equivalent of, and skips the test for any other)
+     * @param bool|null $builtin the built-in broker rather than Mosquitto (null: as MQTT_BROADCAST_TEST_BROKER says)
      */
-    public static function start(array $extraConfLines = []): self
+    public static function start(array $extraConfLines = [], ?bool $builtin = null): self
     {
         $dir = sys_get_temp_dir() . '/mqtt-broadcast-broker-' . bin2hex(random_bytes(6));
         if (!mkdir($dir, 0700)) {
             throw new \RuntimeException("cannot create $dir");
         }
-        $broker = new self(self::freePort(), $dir, $extraConfLines, BuiltinBroker::requested());
+        $broker = new self(self::freePort(), $dir, $extraConfLines, $builtin ?? BuiltinBroker::requested());
         self::stopAllAtExit($broker);
         $broker->resume();
         return $broker;

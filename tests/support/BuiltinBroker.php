@@ -34,13 +34,21 @@ final class BuiltinBroker
             'listen' => "127.0.0.1:$port",
             'persistence' => "$dir/store",
             'log' => self::logFile($dir),
+            // As the tests' Mosquitto: nothing queued is dropped, and packets are
+            // limited by the protocol only (Mosquitto's default).
+            'max_queued_messages' => 0,
+            'max_packet_size' => 268_435_455,
         ];
         $tls = [];
         $requireCertificate = false;
+        $persistence = true;
         foreach ($mosquittoLines as $line) {
             [$key, $value] = array_pad(explode(' ', $line, 2), 2, '');
             match ($key) {
                 'max_packet_size' => $options['max_packet_size'] = (int) $value,
+                // Mosquitto's 0 is no limit; MQTT's packet ids allow 65,535 in flight.
+                'max_inflight_messages' => $options['max_inflight_messages'] = (int) $value ?: 65_535,
+                'persistence' => $persistence = $value === 'true',
                 'allow_anonymous' => $options['allow_anonymous'] = $value === 'true',
                 'password_file' => $options['password_file'] = $value,
                 'listener' => $tls['listen'] = '127.0.0.1:' . explode(' ', $value)[0],
@@ -50,6 +58,9 @@ final class BuiltinBroker
                 'require_certificate' => $requireCertificate = $value === 'true',
                 default => self::skip("Mosquitto's \"$line\""),
             };
+        }
+        if (!$persistence) {
+            unset($options['persistence']);
         }
         if ($tls !== []) {
             // Mosquitto asks clients for a certificate only with require_certificate;
