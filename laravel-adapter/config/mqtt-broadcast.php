@@ -27,8 +27,10 @@ return [
     'connections' => [
 
         'default' => [
-            'host' => env('MQTT_HOST', '127.0.0.1'),
-            'port' => env('MQTT_PORT', 1883),
+            // Without MQTT_HOST, in the local environment: the built-in broker,
+            // where the broker section below listens (127.0.0.1:1883 by default).
+            'host' => env('MQTT_HOST'),
+            'port' => env('MQTT_PORT'),
 
             // Credentials are sent only when auth is true.
             'auth' => env('MQTT_AUTH', false),
@@ -260,6 +262,53 @@ return [
         'connection' => env('MQTT_JOB_CONNECTION'),
         'tries' => env('MQTT_JOB_TRIES', 3),
         'backoff' => env('MQTT_JOB_BACKOFF', '1,5,10'),
+    ],
+
+    /*
+    |--------------------------------------------------------------------------
+    | Built-in broker
+    |--------------------------------------------------------------------------
+    |
+    | php artisan mqtt-broadcast:broker runs the extension's own MQTT broker
+    | (Mqtt\Broker) with these options until SIGTERM or SIGINT, so that a
+    | development machine or a small deployment needs no separate one. In the
+    | local environment a connection without a host connects to it. null: the
+    | broker's default; the extension's README says what each option means.
+    |
+    */
+
+    'broker' => [
+        // host:port of the plain listener (false: TLS only).
+        'listen' => env('MQTT_BROKER_LISTEN', '127.0.0.1:1883'),
+        // A TLS listener, once its listen address is set; with ca_file, clients
+        // must present a certificate signed by it.
+        'tls' => [
+            'listen' => env('MQTT_BROKER_TLS_LISTEN'),
+            'cert_file' => env('MQTT_BROKER_TLS_CERT_FILE'),
+            'key_file' => env('MQTT_BROKER_TLS_KEY_FILE'),
+            'ca_file' => env('MQTT_BROKER_TLS_CA_FILE'),
+        ],
+        // ['app' => env('MQTT_BROKER_PASSWORD')], or a file written by
+        // mosquitto_passwd; either refuses anonymous clients unless
+        // allow_anonymous is true.
+        'users' => [],
+        'password_file' => env('MQTT_BROKER_PASSWORD_FILE'),
+        'allow_anonymous' => env('MQTT_BROKER_ALLOW_ANONYMOUS'),
+        // [['user' => 'app', 'topic' => 'metrics/#', 'access' => 'readwrite'], ...]:
+        // with entries, only what one grants is allowed.
+        'acl' => [],
+        // A directory for sessions, their queued messages and retained
+        // messages across restarts (null: in memory).
+        'persistence' => env('MQTT_BROKER_PERSISTENCE'),
+        'max_connections' => env('MQTT_BROKER_MAX_CONNECTIONS'),
+        'max_packet_size' => env('MQTT_BROKER_MAX_PACKET_SIZE'),
+        // QoS 1 and 2 messages in flight per client (20), and waiting beyond
+        // those (1000; 0: no limit).
+        'max_inflight_messages' => env('MQTT_BROKER_MAX_INFLIGHT_MESSAGES'),
+        'max_queued_messages' => env('MQTT_BROKER_MAX_QUEUED_MESSAGES'),
+        // A file it appends a line to for each client that connects, subscribes,
+        // unsubscribes or goes away.
+        'log' => env('MQTT_BROKER_LOG'),
     ],
 
 ];

@@ -38,7 +38,7 @@ class MqttBroadcastServiceProvider extends ServiceProvider
         // Read and validated once, on first use: a bad key fails there with its name.
         $this->app->singleton(
             MqttBroadcastConfig::class,
-            static fn (Application $app) => MqttBroadcastConfig::fromArray($app['config']->get('mqtt-broadcast'))
+            static fn (Application $app) => MqttBroadcastConfig::fromArray($app['config']->get('mqtt-broadcast'), environment: $app->environment())
         );
         $this->app->singleton(Connections::class);
         $this->app->singleton(

@@ -8,6 +8,9 @@ use Illuminate\Console\Command;
 use Mqtt\Broker;
 use Mqtt\MqttException;
 use MqttBroadcast\Laravel\Commands\Concerns\WritesComponents;
+use MqttBroadcast\Laravel\Config\BrokerConfig;
+use MqttBroadcast\Laravel\Config\Section;
+use MqttBroadcast\Laravel\Exceptions\InvalidConfigException;
 
 /**
  * `php artisan mqtt-broadcast:broker`: the extension's built-in broker
@@ -30,14 +33,18 @@ class BrokerCommand extends Command
             $this->status('error', 'The mqtt_broadcast extension is built without its broker (cargo feature "broker"; ./build.sh builds it).');
             return self::FAILURE;
         }
-        $options = (array) $this->laravel['config']->get('mqtt-broadcast.broker', []);
-        if ($this->option('listen') !== null) {
-            $options['listen'] = (string) $this->option('listen');
-        }
         try {
+            $options = BrokerConfig::read(Section::of(
+                $this->laravel['config']->get('mqtt-broadcast.broker'),
+                'mqtt-broadcast.broker',
+                BrokerConfig::KEYS
+            ))->options;
+            if ($this->option('listen') !== null) {
+                $options['listen'] = (string) $this->option('listen');
+            }
             $broker = new Broker($options);
             $broker->start();
-        } catch (MqttException $e) {
+        } catch (InvalidConfigException | MqttException $e) {
             $this->status('error', 'The broker cannot start: ' . $e->getMessage());
             return self::FAILURE;
         }

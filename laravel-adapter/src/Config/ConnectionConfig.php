@@ -70,13 +70,20 @@ final class ConnectionConfig
      * @param Section $connection `connections.{name}`
      * @param Section $defaults `defaults.connection`
      * @param Section $supervisor `supervisor`, the fallback of the retry settings
+     * @param array{0: string, 1: int}|null $builtInBroker host and port of the built-in broker, for a connection without a host
      */
-    public static function read(string $name, Section $connection, Section $defaults, Section $supervisor): self
+    public static function read(string $name, Section $connection, Section $defaults, Section $supervisor, ?array $builtInBroker = null): self
     {
         $at = static fn (string $key, Section ...$more): Section => Section::firstSetting($key, $connection, $defaults, ...$more);
 
-        $host = $at('host')->nonEmptyString('host', null)
-            ?? throw InvalidConfigException::because($connection->key('host'), 'is required: the broker host name or address.');
+        $host = $at('host')->nonEmptyString('host', null);
+        $builtInPort = null;
+        if ($host === null) {
+            [$host, $builtInPort] = $builtInBroker ?? throw InvalidConfigException::because(
+                $connection->key('host'),
+                'is required: the broker host name or address (only in the local environment does a connection without one use the built-in broker).'
+            );
+        }
         $auth = $at('auth')->bool('auth', false);
         $username = $auth ? $at('username')->nonEmptyString('username', null) : null;
         if ($auth && $username === null) {
@@ -95,7 +102,7 @@ final class ConnectionConfig
         return new self(
             name: $name,
             host: $host,
-            port: $at('port')->int('port', 1883, 1, 65535),
+            port: $at('port')->int('port', $builtInPort ?? 1883, 1, 65535),
             username: $username,
             password: $auth ? $at('password')->nullableString('password') : null,
             qos: $at('qos')->int('qos', 0, 0, 2),

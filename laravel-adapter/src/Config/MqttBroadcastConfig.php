@@ -15,7 +15,7 @@ final class MqttBroadcastConfig
     /** path, domain, middleware and metrics are the endpoints', read where their routes are registered. */
     private const KEYS = [
         'connections', 'environments', 'defaults', 'logs', 'memory', 'supervisor', 'queue', 'rate_limiting', 'failed_jobs',
-        'path', 'domain', 'middleware', 'metrics',
+        'path', 'domain', 'middleware', 'metrics', 'broker',
     ];
 
     /** Top-level keys of the pure-PHP package that have no meaning here (its dashboard and its process repositories). */
@@ -35,12 +35,19 @@ final class MqttBroadcastConfig
         public readonly FailedJobsConfig $failedJobs,
         /** received messages waiting in the daemon before its connections stop reading (the Subscriber's max_inbox) */
         public readonly int $maxInbox,
+        public readonly BrokerConfig $broker,
     ) {
     }
 
-    public static function fromArray(mixed $config, string $path = 'mqtt-broadcast'): self
+    /**
+     * @param string|null $environment the application's: in "local", a connection without a host
+     *   connects to the built-in broker (`broker`)
+     */
+    public static function fromArray(mixed $config, string $path = 'mqtt-broadcast', ?string $environment = null): self
     {
         $root = Section::of($config, $path, self::KEYS, self::IGNORED_KEYS);
+        $broker = BrokerConfig::read($root->section('broker', BrokerConfig::KEYS));
+        $builtInBroker = $environment === 'local' ? $broker->clientAddress() : null;
         $defaults = $root->section('defaults', ['connection'])
             ->section('connection', ConnectionConfig::KEYS);
         $supervisor = $root->section(
@@ -52,7 +59,7 @@ final class MqttBroadcastConfig
         $connections = [];
         foreach ($root->array('connections') as $name => $values) {
             $connection = Section::of($values, $root->key("connections.$name"), ConnectionConfig::KEYS);
-            $connections[(string) $name] = ConnectionConfig::read((string) $name, $connection, $defaults, $supervisor);
+            $connections[(string) $name] = ConnectionConfig::read((string) $name, $connection, $defaults, $supervisor, $builtInBroker);
         }
 
         return new self(
@@ -64,6 +71,7 @@ final class MqttBroadcastConfig
             rateLimiting: RateLimitingConfig::read($root->section('rate_limiting', ['enabled', 'strategy', 'by_connection', 'cache_driver'])),
             failedJobs: FailedJobsConfig::read($root->section('failed_jobs', ['connection', 'table'])),
             maxInbox: $supervisor->int('max_inbox', 1000, 1, PHP_INT_MAX),
+            broker: $broker,
         );
     }
 

@@ -19,7 +19,8 @@ final class ConfigTest extends TestCase
 
     public function test_the_package_config_file_means_the_documented_defaults(): void
     {
-        $config = MqttBroadcastConfig::fromArray(require self::PACKAGE_CONFIG);
+        // Without MQTT_HOST, the local environment's connections use the built-in broker (BuiltInBrokerTest).
+        $config = MqttBroadcastConfig::fromArray(require self::PACKAGE_CONFIG, environment: 'local');
 
         $default = $config->connection('default');
         self::assertSame(['127.0.0.1', 1883, 0, false, '', null, 60, 3.0, true, ['#']], [
