@@ -400,6 +400,8 @@ final class Broker
      *     persistence?: string,
      *     max_connections?: int|string,
      *     max_packet_size?: int|string,
+     *     max_inflight_messages?: int|string,
+     *     max_queued_messages?: int|string,
      *     log?: string,
      * }|null $options
      * @throws ConfigException naming the option
