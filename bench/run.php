@@ -18,7 +18,7 @@ declare(strict_types=1);
 // as ratios to the reference of the same run, absolute only where the reference
 // is a physical floor; "met?" says how this run compares. Knobs (environment):
 //   BENCH_RUNS             runs of each scenario (3)
-//   BENCH_ONLY             scenarios to run, e.g. "1,3,fpm" (all: 1,2,3,4,5,6,7,8,9,10,fpm,nginx)
+//   BENCH_ONLY             scenarios to run, e.g. "1,3,fpm" (all: 1,2,3,4,5,6,7,8,9,10,11,12,13,fpm,nginx)
 //   BENCH_MESSAGES         messages of scenarios 1 and 5 (500000)
 //   BENCH_ACKED            messages of scenario 2 (200000)
 //   BENCH_SYNC             publishSync() calls of scenario 3 (20000, after 1000 to warm up)
@@ -28,12 +28,15 @@ declare(strict_types=1);
 //   BENCH_IDLE_CALLS       publish() calls per round in scenario 8 (2000; 5 rounds, 100 µs pauses)
 //   BENCH_BURST_MESSAGES   publish() calls of the bursts of scenario 9 (500000)
 //   BENCH_JOBS             empty Laravel jobs per measurement of scenario 10 (5000)
+//   BENCH_FANIN_MESSAGES, BENCH_FANIN_PUBLISHERS  scenario 11: messages in all (400000) and publisher processes (4)
+//   BENCH_IDLE_CONNECTIONS idle connections of scenario 13 (2000)
 //   BENCH_REQUESTS, BENCH_CONCURRENCY, BENCH_WORKERS  the PHP-FPM rows (see bench/fpm.php)
 //   BENCH_WRK_SECONDS, BENCH_WRK_CONNECTIONS  the nginx rows: wrk's duration per run (5) and connections (4)
 
 require __DIR__ . '/lib/bootstrap.php';
 
 use MqttBroadcast\Bench\BenchBroker;
+use MqttBroadcast\Bench\BrokerBench;
 use MqttBroadcast\Bench\Command;
 use MqttBroadcast\Bench\Env;
 use MqttBroadcast\Bench\FpmBench;
@@ -68,6 +71,9 @@ $n = [
     'idle_pause_us' => 100,
     'burst' => Env::int('BENCH_BURST_MESSAGES', 500_000),
     'jobs' => Env::int('BENCH_JOBS', 5_000),
+    'fanin' => Env::int('BENCH_FANIN_MESSAGES', 400_000),
+    'fanin_publishers' => Env::int('BENCH_FANIN_PUBLISHERS', 4),
+    'idle_connections' => Env::int('BENCH_IDLE_CONNECTIONS', 2_000),
 ];
 $scripts = __DIR__ . '/scripts';
 $progress = static fn (string $line) => fwrite(STDERR, sprintf("[%5.0fs] %s\n", microtime(true) - $began, $line));
@@ -364,6 +370,40 @@ $scenarios['10'] = static function () use (&$m, $broker, $n, $progress): void {
     }
 };
 
+// 11-13. The built-in broker (Mqtt\Broker, run() by a child PHP process,
+//     without persistence) against this Mosquitto, with the same clients, one
+//     after the other in each run (bench/lib/BrokerBench.php).
+$builtin = null;
+$brokers = static function () use (&$builtin, $broker): array {
+    $builtin ??= BrokerBench::startBuiltin();
+    return ['builtin' => $builtin, 'mosquitto' => $broker];
+};
+$scenarios['11'] = static function () use (&$m, $brokers, $lines, $topic, $n, $progress): void {
+    foreach ($brokers() as $name => $at) {
+        $m["11.$name"][] = BrokerBench::fanIn($at, $topic('11'), $n['fanin'], $n['fanin_publishers'], $lines->dir());
+    }
+    $progress(sprintf('11  QoS 0 fan-in, %d publishers: built-in %s msg/s, mosquitto %s msg/s', $n['fanin_publishers'], Table::rate(end($m['11.builtin'])), Table::rate(end($m['11.mosquitto']))));
+};
+$scenarios['12'] = static function () use (&$m, $brokers, $topic, $n, $progress): void {
+    foreach ($brokers() as $name => $at) {
+        $r = BrokerBench::acknowledged($at, $topic('12'), $n['acked']);
+        $m["12.$name"][] = $r['per_second'];
+        $m["12.$name.broker"][] = $r['broker_busy'];
+    }
+    $progress(sprintf('12  QoS 1 pipelined: built-in %s acked/s (busy %.0f%%), mosquitto %s acked/s (busy %.0f%%)',
+        Table::rate(end($m['12.builtin'])), 100 * end($m['12.builtin.broker']), Table::rate(end($m['12.mosquitto'])), 100 * end($m['12.mosquitto.broker'])));
+};
+// A fresh broker of each kind for each measurement: memory freed after the
+// other scenarios, or after the last run's connections, would be reused.
+$scenarios['13'] = static function () use (&$m, $n, $progress): void {
+    foreach (['builtin' => [BrokerBench::class, 'startBuiltin'], 'mosquitto' => [BenchBroker::class, 'start']] as $name => $start) {
+        $fresh = $start();
+        $m["13.$name"][] = BrokerBench::memoryPerThousandConnections($fresh, $n['idle_connections']);
+        $fresh->stop();
+    }
+    $progress(sprintf('13  RSS per 1,000 idle connections: built-in %s MB, mosquitto %s MB', Table::megabytes(end($m['13.builtin'])), Table::megabytes(end($m['13.mosquitto']))));
+};
+
 // ---- run ----
 
 $progress(sprintf('mosquitto on %s:%d; %d runs; scenarios %s', $broker->host(), $broker->port(), $runs, $only === [] ? 'all' : implode(',', $only)));
@@ -384,6 +424,7 @@ if ($enabled('nginx')) {
     $nginx = FpmBench::runBehindNginx($broker, $workers, Env::int('BENCH_WRK_CONNECTIONS', 4), Env::int('BENCH_WRK_SECONDS', 5), $runs, $progress);
 }
 $broker->stop();
+$builtin?->stop();
 
 // ---- the table ----
 
@@ -519,6 +560,19 @@ if (isset($m['10.mqtt.1'])) {
         sprintf('database driver on SQLite: %s jobs/s', $rate($median('10.database.dispatch'))),
         $times($ratio($median('10.mqtt.dispatch'), $median('10.database.dispatch'))), '—', '—');
 }
+if (isset($m['11.builtin'])) {
+    $table->measured(sprintf('11. built-in broker: QoS 0 fan-in, %d publisher processes → one mosquitto_sub: delivered msg/s', $n['fanin_publishers']), $m['11.builtin'], $rate,
+        sprintf('Mosquitto: %s msg/s', $rate($median('11.mosquitto'))), $times($ratio($median('11.builtin'), $median('11.mosquitto'))), '—', '—');
+}
+if (isset($m['12.builtin'])) {
+    $table->measured('12. built-in broker: `publish()` QoS 1 pipelined, max_inflight 1000, then `flush()`: acknowledged msg/s', $m['12.builtin'], $rate,
+        sprintf('Mosquitto: %s msg/s; broker busy %s (built-in), %s (Mosquitto)', $rate($median('12.mosquitto')), $busy('12.builtin'), $busy('12.mosquitto')),
+        $times($ratio($median('12.builtin'), $median('12.mosquitto'))), '—', '—');
+}
+if (isset($m['13.builtin'])) {
+    $table->measured('13. built-in broker: resident memory per 1,000 idle connections, MB', $m['13.builtin'], $megabytes,
+        sprintf('Mosquitto: %s MB', $megabytes($median('13.mosquitto'))), $times($ratio($median('13.builtin'), $median('13.mosquitto'))), '—', '—');
+}
 foreach (['fpm' => [$fpm, 'PHP-FPM (FastCGI client)'], 'nginx' => [$nginx, 'nginx + PHP-FPM, wrk']] as [$web, $label]) {
     if ($web === null) {
         continue;
@@ -571,6 +625,10 @@ if (isset($m['9.0'])) {
 if (isset($m['10.mqtt.1'])) {
     printf("- 10: %s empty jobs (Tests\\App\\EmptyJob) per measurement, dispatched from one process of the package's test application (Laravel %s) while its `php artisan queue:work` workers (--sleep=0.05) were stopped (SIGSTOP), then timed from SIGCONT until their output reported every job processed. mqtt: the bench broker (no persistence), workers online first so that the shared subscription splits the jobs; database: Laravel's jobs table on SQLite in WAL mode, the file on /dev/shm as the broker keeps nothing on disk either (jobs SQLite's locking failed count as finished). Both drivers share the machine's cores with their workers; the broker runs beside them\n",
         number_format($n['jobs']), preg_match("/VERSION = '([^']+)'/", (string) @file_get_contents((string) stream_resolve_include_path('Illuminate/Foundation/Application.php')), $v) ? $v[1] : '?');
+}
+if (isset($m['11.builtin']) || isset($m['12.builtin']) || isset($m['13.builtin'])) {
+    printf("- 11 to 13: the built-in broker is Mqtt\\Broker run() by a child PHP process (tests/support/BuiltinBroker.php), no persistence, its `log` on; the same clients against it and against the bench's Mosquitto, one after the other in each run. 11: %s messages of 64 bytes in all from %d bench/scripts/publish-burst.php processes started at once (QoS 0, each on its own topic below the filter mosquitto_sub holds), from the first measured publish() until mosquitto_sub had them all. 12: as 2 with max_inflight 1000 (%s messages). 13: a freshly started broker of each kind per measurement, %s connections from one PHP process, each a hand-made MQTT 3.1.1 CONNECT (keep-alive 0, nothing subscribed) answered by its CONNACK; the broker's VmRSS (/proc) before and 0.5 s after, per 1,000\n",
+        number_format($n['fanin']), $n['fanin_publishers'], number_format($n['acked']), number_format($n['idle_connections']));
 }
 if ($fpm !== null) {
     printf("- PHP-FPM: pm = static with %d workers, OPcache on; %d requests per run, %d in flight, each on a new FastCGI connection (bench/lib/FastCgiLoad.php); the broker counted %s PUBLISH packets for %d publish() calls\n",

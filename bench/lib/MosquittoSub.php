@@ -100,10 +100,13 @@ final class MosquittoSub
 
     private function awaitSubscription(): void
     {
-        // log_type subscribe: "<time>: <client id> <qos> <filter>"
+        // Mosquitto's log_type subscribe: "<time>: <client id> <qos> <filter>"
         $pattern = '/: ' . preg_quote($this->clientId, '/') . ' \d ' . preg_quote($this->topic, '/') . '$/m';
+        $subscribed = fn (): bool => $this->broker->isBuiltin()
+            ? $this->broker->subscribes($this->clientId) !== []
+            : (bool) preg_match($pattern, $this->broker->log());
         $deadline = microtime(true) + 10.0;
-        while (!preg_match($pattern, $this->broker->log())) {
+        while (!$subscribed()) {
             if (!$this->process->isRunning() || microtime(true) >= $deadline) {
                 throw new \RuntimeException('not subscribed within 10 s: ' . $this->describe());
             }
