@@ -232,7 +232,11 @@ impl EventLoop {
         let mut no_sleep = Box::pin(time::sleep(Duration::ZERO));
         // this loop is necessary since self.incoming.pop_front() might return None. In that case,
         // instead of returning a None event, we try again.
-        select! {
+        // Goes round again only when the PINGRESP deadline passed after the
+        // PINGRESP came (the select! below is not indented for it, to keep
+        // this patch small).
+        loop {
+        break select! {
             // Pull a bunch of packets from network, reply in bunch and yield the first item
             o = network.readb(&self.state) => {
                 o?;
@@ -314,7 +318,11 @@ impl EventLoop {
             // A PINGRESP not there in time: the link is dead. Without this, the next
             // ping (a whole keep-alive later) noticed it.
             _ = time::sleep_until(self.pingresp_deadline.unwrap_or_else(Instant::now)),
-                if self.pingresp_deadline.is_some() && lock(&self.state).await_pingresp => {
+                if self.pingresp_deadline.is_some() => {
+                self.pingresp_deadline = None;
+                if !lock(&self.state).await_pingresp {
+                    continue;
+                }
                 Err(ConnectionError::MqttState(StateError::AwaitPingResp))
             }
             // We generate pings irrespective of network activity. This keeps the ping logic
@@ -335,6 +343,7 @@ impl EventLoop {
                 };
                 Ok(lock(&self.state).events.pop_front().unwrap())
             }
+        };
         }
     }
 

@@ -230,7 +230,11 @@ impl EventLoop {
 
         // this loop is necessary since self.incoming.pop_front() might return None. In that case,
         // instead of returning a None event, we try again.
-        select! {
+        // Goes round again only when the PINGRESP deadline passed after the
+        // PINGRESP came (the select! below is not indented for it, to keep
+        // this patch small).
+        loop {
+        break select! {
             // Handles pending and new requests.
             // If available, prioritises pending requests from previous session.
             // Else, pulls next request from user requests channel.
@@ -306,7 +310,11 @@ impl EventLoop {
             // A PINGRESP not there in time: the link is dead. Without this, the next
             // ping (a whole keep-alive later) noticed it.
             _ = time::sleep_until(self.pingresp_deadline.unwrap_or_else(Instant::now)),
-                if self.pingresp_deadline.is_some() && lock(&self.state).await_pingresp => {
+                if self.pingresp_deadline.is_some() => {
+                self.pingresp_deadline = None;
+                if !lock(&self.state).await_pingresp {
+                    continue;
+                }
                 Err(ConnectionError::MqttState(StateError::AwaitPingResp))
             }
             // We generate pings irrespective of network activity. This keeps the ping logic
@@ -323,6 +331,7 @@ impl EventLoop {
                 network.flush().await?;
                 Ok(lock(&self.state).events.pop_front().unwrap())
             }
+        };
         }
     }
 
