@@ -139,7 +139,7 @@ cmd_test_vendored() {
 PHPUNIT="${PHPUNIT:-/usr/bin/phpunit}"
 
 # The connection test classes ./build.sh test runs against the built-in broker
-# too (MQTT_BROADCAST_TEST_BROKER=builtin): 80 s of the group's 10 minutes
+# too (MQTT_BROADCAST_TEST_BROKER=builtin): 80 s of the group's 9 minutes
 # there; the whole group: MQTT_BROADCAST_TEST_BROKER=builtin ./build.sh phpunit
 # -c tests/php/phpunit.xml --group protocol.
 BUILTIN_BROKER_TESTS='AsyncPublishTest|AuthTest|BrokerOutageTest|CloseTest|ConnectionReuseTest|EventTest|PersistentSessionTest|PublishSyncTest|QueueFullTest|RouteTest|ShutdownFlushTest|WillTest'
