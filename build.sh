@@ -150,7 +150,7 @@ cmd_test() {
     log "cargo test: crates/core"
     (cd "$ROOT" && cargo test --release -p mqtt-broadcast-core)
     # In the extension's target directory, whose build has compiled rmqtt and the
-    # rest already: some 50 s on 2 cores, instead of minutes in a directory of its own.
+    # rest already: 1 to 2.5 minutes on 2 cores, instead of many in a directory of its own.
     log "cargo test: crates/broker"
     (cd "$ROOT" && cargo test --release -p mqtt-broadcast-broker --target-dir "$TARGET_DIR")
     cmd_test_vendored
