@@ -8,11 +8,13 @@
 //! A record: flags, the payload's length, then (unless the topic is the one
 //! of the record before it) the topic's length and the topic, then the
 //! payload. Lengths are LEB128. Properties and `publishSync()` receipts,
-//! which bursts rarely carry, wait beside the records in the same order.
+//! which bursts rarely carry, wait beside the records in the same order. A
+//! message that leaves takes its payload along without a copy: a view of the
+//! buffer, which goes back once the last of its messages is acknowledged.
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
+use bytes::{BufMut, BytesMut};
 use rumqttc::QoS;
 
 use super::{Message, Receipt};
@@ -130,9 +132,8 @@ struct Extras {
 
 #[derive(Debug, Default)]
 struct Records {
-    buffers: VecDeque<Vec<u8>>,
-    /// Where the next record starts in the first buffer.
-    read: usize,
+    /// The first starts with the next record: what was read is split off.
+    buffers: VecDeque<BytesMut>,
     count: usize,
     extras: VecDeque<Extras>,
     /// The topic of the last record written, and of the last one read.
@@ -167,7 +168,7 @@ impl Records {
         }
         let topic_bytes = if same_topic { 0 } else { 5 + topic.len() };
         let buffer = self.buffer_for(1 + 5 + topic_bytes + payload.len());
-        buffer.push(flags);
+        buffer.put_u8(flags);
         write_length(buffer, payload.len());
         if !same_topic {
             write_length(buffer, topic.len());
@@ -182,34 +183,35 @@ impl Records {
     }
 
     /// The last buffer when `size` more bytes fit in it, else a new one.
-    fn buffer_for(&mut self, size: usize) -> &mut Vec<u8> {
+    fn buffer_for(&mut self, size: usize) -> &mut BytesMut {
         let fits = self
             .buffers
             .back()
             .is_some_and(|buffer| buffer.capacity() - buffer.len() >= size);
         if !fits {
             // An emptied buffer kept for reuse that is too small goes.
-            if self.buffers.back().is_some_and(Vec::is_empty) {
+            if self.buffers.back().is_some_and(BytesMut::is_empty) {
                 self.buffers.pop_back();
             }
-            self.buffers.push_back(Vec::with_capacity(size.max(BUFFER)));
+            self.buffers
+                .push_back(BytesMut::with_capacity(size.max(BUFFER)));
         }
         self.buffers.back_mut().expect("a buffer was just added")
     }
 
     fn front_qos(&self) -> Option<QoS> {
         let buffer = self.buffers.front()?;
-        (self.count > 0).then(|| qos(buffer[self.read]))
+        (self.count > 0).then(|| qos(buffer[0]))
     }
 
     fn pop(&mut self) -> Option<Message> {
         if self.count == 0 {
             return None;
         }
-        let buffer = self.buffers.front()?;
-        let mut at = self.read;
-        let flags = buffer[at];
-        at += 1;
+        let more = self.buffers.len() > 1;
+        let buffer = self.buffers.front_mut()?;
+        let flags = buffer[0];
+        let mut at = 1;
         let payload_len = read_length(buffer, &mut at);
         if flags & SAME_TOPIC == 0 {
             let topic_len = read_length(buffer, &mut at);
@@ -220,8 +222,13 @@ impl Records {
             self.read_topic
                 .push_str(std::str::from_utf8(topic).unwrap_or_default());
         }
-        let payload = Bytes::copy_from_slice(&buffer[at..at + payload_len]);
-        at += payload_len;
+        let mut record = buffer.split_to(at + payload_len);
+        let payload = record.split_off(at).freeze();
+        // Read to its end: it goes once no longer written to, or when the
+        // room left in it is too small to be worth keeping.
+        if buffer.is_empty() && (more || buffer.capacity() < BUFFER / 4) {
+            self.buffers.pop_front();
+        }
         let extras = if flags & EXTRAS != 0 {
             self.extras.pop_front()
         } else {
@@ -229,21 +236,6 @@ impl Records {
         };
         let (properties, receipt) = extras.map_or((None, None), |e| (e.properties, e.receipt));
         self.count -= 1;
-        self.read = at;
-        if self.read == buffer.len() {
-            self.read = 0;
-            if self.buffers.len() > 1 || self.count == 0 {
-                // Read to its end: its memory goes back, except that of the
-                // one buffer still written to, which is emptied for reuse.
-                let mut done = self.buffers.pop_front().expect("the buffer just read");
-                if self.buffers.is_empty() {
-                    done.clear();
-                    if done.capacity() <= BUFFER {
-                        self.buffers.push_back(done);
-                    }
-                }
-            }
-        }
         Some(Message {
             id: 0,
             topic: self.read_topic.clone(),
@@ -264,15 +256,15 @@ fn qos(flags: u8) -> QoS {
     }
 }
 
-fn write_length(buffer: &mut Vec<u8>, mut length: usize) {
+fn write_length(buffer: &mut BytesMut, mut length: usize) {
     loop {
         let byte = (length & 0x7f) as u8;
         length >>= 7;
         if length == 0 {
-            buffer.push(byte);
+            buffer.put_u8(byte);
             return;
         }
-        buffer.push(byte | 0x80);
+        buffer.put_u8(byte | 0x80);
     }
 }
 
