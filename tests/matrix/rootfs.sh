@@ -79,7 +79,7 @@ in_rootfs() {
         cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
         exec chroot "$dir" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
             PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-            CI="${CI:-}" PHPUNIT=/opt/host-phpunit/phpunit \
+            CI="${CI:-}" PHPUNIT=/opt/host-phpunit/phpunit MQTT_BROADCAST_DEPS=matrix \
             /bin/bash -c "cd \"\$0\" && exec \"\$@\"" "$checkout" "$@"
     ' in_rootfs "$dir" "$ROOT" "$home" "$@"
 }

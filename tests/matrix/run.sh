@@ -2,17 +2,19 @@
 # The test matrix beyond the host's PHP and Mosquitto (./build.sh test covers those):
 #
 #   sid     Debian unstable: PHP 8.4 and the newest Mosquitto Debian ships (2.1.x):
-#           the connection tests (--group protocol) over MQTT 3.1.1 and again
-#           over MQTT 5, then the tests of the API surface a PHP version can
-#           change (stubs, argument checks, the built-in broker, the
-#           Mosquitto-PHP classes). CI runs this one (.ci/run); SID_FULL=1
-#           runs the whole extension's suite in place of the first run.
+#           the connection tests (--group protocol) over MQTT 3.1.1, then the
+#           tests of the API surface a PHP version can change (stubs, argument
+#           checks, the built-in broker, the Mosquitto-PHP classes). CI runs
+#           this one (.ci/run); SID_FULL=1 runs the whole extension's suite and
+#           the connection tests again over MQTT 5 instead.
 #   trixie  Debian 13: the extension's suites (and the Laravel package's, on
 #           Debian 13's Laravel 10) on PHP 8.4, against Mosquitto 2.0.x
 #
 #   tests/matrix/run.sh [trixie|sid]...         make (unless cached), build, test (default: both)
 #   tests/matrix/run.sh create [trixie|sid]...  only make the root filesystems (CI makes sid's
 #                                               while the host builds)
+#   tests/matrix/run.sh seed [trixie|sid]...    and copy the host's build in, for the first build
+#   tests/matrix/run.sh build [trixie|sid]...   and build (CI builds sid's while the host's tests run)
 #
 # Each runs in a cached root filesystem (tests/matrix/rootfs.sh) with the build for
 # its PHP in a cargo target directory inside that root filesystem, so the checkout's
@@ -73,10 +75,11 @@ run_sid() {
         log "sid: the connection tests over MQTT 3.1.1"
         in_rootfs sid ./build.sh phpunit -c tests/php/phpunit.xml --group protocol || failed=1
     fi
-    log "sid: the connection tests again over MQTT 5"
-    in_rootfs sid env MQTT_BROADCAST_TEST_PROTOCOL=5 ./build.sh phpunit -c tests/php/phpunit.xml \
-        --group protocol --exclude-group short-keep-alive || failed=1
-    if [ "${SID_FULL:-0}" != 1 ]; then
+    if [ "${SID_FULL:-0}" = 1 ]; then
+        log "sid: the connection tests again over MQTT 5"
+        in_rootfs sid env MQTT_BROADCAST_TEST_PROTOCOL=5 ./build.sh phpunit -c tests/php/phpunit.xml \
+            --group protocol --exclude-group short-keep-alive || failed=1
+    else
         log "sid: the API surface under this PHP"
         in_rootfs sid ./build.sh phpunit -c tests/php/phpunit.xml \
             --filter 'StubsTest|BadInputTest|BrokerTest|MosquittoCompatTest|MetricsTest' || failed=1
@@ -85,11 +88,10 @@ run_sid() {
 }
 
 main() {
-    local create_only=0 name reason start failed=()
-    if [ "${1:-}" = create ]; then
-        create_only=1
-        shift
-    fi
+    local mode=test name reason start failed=()
+    case "${1:-}" in
+        create | seed | build) mode="$1"; shift ;;
+    esac
     local names=("$@")
     [ ${#names[@]} -gt 0 ] || names=(trixie sid)
 
@@ -102,7 +104,11 @@ main() {
         start=$SECONDS
         "$ROOTFS" create "$name"
         log "$name: root filesystem ready after $((SECONDS - start))s"
-        [ $create_only -eq 1 ] && continue
+        case "$mode" in
+            create) continue ;;
+            seed) seed_build "$name"; continue ;;
+            build) build "$name" || failed+=("$name"); continue ;;
+        esac
         start=$SECONDS
         if build "$name" && "run_$name"; then
             log "$name: passed in $((SECONDS - start))s"
@@ -115,7 +121,7 @@ main() {
         log "failed: ${failed[*]}"
         return 1
     fi
-    [ $create_only -eq 1 ] || log "passed: ${names[*]}"
+    [ "$mode" != test ] || log "passed: ${names[*]}"
 }
 
 main "$@"
