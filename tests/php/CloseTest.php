@@ -55,6 +55,23 @@ final class CloseTest extends MqttTestCase
         );
     }
 
+    /**
+     * MQTT leaves closing the socket after DISCONNECT to the client, and the
+     * built-in broker waits for it: close() ends its half, and returns once the
+     * broker has ended its own, not at a timeout.
+     */
+    public function testCloseReturnsOnceTheBrokerHasEndedTheConnection(): void
+    {
+        foreach (['3.1.1', '5'] as $protocol) {
+            $options = $this->options(['protocol' => $protocol, 'will' => ['topic' => $this->topic('will'), 'payload' => 'gone']]);
+            $client = $this->client($options);
+            $client->publishSync($this->topic('before-close'), 'x', 1, false, 10.0);
+            $client->close();
+            $this->assertCount(1, $this->broker()->connectionEnds($options['client_id']), "MQTT $protocol:\n" . $this->broker()->log());
+            $this->assertCount(1, $this->broker()->disconnects($options['client_id']), "MQTT $protocol: a DISCONNECT, not a dropped link");
+        }
+    }
+
     public function testWhatCloseCouldNotDeliverStaysVisibleAndMovesToTheNextClientOfThatName(): void
     {
         $topic = $this->topic('undelivered');

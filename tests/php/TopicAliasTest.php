@@ -107,7 +107,8 @@ final class TopicAliasTest extends MqttTestCase
 
         $listener->waitFor(4);
         $listener->sync();
-        $this->assertSameMultiset(['before-1', 'before-2', 'after-1', 'after-2'], $listener->payloads());
+        // The listener's own QoS 1 session may get one twice across the restart.
+        $this->assertSameMultiset(['before-1', 'before-2', 'after-1', 'after-2'], array_values(array_unique($listener->payloads())));
         $seen = array_map(fn (array $p) => [$p['payload'], $p['topic'], $p['properties']['topic_alias'] ?? null], $tap->publishesFromClient());
         $this->assertSame([
             ['before-1', "{$prefix}t/a", 1],

@@ -82,10 +82,15 @@ while (true) {
         [$from, $to, $connection, $side] = $routes[(int) $socket];
         $bytes = fread($from, 65536);
         if ($bytes === '' || $bytes === false) {
-            // One side closed: so does the other.
-            unset($routes[(int) $from], $routes[(int) $to], $pending[(int) $from], $pending[(int) $to]);
-            fclose($from);
-            fclose($to);
+            // One side ended its half: so does the tap towards the other, which
+            // may still answer. Both halves ended: the connection is gone.
+            unset($routes[(int) $from], $pending[(int) $from]);
+            if (isset($routes[(int) $to])) {
+                stream_socket_shutdown($to, STREAM_SHUT_WR);
+            } else {
+                fclose($from);
+                fclose($to);
+            }
             continue;
         }
         fwrite($to, $bytes);

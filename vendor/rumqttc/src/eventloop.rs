@@ -174,6 +174,17 @@ impl EventLoop {
         self.network.as_ref()?.shared.clone()
     }
 
+    /// After DISCONNECT: ends the client's half of the connection, as MQTT
+    /// asks, and leaves the broker's half to `poll` until the broker closes it.
+    /// Closing the whole socket instead could reset the connection before the
+    /// broker read the DISCONNECT, and the broker would publish the will.
+    pub async fn close_write(&mut self) -> Result<(), StateError> {
+        match self.network.as_mut() {
+            Some(network) => network.close_write().await,
+            None => Ok(()),
+        }
+    }
+
     /// Yields Next notification or outgoing request and periodically pings
     /// the broker. Continuing to poll will reconnect to the broker if there is
     /// a disconnection.

@@ -426,9 +426,17 @@ impl AsyncWrite for SharedStream {
         }
     }
 
-    /// The socket closes when both ends let go of it.
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_flush(cx)
+    /// Writes what waits, then ends the write half (a FIN); the socket
+    /// closes when both ends let go of it.
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.as_mut().poll_flush(cx))?;
+        // SAFETY: as in `Lent::take`, a view that never closes the socket.
+        let socket =
+            ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(self.0.stream.as_raw_fd()) });
+        match socket.shutdown(std::net::Shutdown::Write) {
+            Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
+            _ => Poll::Ready(Ok(())),
+        }
     }
 }
 

@@ -289,7 +289,7 @@ impl Connection {
                 }
             }
             Event::Message(incoming) => return self.route(link, incoming),
-            Event::Connected { .. } | Event::Other => {}
+            Event::Connected { .. } | Event::Disconnecting | Event::Other => {}
         }
         Vec::new()
     }
@@ -401,9 +401,11 @@ impl Connection {
         })
     }
 
-    /// Says DISCONNECT, then reads until the broker closes the connection:
-    /// closing our end with unread data in it would reset the connection, and
-    /// the broker could lose what we wrote just before.
+    /// Says DISCONNECT, ends our half of the connection once it is written,
+    /// then reads until the broker closes its half: closing the socket with
+    /// unread data in it would reset the connection, and the broker could lose
+    /// what we wrote just before. A broker that waits for the client to close
+    /// (rmqtt, the built-in one) closes on our half-close at once.
     async fn disconnect(&self, eventloop: &mut EventLoop) {
         let farewell = {
             let link = self.link.lock();
@@ -417,7 +419,11 @@ impl Connection {
         }
         let closed_by_broker = async {
             while let Ok(event) = eventloop.poll(None).await {
+                let written = matches!(event, Event::Disconnecting);
                 deliver(self.handle(vec![event])).await;
+                if written {
+                    eventloop.close_write().await;
+                }
             }
         };
         let _ = tokio::time::timeout(DISCONNECT_TIMEOUT, closed_by_broker).await;

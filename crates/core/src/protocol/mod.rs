@@ -53,6 +53,8 @@ pub enum Event {
     /// UNSUBACK.
     Unsubscribed(u16),
     Message(Incoming),
+    /// DISCONNECT was written and flushed.
+    Disconnecting,
     /// Nothing the connection tracks (pings…).
     Other,
 }
@@ -304,6 +306,16 @@ impl EventLoop {
             EventLoop::V311(eventloop) => v311::take_events(eventloop),
             EventLoop::V5(eventloop) => v5::take_events(eventloop),
         }
+    }
+
+    /// After DISCONNECT: ends our half of the connection; `poll` goes on
+    /// reading until the broker ends its half.
+    /// A failure shows on the next `poll`.
+    pub async fn close_write(&mut self) {
+        match self {
+            EventLoop::V311(eventloop) => eventloop.close_write().await.ok(),
+            EventLoop::V5(eventloop) => eventloop.close_write().await.ok(),
+        };
     }
 
     /// Drops the connection's requests and rumqttc's copies of what was in

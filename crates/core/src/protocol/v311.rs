@@ -208,6 +208,7 @@ fn event(event: rumqttc::Event) -> Event {
             properties: None,
             identifiers: Vec::new(),
         }),
+        Out(Outgoing::Disconnect) => Event::Disconnecting,
         _ => Event::Other,
     }
 }

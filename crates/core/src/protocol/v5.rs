@@ -354,6 +354,7 @@ fn event(event: rumqttc::v5::Event) -> Event {
                 .unwrap_or_default(),
             properties: publish.properties.and_then(from_wire),
         }),
+        Out(Outgoing::Disconnect) => Event::Disconnecting,
         _ => Event::Other,
     }
 }

@@ -99,4 +99,13 @@ impl Network {
             .await
             .map_err(StateError::Deserialization)
     }
+
+    /// Flushes, then ends the client's half of the connection (a FIN, after
+    /// TLS's close_notify or WebSocket's Close frame); what the broker still
+    /// sends can be read until it closes its half.
+    pub async fn close_write(&mut self) -> Result<(), StateError> {
+        SinkExt::<Packet>::close(&mut self.framed)
+            .await
+            .map_err(StateError::Deserialization)
+    }
 }
