@@ -70,10 +70,14 @@ final class NetworkNamespace
         return $this->address;
     }
 
-    /** @return list<string> put before a command to run it in the namespace */
+    /**
+     * @return list<string> put before a command to run it in the namespace. nsenter enters
+     *   the network namespace only: `ip netns exec` also remounts /sys, which fails in a
+     *   chroot whose / is no mount point (the test matrix's root filesystems).
+     */
     public function commandPrefix(): array
     {
-        return ['ip', 'netns', 'exec', $this->name];
+        return ['nsenter', "--net=/run/netns/{$this->name}", '--'];
     }
 
     /** Runs a command in the namespace and returns its output; fails when it fails. */
