@@ -8,6 +8,7 @@
 #   ./build.sh target-dir  print that cargo target directory (target/php-API[-zts][-debug])
 #   ./build.sh test      deps, build, Rust unit tests, then the PHP suites (extra args go to phpunit)
 #   ./build.sh test-php  deps, build, the PHP suites only
+#   ./build.sh test-rust build, the Rust tests only (./build.sh test runs them beside the PHP suites)
 #   ./build.sh phpunit ARGS  deps, build, phpunit ARGS with the build loaded
 #   ./build.sh test-matrix  the suites under Debian 13's PHP 8.4 and against the newest
 #                        Mosquitto, in cached debootstrap root filesystems (tests/matrix/run.sh)
@@ -146,7 +147,7 @@ cmd_test_vendored() {
 PHPUNIT="${PHPUNIT:-/usr/bin/phpunit}"
 
 # The connection test classes ./build.sh test runs against the built-in broker
-# too (MQTT_BROADCAST_TEST_BROKER=builtin): 80 s of the group's 9 minutes
+# too (MQTT_BROADCAST_TEST_BROKER=builtin): 35 s of the group's 2.5 minutes
 # there; the whole group: MQTT_BROADCAST_TEST_BROKER=builtin ./build.sh phpunit
 # -c tests/php/phpunit.xml --group protocol.
 BUILTIN_BROKER_TESTS='AsyncPublishTest|AuthTest|BrokerOutageTest|CloseTest|ConnectionReuseTest|EventTest|PersistentSessionTest|PublishSyncTest|QueueFullTest|RouteTest|ShutdownFlushTest|WillTest'
@@ -154,35 +155,53 @@ BUILTIN_BROKER_TESTS='AsyncPublishTest|AuthTest|BrokerOutageTest|CloseTest|Conne
 cmd_test() {
     cmd_deps
     cmd_build
-    # In the extension's target directory, whose build has compiled their
-    # dependencies already (rmqtt's among them): in one of their own, the
-    # dependencies would be compiled again, minutes on 2 cores.
+    # The Rust tests spend minutes compiling (a fat-LTO link per test binary) and
+    # the PHP suites mostly wait on sockets and timers: the Rust tests run beside
+    # them in a session of their own, niced so that the PHP suites get the CPU
+    # whenever they ask for it. Their output comes after the PHP suites'.
+    local rust_log="$ROOT/.build-tmp/rust-tests.log" rust_pid php_status=0 rust_status=0
+    mkdir -p "$ROOT/.build-tmp"
+    log "cargo test runs beside the PHP suites; its output follows theirs"
+    setsid nice -n 19 "$ROOT/build.sh" test-rust >"$rust_log" 2>&1 &
+    rust_pid=$!
+    trap 'kill -- -'"$rust_pid"' 2>/dev/null || true' EXIT
+    test_php "$@" || php_status=$?
+    wait "$rust_pid" || rust_status=$?
+    trap - EXIT
+    cat "$rust_log" >&2
+    [ "$rust_status" -eq 0 ] || log "cargo test FAILED (exit $rust_status)"
+    [ "$php_status" -eq 0 ] || log "phpunit FAILED (exit $php_status)"
+    [ "$rust_status" -eq 0 ] && [ "$php_status" -eq 0 ]
+}
+
+# The Rust tests: the core's and the broker's, in the extension's target directory,
+# whose build has compiled their dependencies already (rmqtt's among them: in one
+# of their own they would be compiled again, minutes on 2 cores), then the vendored
+# rumqttc's.
+cmd_test_rust() {
+    cmd_build
     log "cargo test: crates/core and crates/broker"
     (cd "$ROOT" && cargo test --release -p mqtt-broadcast-core -p mqtt-broadcast-broker \
         --target-dir "$TARGET_DIR")
     cmd_test_vendored
-    test_php "$@"
 }
 
 # The PHP suites alone, against the build for the PHP under test (the Rust tests
 # do not depend on PHP: tests/matrix/run.sh runs these under other PHPs).
-cmd_test_php() {
-    cmd_deps
-    cmd_build
-    test_php "$@"
-}
-
+cmd_# Every suite, even after one failed, so that one run shows every failure.
 test_php() {
+    local failed=0
     log "phpunit (PHP $PHP_VERSION, $(mosquitto -h 2>/dev/null | head -n 1))"
-    (cd "$ROOT" && run_php "$PHPUNIT" -c tests/php/phpunit.xml "$@")
+    (cd "$ROOT" && run_php "$PHPUNIT" -c tests/php/phpunit.xml "$@") || failed=1
     log "phpunit: the connection tests again over MQTT 5"
     (cd "$ROOT" && MQTT_BROADCAST_TEST_PROTOCOL=5 run_php "$PHPUNIT" -c tests/php/phpunit.xml \
-        --group protocol --exclude-group short-keep-alive "$@")
+        --group protocol --exclude-group short-keep-alive "$@") || failed=1
     log "phpunit: connection tests against the built-in broker (Mqtt\\Broker) instead of Mosquitto"
     (cd "$ROOT" && MQTT_BROADCAST_TEST_BROKER=builtin run_php "$PHPUNIT" -c tests/php/phpunit.xml \
-        --group protocol --filter "/($BUILTIN_BROKER_TESTS)::/" "$@")
+        --group protocol --filter "/($BUILTIN_BROKER_TESTS)::/" "$@") || failed=1
     log "phpunit: laravel-adapter"
-    (cd "$ROOT" && run_php "$PHPUNIT" -c laravel-adapter/tests/phpunit.xml "$@")
+    (cd "$ROOT" && run_php "$PHPUNIT" -c laravel-adapter/tests/phpunit.xml "$@") || failed=1
+    return "$failed"
 }
 
 # phpunit with the build for the PHP under test loaded: ./build.sh phpunit -c tests/php/phpunit.xml --group protocol
@@ -252,6 +271,7 @@ main() {
         build) cmd_build ;;
         target-dir) find_php; echo "$TARGET_DIR" ;;
         test) cmd_test "$@" ;;
+        test-rust) cmd_test_rust ;;
         test-php) cmd_test_php "$@" ;;
         phpunit) cmd_phpunit "$@" ;;
         test-matrix) "$ROOT/tests/matrix/run.sh" "$@" ;;
@@ -259,7 +279,7 @@ main() {
         install) cmd_install ;;
         example) cmd_example ;;
         bench) cmd_bench ;;
-        *) echo "usage: $0 {deps [bench]|build|test [phpunit args]|test-php [phpunit args]|phpunit ARGS|test-matrix|test-zts [phpunit args]|install|example|bench}" >&2; exit 2 ;;
+        *) echo "usage: $0 {deps [bench]|build|test [phpunit args]|test-rust|test-php [phpunit args]|phpunit ARGS|test-matrix|test-zts [phpunit args]|install|example|bench}" >&2; exit 2 ;;
     esac
 }
 
