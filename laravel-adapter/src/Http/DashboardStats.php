@@ -205,10 +205,16 @@ final class DashboardStats
                 $settings = MqttQueueConfig::fromArray($config, "queue.connections.$name");
                 $queue['connection'] = $settings->connection;
                 $queue['group'] = $settings->group;
-                $queue['failed_jobs'] = $this->failedJobs((string) $name);
                 $queue['workers'] = $this->workers($settings);
             } catch (\Throwable $e) {
                 $queue['error'] = $e->getMessage();
+            }
+            // Laravel 10 and later count failed jobs in the database: without one, the
+            // workers are still shown.
+            try {
+                $queue['failed_jobs'] = $this->failedJobs((string) $name);
+            } catch (\Throwable $e) {
+                $queue['error'] ??= 'The failed jobs cannot be counted (has `php artisan migrate` run?): ' . $e->getMessage();
             }
             $queues[] = $queue;
         }

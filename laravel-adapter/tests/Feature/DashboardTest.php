@@ -57,7 +57,11 @@ final class DashboardTest extends TestCase
         self::assertStringStartsWith('The failed-publish store cannot be read (has `php artisan migrate` run?)', $stats['failed']['error']);
         self::assertSame(['enabled' => false, 'latest' => [], 'error' => null], $stats['messages'], 'the message log is off');
         self::assertSame('mqtt', $stats['queues'][0]['name'], 'the mqtt queue connection of the test application');
-        self::assertNull($stats['queues'][0]['error']);
+        if (method_exists($app->make('queue.failer'), 'count')) {
+            self::assertStringStartsWith('The failed jobs cannot be counted (has `php artisan migrate` run?)', (string) $stats['queues'][0]['error'], 'Laravel 10 and later count them in the database');
+        } else {
+            self::assertNull($stats['queues'][0]['error']);
+        }
 
         $page = $this->request($app, 'GET', '/mqtt-broadcast');
         self::assertSame(200, $page->getStatusCode(), (string) $page->getContent());
