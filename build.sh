@@ -188,7 +188,13 @@ cmd_test_rust() {
 
 # The PHP suites alone, against the build for the PHP under test (the Rust tests
 # do not depend on PHP: tests/matrix/run.sh runs these under other PHPs).
-cmd_# Every suite, even after one failed, so that one run shows every failure.
+cmd_test_php() {
+    cmd_deps
+    cmd_build
+    test_php "$@"
+}
+
+# Every suite, even after one failed, so that one run shows every failure.
 test_php() {
     local failed=0
     log "phpunit (PHP $PHP_VERSION, $(mosquitto -h 2>/dev/null | head -n 1))"
