@@ -174,15 +174,19 @@ cmd_test() {
     [ "$rust_status" -eq 0 ] && [ "$php_status" -eq 0 ]
 }
 
-# The Rust tests: the core's and the broker's, in the extension's target directory,
-# whose build has compiled their dependencies already (rmqtt's among them: in one
-# of their own they would be compiled again, minutes on 2 cores), then the vendored
-# rumqttc's.
+# The Rust tests: the core's and the broker's, then the vendored rumqttc's. In a
+# target directory of their own, so that cargo's lock on it for minutes does not
+# stall a build of the extension meanwhile (PeclInstallTest's phpize build reuses
+# the extension's), brought up to date from the extension's first: its
+# dependencies (rmqtt's among them) are compiled already, and cargo keeps them.
 cmd_test_rust() {
     cmd_build
+    local dir="$TARGET_DIR-rust-tests"
+    mkdir -p "$dir"
+    cp -a -u "$TARGET_DIR/." "$dir/"
     log "cargo test: crates/core and crates/broker"
     (cd "$ROOT" && cargo test --release -p mqtt-broadcast-core -p mqtt-broadcast-broker \
-        --target-dir "$TARGET_DIR")
+        --target-dir "$dir")
     cmd_test_vendored
 }
 

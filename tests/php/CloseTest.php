@@ -56,20 +56,28 @@ final class CloseTest extends MqttTestCase
     }
 
     /**
-     * MQTT leaves closing the socket after DISCONNECT to the client, and the
-     * built-in broker waits for it: close() ends its half, and returns once the
-     * broker has ended its own, not at a timeout.
+     * After DISCONNECT, close() ends its half of the connection and reads until
+     * the broker ends its own (the built-in broker waits for the client to
+     * close): the broker reads a DISCONNECT, not a reset, and keeps the will.
      */
-    public function testCloseReturnsOnceTheBrokerHasEndedTheConnection(): void
+    public function testCloseEndsTheConnectionWithADisconnectTheBrokerReads(): void
     {
+        $willTopic = $this->topic('will');
+        $will = $this->listen($willTopic);
         foreach (['3.1.1', '5'] as $protocol) {
-            $options = $this->options(['protocol' => $protocol, 'will' => ['topic' => $this->topic('will'), 'payload' => 'gone']]);
+            $options = $this->options(['protocol' => $protocol, 'will' => ['topic' => $willTopic, 'payload' => 'gone']]);
             $client = $this->client($options);
             $client->publishSync($this->topic('before-close'), 'x', 1, false, 10.0);
             $client->close();
+            $deadline = microtime(true) + 10.0;
+            while ($this->broker()->connectionEnds($options['client_id']) === [] && microtime(true) < $deadline) {
+                usleep(10_000);
+            }
             $this->assertCount(1, $this->broker()->connectionEnds($options['client_id']), "MQTT $protocol:\n" . $this->broker()->log());
             $this->assertCount(1, $this->broker()->disconnects($options['client_id']), "MQTT $protocol: a DISCONNECT, not a dropped link");
         }
+        $will->sync();
+        $this->assertSame([], $will->payloads(), 'no will: the broker read the DISCONNECT');
     }
 
     public function testWhatCloseCouldNotDeliverStaysVisibleAndMovesToTheNextClientOfThatName(): void
