@@ -8,10 +8,9 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use bytes::BytesMut;
-use mqtt_broadcast_core::config::{Config, Protocol, Reconnect};
+use mqtt_broadcast_core::config::{Config, Protocol};
 use mqtt_broadcast_core::connection::{Connection, ConnectionState};
 use mqtt_broadcast_core::QoS;
 use rumqttc::v5::mqttbytes::v5::{
@@ -23,7 +22,7 @@ use rumqttc::v5::mqttbytes::Error as DecodeError;
 // Its scripted broker speaks MQTT 3.1.1: only its helpers are used here.
 #[allow(dead_code)]
 mod support;
-use support::{eventually, WAIT};
+use support::{config_for, eventually, open_on, runtime, WAIT};
 
 /// A scripted MQTT 5 broker on a loopback port of its own.
 struct Scripted {
@@ -151,33 +150,10 @@ fn refusal(reference: &str) -> ConnAck {
 
 fn open(name: &str, broker: &Scripted, runtime: &tokio::runtime::Runtime) -> Arc<Connection> {
     let config = Config {
-        host: "127.0.0.1".into(),
-        port: broker.port,
         protocol: Protocol::V5,
-        flush_timeout: WAIT,
-        reconnect: Reconnect {
-            initial_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            max_retries: 0,
-        },
-        ..Config::default()
+        ..config_for(broker.port)
     };
-    Connection::open(
-        name,
-        config,
-        None,
-        std::process::id(),
-        runtime.handle(),
-        Vec::new(),
-    )
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
+    open_on(runtime.handle(), name, config)
 }
 
 #[test]

@@ -24,6 +24,36 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::{Handle, Runtime};
 use tokio::time::error::Elapsed;
 
+/// The runtime connections run on: one worker, as in the extension.
+pub fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// A connection to a broker on `port` of loopback that reconnects at once
+/// and gives up on nothing: the tests decide when it is connected.
+pub fn config_for(port: u16) -> Config {
+    Config {
+        host: "127.0.0.1".into(),
+        port,
+        flush_timeout: WAIT,
+        reconnect: Reconnect {
+            initial_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            max_retries: 0,
+        },
+        ..Config::default()
+    }
+}
+
+/// Opens `name` on `runtime`, the way the registry does.
+pub fn open_on(runtime: &Handle, name: &str, config: Config) -> Arc<Connection> {
+    Connection::open(name, config, None, std::process::id(), runtime, Vec::new())
+}
+
 /// How long any one step may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(5);
 /// How long the client is watched for something it must not do: far longer
@@ -43,11 +73,7 @@ impl Broker {
     /// Listens on a free loopback port. Nothing is accepted until `accept`:
     /// meanwhile the client's TCP connect succeeds, and it waits for CONNACK.
     pub fn start() -> Broker {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a tokio runtime");
+        let runtime = runtime();
         let listener = runtime
             .block_on(TcpListener::bind("127.0.0.1:0"))
             .expect("a loopback port");
@@ -59,32 +85,14 @@ impl Broker {
         }
     }
 
-    /// A connection to this broker that reconnects at once and gives up on
-    /// nothing: the tests decide when it is connected.
+    /// A connection to this broker (see `config_for`).
     pub fn config(&self) -> Config {
-        Config {
-            host: "127.0.0.1".into(),
-            port: self.port,
-            flush_timeout: WAIT,
-            reconnect: Reconnect {
-                initial_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(50),
-                max_retries: 0,
-            },
-            ..Config::default()
-        }
+        config_for(self.port)
     }
 
-    /// Opens `name` on the broker's runtime, the way the registry does.
+    /// Opens `name` on the broker's runtime (see `open_on`).
     pub fn open(&self, name: &str, config: Config) -> Arc<Connection> {
-        Connection::open(
-            name,
-            config,
-            None,
-            std::process::id(),
-            self.runtime.handle(),
-            Vec::new(),
-        )
+        open_on(self.runtime.handle(), name, config)
     }
 
     /// Accepts the client's next connection and reads its CONNECT; the
