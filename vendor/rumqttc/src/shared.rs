@@ -120,6 +120,14 @@ impl SharedTcp {
         self.stream.as_raw_fd()
     }
 
+    /// The socket as std's, for the calls tokio's `TcpStream` does not offer
+    /// through a shared reference (a read past its readiness, a shutdown).
+    fn std_view(&self) -> ManuallyDrop<std::net::TcpStream> {
+        // SAFETY: the socket stays open while `self` holds its `TcpStream`;
+        // ManuallyDrop keeps this view from closing it.
+        ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(self.stream.as_raw_fd()) })
+    }
+
     /// Lends the reading to the calling thread until the `Lent` is dropped:
     /// the event loop reads nothing meanwhile. `None` while another thread
     /// has it, or the connection is gone.
@@ -347,10 +355,7 @@ impl Lent {
             }
             // Straight from the kernel: tokio's idea of the socket's
             // readiness waits for the event loop's thread to run.
-            let fd = shared.stream.as_raw_fd();
-            // SAFETY: the socket stays open while `shared` holds its
-            // `TcpStream`; ManuallyDrop keeps this view from closing it.
-            let socket = ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(fd) });
+            let socket = shared.std_view();
             let read = inbound.fill(|bytes| {
                 let spare = bytes.spare_capacity_mut();
                 // SAFETY: read(2) only writes into the buffer, and only the
@@ -430,10 +435,7 @@ impl AsyncWrite for SharedStream {
     /// closes when both ends let go of it.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.as_mut().poll_flush(cx))?;
-        // SAFETY: as in `Lent::take`, a view that never closes the socket.
-        let socket =
-            ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(self.0.stream.as_raw_fd()) });
-        match socket.shutdown(std::net::Shutdown::Write) {
+        match self.0.std_view().shutdown(std::net::Shutdown::Write) {
             Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
             _ => Poll::Ready(Ok(())),
         }
