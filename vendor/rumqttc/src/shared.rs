@@ -210,9 +210,10 @@ impl AsyncRead for SharedStream {
     ) -> Poll<io::Result<()>> {
         let shared = &self.0;
         let mut inbound = shared.inbound.lock().map_err(|_| poisoned())?;
+        inbound.waiting = Waiting::No;
         loop {
             if inbound.lent {
-                inbound.waiting = Some(cx.waker().clone());
+                inbound.waiting = Waiting::ForLender(cx.waker().clone());
                 return Poll::Pending;
             }
             let n = inbound.ready(buf.remaining());
@@ -231,7 +232,10 @@ impl AsyncRead for SharedStream {
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(shared.stream.poll_read_ready(cx))?;
+                    if shared.stream.poll_read_ready(cx)?.is_pending() {
+                        inbound.waiting = Waiting::ForSocket(cx.waker().clone());
+                        return Poll::Pending;
+                    }
                 }
                 Err(e) => return Poll::Ready(Err(e)),
             }
@@ -252,8 +256,20 @@ struct Inbound {
     passing: usize,
     /// Another thread reads for itself (`Lent`): the event loop waits.
     lent: bool,
-    /// The event loop's task, waiting for the reading to come back.
-    waiting: Option<Waker>,
+    /// The event loop's task while it waits to read.
+    waiting: Waiting,
+}
+
+/// What the event loop's task waits for, if it waits to read.
+#[derive(Default)]
+enum Waiting {
+    #[default]
+    No,
+    /// The reading to come back from a lender.
+    ForLender(Waker),
+    /// The runtime to report the socket readable. A lender that read what
+    /// it would have reported wakes the task instead.
+    ForSocket(Waker),
 }
 
 impl Inbound {
@@ -337,9 +353,13 @@ pub struct Lent(Arc<SharedTcp>);
 
 impl Lent {
     /// Reads what the socket has (never waits) and takes the next packet if
-    /// `wanted` says so.
+    /// `wanted` says so. `Closed` too once the event loop let go of the
+    /// connection.
     pub fn take(&self, wanted: impl FnOnce(&[u8]) -> bool) -> Arrived {
         let shared = &self.0;
+        if shared.closed.load(Ordering::Acquire) {
+            return Arrived::Closed;
+        }
         let Ok(mut inbound) = shared.inbound.lock() else {
             return Arrived::Closed;
         };
@@ -379,13 +399,18 @@ impl Lent {
 }
 
 impl Drop for Lent {
+    /// Gives the reading back, and wakes the event loop if it waited for
+    /// it, or if what the lender read is for it: the runtime, having found
+    /// nothing left in the socket, would not.
     fn drop(&mut self) {
         let Ok(mut inbound) = self.0.inbound.lock() else {
             return;
         };
         inbound.lent = false;
-        if let Some(waiting) = inbound.waiting.take() {
-            waiting.wake();
+        match &inbound.waiting {
+            Waiting::ForLender(task) => task.wake_by_ref(),
+            Waiting::ForSocket(task) if !inbound.bytes.is_empty() => task.wake_by_ref(),
+            _ => {}
         }
     }
 }
@@ -491,5 +516,118 @@ mod test {
         inbound.bytes.extend_from_slice(&large);
         assert_eq!(inbound.ready(1 << 20), large.len());
         assert_eq!(inbound.passing, 4 + 131_072 - large.len());
+    }
+
+    /// A broker's end and a shared client's end of one loopback connection,
+    /// with an event loop that reads the shared end on a runtime of its own
+    /// thread and hands over what it reads.
+    struct Looped {
+        broker: std::net::TcpStream,
+        shared: Arc<SharedTcp>,
+        read: std::sync::mpsc::Receiver<Vec<u8>>,
+    }
+
+    fn looped() -> Looped {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (broker, _) = listener.accept().unwrap();
+        client.set_nonblocking(true).unwrap();
+        let (shared, mut stream) = {
+            let _runtime = runtime.enter();
+            SharedTcp::new(tokio::net::TcpStream::from_std(client).unwrap())
+        };
+        let (hand_over, read) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            runtime.block_on(std::future::poll_fn(|cx| loop {
+                let mut bytes = [0; 256];
+                let mut buf = ReadBuf::new(&mut bytes);
+                match ready!(Pin::new(&mut stream).poll_read(cx, &mut buf)) {
+                    Ok(()) if !buf.filled().is_empty() => {
+                        if hand_over.send(buf.filled().to_vec()).is_err() {
+                            return Poll::Ready(());
+                        }
+                    }
+                    _ => return Poll::Ready(()),
+                }
+            }))
+        });
+        // The event loop waits for the socket, its reads done.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        Looped {
+            broker,
+            shared,
+            read,
+        }
+    }
+
+    impl Looped {
+        fn send(&mut self, bytes: &[u8]) {
+            std::io::Write::write_all(&mut self.broker, bytes).unwrap();
+        }
+
+        /// What the event loop read, `len` bytes in all.
+        fn receive(&self, len: usize) -> Vec<u8> {
+            let mut received = Vec::new();
+            while received.len() < len {
+                let more = self.read.recv_timeout(std::time::Duration::from_secs(5));
+                received.extend(more.expect("the event loop read nothing"));
+            }
+            received
+        }
+
+        /// Waits up to a second for the lender's next packet.
+        fn take(&self, lent: &Lent, wanted: &[u8]) -> Arrived {
+            for _ in 0..1000 {
+                match lent.take(|packet| packet == wanted) {
+                    Arrived::Nothing => std::thread::sleep(std::time::Duration::from_millis(1)),
+                    arrived => return arrived,
+                }
+            }
+            Arrived::Nothing
+        }
+    }
+
+    const PUBACK: [u8; 4] = [0x40, 0x02, 0x00, 0x01];
+    const PUBLISH: [u8; 5] = [0x30, 0x03, 0x00, 0x01, b't'];
+
+    #[test]
+    fn the_event_loop_reads_again_after_any_number_of_lendings() {
+        let mut looped = looped();
+        for _ in 0..3 {
+            drop(looped.shared.lend().unwrap());
+        }
+        looped.send(&PUBLISH);
+        assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
+    }
+
+    #[test]
+    fn a_packet_before_the_lenders_goes_to_the_event_loop_when_the_reading_comes_back() {
+        let mut looped = looped();
+        let lent = looped.shared.lend().unwrap();
+        assert!(
+            looped.shared.lend().is_none(),
+            "lent to one thread at a time"
+        );
+        looped.send(&[&PUBLISH[..], &PUBACK].concat());
+        assert_eq!(looped.take(&lent, &PUBACK), Arrived::Other);
+        assert!(looped.read.try_recv().is_err(), "read while lent");
+        drop(lent);
+        let arrived = looped.receive(PUBLISH.len() + PUBACK.len());
+        assert_eq!(arrived, [&PUBLISH[..], &PUBACK].concat());
+    }
+
+    #[test]
+    fn a_packet_after_the_lenders_goes_to_the_event_loop_when_the_reading_comes_back() {
+        let mut looped = looped();
+        let lent = looped.shared.lend().unwrap();
+        looped.send(&[&PUBACK[..], &PUBLISH].concat());
+        let wanted = looped.take(&lent, &PUBACK);
+        assert_eq!(wanted, Arrived::Wanted(Bytes::from_static(&PUBACK)));
+        drop(lent);
+        assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
     }
 }

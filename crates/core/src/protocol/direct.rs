@@ -103,7 +103,8 @@ impl Direct {
     /// kernel says it is readable, instead of waiting for the event loop's
     /// thread to read it and wake this one. Returns the acknowledgement as
     /// rumqttc's state handled it; `None` when another packet came first
-    /// (the event loop's to handle), the connection ended, or `deadline`.
+    /// (the event loop's to handle), the connection ended (its event loop
+    /// let go of it: looked at every `LOOK_AGAIN`), or `deadline`.
     pub fn await_puback(&self, lent: Lent, pkid: u16, deadline: Instant) -> Option<Event> {
         let packet = loop {
             match lent.take(|packet| is_puback_of(packet, pkid)) {
@@ -115,7 +116,7 @@ impl Direct {
             if left.is_zero() {
                 return None;
             }
-            wait_readable(self.socket.raw_fd(), left);
+            wait_readable(self.socket.raw_fd(), left.min(LOOK_AGAIN));
         };
         drop(lent);
         let (event, answer) = match &self.state {
@@ -141,6 +142,11 @@ impl Direct {
         packet.is_some_and(|packet| self.socket.write_now(&packet) != Written::NotNow)
     }
 }
+
+/// How long `await_puback` sleeps at most before it looks again whether the
+/// connection ended without a word on the socket (its task failed, or was
+/// closed, while the broker kept quiet).
+const LOOK_AGAIN: Duration = Duration::from_millis(20);
 
 /// Whether `packet` is the PUBACK of `pkid`: type 4, then after the
 /// remaining length the packet id.
