@@ -135,12 +135,28 @@ impl MqttState {
 
     /// Records a publish that another thread writes itself (see
     /// `SharedTcp`), as `handle_outgoing_packet` would, so that its
-    /// acknowledgement is known when it comes. Only while nothing is in
-    /// flight, so that no packet id can collide; without the
+    /// acknowledgement is known when it comes; without the
     /// `Outgoing::Publish` event, since that thread keeps its own record.
-    /// Returns the publish with its packet id, or `None`: not now.
-    pub fn record_written_publish(&mut self, publish: Publish) -> Option<Publish> {
-        if publish.qos == QoS::AtMostOnce || self.inflight != 0 || self.collision.is_some() {
+    /// Only while the in-flight queue has room and the packet id it gets is
+    /// free: here, and in that record as `free` says (an acknowledgement
+    /// applied here may not have reached it yet). Returns the publish with
+    /// its packet id, or `None`: not now.
+    pub fn record_written_publish(
+        &mut self,
+        publish: Publish,
+        free: impl FnOnce(u16) -> bool,
+    ) -> Option<Publish> {
+        if publish.qos == QoS::AtMostOnce
+            || self.inflight >= self.max_inflight
+            || self.collision.is_some()
+        {
+            return None;
+        }
+        // The packet id `next_pkid` gives.
+        let pkid = self.last_pkid + 1;
+        let taken = self.outgoing_pub.get(pkid as usize).map_or(true, Option::is_some)
+            || self.outgoing_rel.contains(pkid as usize);
+        if taken || !free(pkid) {
             return None;
         }
         match self.handle_outgoing_packet(Request::Publish(publish)) {
@@ -148,13 +164,7 @@ impl MqttState {
                 self.events.pop_back();
                 Some(publish)
             }
-            Ok(_) => {
-                // A collision after all: undone, the event loop sends it.
-                self.collision = None;
-                self.events.pop_back();
-                None
-            }
-            Err(_) => None,
+            _ => None,
         }
     }
 
@@ -563,28 +573,29 @@ mod test {
     }
 
     #[test]
-    fn a_publish_written_elsewhere_is_recorded_only_while_nothing_is_in_flight() {
-        let mut mqtt = build_mqttstate();
-        assert!(mqtt
-            .record_written_publish(build_outgoing_publish(QoS::AtMostOnce))
-            .is_none());
+    fn a_publish_written_elsewhere_is_recorded_while_its_packet_id_is_free() {
+        let mut mqtt = MqttState::new(3, false);
+        let record = |mqtt: &mut MqttState, qos, free: fn(u16) -> bool| {
+            mqtt.record_written_publish(build_outgoing_publish(qos), free)
+                .map(|publish| publish.pkid)
+        };
+        let free = |_| true;
+        assert_eq!(record(&mut mqtt, QoS::AtMostOnce, free), None);
 
-        let written = mqtt
-            .record_written_publish(build_outgoing_publish(QoS::AtLeastOnce))
-            .unwrap();
-        assert_eq!((written.pkid, mqtt.inflight()), (1, 1));
+        assert_eq!(record(&mut mqtt, QoS::AtLeastOnce, free), Some(1));
+        assert_eq!(mqtt.inflight(), 1);
         assert!(mqtt.events.is_empty(), "the writer keeps its own record");
-        assert!(mqtt
-            .record_written_publish(build_outgoing_publish(QoS::AtLeastOnce))
-            .is_none());
+        assert_eq!(record(&mut mqtt, QoS::AtLeastOnce, free), Some(2));
+        // The writer's record still holds the next packet id: nothing changes.
+        assert_eq!(record(&mut mqtt, QoS::AtLeastOnce, |pkid| pkid != 3), None);
+        assert_eq!(record(&mut mqtt, QoS::AtLeastOnce, free), Some(3));
+        assert_eq!(record(&mut mqtt, QoS::AtLeastOnce, free), None, "in flight: 3 of 3");
 
-        // Its PUBACK is known, and frees the way for the next one.
+        // A PUBACK makes room, but the next packet id (1 again) is in flight.
+        mqtt.handle_incoming_puback(&PubAck::new(2)).unwrap();
+        assert_eq!(record(&mut mqtt, QoS::AtLeastOnce, free), None);
         mqtt.handle_incoming_puback(&PubAck::new(1)).unwrap();
-        assert_eq!(mqtt.inflight(), 0);
-        let next = mqtt
-            .record_written_publish(build_outgoing_publish(QoS::AtLeastOnce))
-            .unwrap();
-        assert_eq!(next.pkid, 2);
+        assert_eq!(record(&mut mqtt, QoS::AtLeastOnce, free), Some(1));
     }
 
     #[test]

@@ -420,10 +420,10 @@ impl Connection {
     /// it: no hand-off to the connection's task and no wake-up of it. On an
     /// idle connection, as between web requests, that is most of what a
     /// publish used to cost. QoS 0 goes this way whenever nothing is queued;
-    /// QoS 1 and 2 when nothing is in flight either (no packet id can collide
-    /// then, nor an acknowledgement not yet applied be taken for theirs), and
-    /// the outbox keeps them in flight under their packet id as if the event
-    /// loop had written them. Anything else takes the outbox's way: `None`.
+    /// QoS 1 and 2 too, while the in-flight window has room and the packet
+    /// id they get is free, and the outbox keeps them in flight under it as
+    /// if the event loop had written them. Anything else takes the outbox's
+    /// way: `None`.
     #[allow(clippy::too_many_arguments)]
     fn write_now(
         &self,
@@ -450,15 +450,18 @@ impl Connection {
             }
             return Some(Sent::Written);
         }
-        // Nothing in flight in the outbox either: every acknowledgement the
-        // event loop read has been applied, so none can be taken for this one.
-        if !link.outbox.is_empty() || !link.outbox.has_room() {
+        if !link.outbox.has_room() {
             return None;
         }
         let payload = Bytes::copy_from_slice(payload);
         let read_here = qos == QoS::AtLeastOnce && receipt.is_some();
-        let (pkid, lent) =
-            direct.publish_acknowledged(topic, &payload, qos, retain, properties_ref, read_here)?;
+        let lent = read_here.then(|| direct.lend()).flatten();
+        // Not under a packet id the outbox still holds: the event loop may
+        // have read its acknowledgement, and the outbox not applied it yet.
+        let outbox = &link.outbox;
+        let free = |pkid| !outbox.holds(pkid);
+        let pkid =
+            direct.publish_acknowledged(topic, &payload, qos, retain, properties_ref, free)?;
         link.outbox.push_written(
             pkid,
             topic.to_owned(),

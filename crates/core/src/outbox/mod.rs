@@ -398,6 +398,11 @@ impl Outbox {
         self.meter.published(QoS::AtMostOnce, bytes);
     }
 
+    /// A message written under `pkid` waits for its acknowledgement.
+    pub fn holds(&self, pkid: u16) -> bool {
+        self.in_flight.contains_key(&pkid)
+    }
+
     /// Room for one more message.
     pub fn has_room(&self) -> bool {
         self.len() < self.capacity
@@ -489,6 +494,19 @@ mod tests {
             true
         });
         sent
+    }
+
+    #[test]
+    fn a_packet_id_is_held_from_the_write_until_its_acknowledgement_is_applied() {
+        let mut outbox = outbox();
+        let payload = Bytes::from_static(b"x");
+        outbox.push_written(7, "a".into(), payload, QoS::AtLeastOnce, false, None, None);
+        push(&mut outbox, "b", QoS::AtLeastOnce);
+        hand_all(&mut outbox);
+        outbox.outgoing_publish(8);
+        assert!(outbox.holds(7) && outbox.holds(8) && !outbox.holds(9));
+        outbox.incoming_ack(7);
+        assert!(!outbox.holds(7) && outbox.holds(8));
     }
 
     #[test]

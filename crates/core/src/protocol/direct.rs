@@ -74,12 +74,18 @@ impl Direct {
         self.write_now(packet)
     }
 
-    /// A QoS 1 or 2 publish while nothing else is in flight: recorded in
-    /// rumqttc's state as its event loop would record it, so that it knows
-    /// the acknowledgement, then written. Returns its packet id, and with
-    /// `read_here` the socket's reading, taken before the write so that the
-    /// acknowledgement cannot reach the event loop (see `await_puback`).
-    /// `None` leaves the message to the outbox's way.
+    /// The socket's reading, lent to the calling thread until it drops it:
+    /// taken before a publish is written, its acknowledgement cannot reach
+    /// the event loop (see `await_puback`).
+    pub fn lend(&self) -> Option<Lent> {
+        self.socket.lend()
+    }
+
+    /// A QoS 1 or 2 publish: recorded in rumqttc's state as its event loop
+    /// would record it, so that it knows the acknowledgement, then written.
+    /// Only while the in-flight queue has room and the packet id it gets is
+    /// free, in the state and in the caller's record as `free` says.
+    /// Returns its packet id; `None` leaves the message to the outbox's way.
     pub fn publish_acknowledged(
         &self,
         topic: &str,
@@ -87,15 +93,16 @@ impl Direct {
         qos: QoS,
         retain: bool,
         properties: Option<&Properties>,
-        read_here: bool,
-    ) -> Option<(u16, Option<Lent>)> {
-        let lent = read_here.then(|| self.socket.lend()).flatten();
+        free: impl FnOnce(u16) -> bool,
+    ) -> Option<u16> {
         let (pkid, packet) = match &self.state {
-            State::V311(state) => v311::record_publish(state, topic, payload, qos, retain)?,
-            State::V5(state) => v5::record_publish(state, topic, payload, qos, retain, properties)?,
+            State::V311(state) => v311::record_publish(state, topic, payload, qos, retain, free)?,
+            State::V5(state) => {
+                v5::record_publish(state, topic, payload, qos, retain, properties, free)?
+            }
         };
         self.socket.write_or_queue(&packet);
-        Some((pkid, lent))
+        Some(pkid)
     }
 
     /// Waits for the PUBACK (QoS 1) of `pkid` on the calling thread, with

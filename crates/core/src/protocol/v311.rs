@@ -89,17 +89,19 @@ pub fn encode_qos0(topic: &str, payload: &[u8], retain: bool) -> Option<BytesMut
 }
 
 /// Records a QoS 1/2 publish in rumqttc's state for the caller to write, when
-/// nothing else is in flight: its packet id and the packet.
+/// its packet id is `free` (see `MqttState::record_written_publish`): its
+/// packet id and the packet.
 pub fn record_publish(
     state: &Mutex<MqttState>,
     topic: &str,
     payload: &Bytes,
     qos: QoS,
     retain: bool,
+    free: impl FnOnce(u16) -> bool,
 ) -> Option<(u16, BytesMut)> {
     let mut publish = Publish::from_bytes(topic, qos, payload.clone());
     publish.retain = retain;
-    let publish = rumqttc::lock(state).record_written_publish(publish)?;
+    let publish = rumqttc::lock(state).record_written_publish(publish, free)?;
     let mut packet = BytesMut::with_capacity(publish.size());
     // Sizes were checked against max_packet_size: it cannot fail. Should it,
     // the state's copy goes out (and fails) on the event loop's way.

@@ -166,7 +166,8 @@ fn identified(subscribe: &Subscription) -> SubscribeProperties {
 }
 
 /// Records a QoS 1/2 publish in rumqttc's state for the caller to write, when
-/// nothing else is in flight: its packet id and the packet.
+/// its packet id is `free` (see `MqttState::record_written_publish`): its
+/// packet id and the packet.
 pub fn record_publish(
     state: &Mutex<MqttState>,
     topic: &str,
@@ -174,11 +175,12 @@ pub fn record_publish(
     level: QoS,
     retain: bool,
     properties: Option<&Properties>,
+    free: impl FnOnce(u16) -> bool,
 ) -> Option<(u16, BytesMut)> {
     let properties = properties.map(to_wire);
     let mut publish = Publish::new(topic, qos(level), payload.clone(), properties);
     publish.retain = retain;
-    let publish = rumqttc::lock(state).record_written_publish(publish)?;
+    let publish = rumqttc::lock(state).record_written_publish(publish, free)?;
     let mut packet = BytesMut::with_capacity(publish.size());
     // Sizes were checked against max_packet_size: it cannot fail. Should it,
     // the state's copy goes out (and fails) on the event loop's way.
