@@ -6,6 +6,7 @@ namespace MqttBroadcast\Tests;
 
 use Mqtt\ConfigException;
 use Mqtt\ConnectionException;
+use Mqtt\Subscriber;
 use Mqtt\TimeoutException;
 use MqttBroadcast\Tests\Support\Certificates;
 use MqttBroadcast\Tests\Support\MqttTestCase;
@@ -44,6 +45,91 @@ final class TlsTest extends MqttTestCase
             'bundle' => $certs->caBundle(),
             'directory' => self::directoryOf($certs->dir() . '/trusted', [$certs->otherCa(), $certs->ca(), $certs->notPem()]),
         }]);
+    }
+
+    /**
+     * PHP's thread writes QoS 0 and 1 publishes through the connection's TLS
+     * session itself, and reads publishSync()'s PUBACK from it, while the
+     * runtime seals and opens records of the same session: every message
+     * arrives once, in the order of its QoS (a broker may let QoS 0 overtake
+     * QoS 1 waiting for the subscriber's window), both at an independent
+     * subscriber and back through the same connection, a large one (many
+     * records, more than the socket takes at once) among them.
+     */
+    public function testPhpsThreadAndTheRuntimeShareOneTlsSession(): void
+    {
+        $certs = Certificates::shared();
+        $secure = SecureBroker::tls($certs->server(), $certs->ca());
+        $topic = $this->topic('one-session');
+        $listener = $this->listen($topic, $secure->broker());
+        $client = $this->client($this->options(['port' => $secure->tlsPort(), 'tls' => ['ca_file' => $certs->ca()]], $secure->broker()));
+        $subscriber = new Subscriber([$client]);
+        $subscriber->subscribe($topic, 1);
+
+        $sent = [0 => [], 1 => []];
+        for ($i = 0; $i < 200; $i++) {
+            $sent[$i % 2][] = "message $i";
+            $client->publish($topic, "message $i", $i % 2);
+        }
+        $sent[1][] = str_repeat('sealed in many records ', 20_000);
+        $client->publishSync($topic, end($sent[1]), 1, null, self::SYNC_TIMEOUT);
+        for ($i = 0; $i < 20; $i++) {
+            $sent[1][] = "acknowledged $i";
+            $client->publishSync($topic, "acknowledged $i", 1, null, self::SYNC_TIMEOUT);
+        }
+        $count = count($sent[0]) + count($sent[1]);
+
+        $received = [0 => [], 1 => []];
+        for ($n = 0; $n < $count && ($message = $subscriber->next(self::SYNC_TIMEOUT)) !== null; $n++) {
+            $received[$message->qos][] = $message->payload;
+        }
+        $this->assertSame($sent, $received, 'back through the same connection');
+        $listener->waitFor($count);
+        $arrived = $listener->payloads();
+        foreach ($sent as $qos => $payloads) {
+            $this->assertSame($payloads, array_values(array_intersect($arrived, $payloads)), "QoS $qos at an independent subscriber");
+        }
+        $this->assertCount($count, $arrived);
+        $this->assertSame($count, $client->status()['published']);
+    }
+
+    /**
+     * Over TLS too, close() sends DISCONNECT, then TLS's close_notify, then
+     * ends its half of the connection; and the session a restart of the
+     * broker ended is replaced by a fresh one that delivers what waited.
+     */
+    public function testCloseAndReconnectEndAndStartTheSharedTlsSessionCleanly(): void
+    {
+        $certs = Certificates::shared();
+        $secure = SecureBroker::tls($certs->server(), $certs->ca());
+        $broker = $secure->broker();
+        $topic = $this->topic('across-sessions');
+        $listener = $this->listen($topic, $broker);
+        $willTopic = $this->topic('will');
+        $options = $this->options([
+            'port' => $secure->tlsPort(),
+            'tls' => ['ca_file' => $certs->ca()],
+            'will' => ['topic' => $willTopic, 'payload' => 'gone'],
+            'reconnect' => ['initial_delay' => 0.1, 'max_delay' => 0.5, 'max_retries' => 0],
+        ], $broker);
+        $client = $this->client($options);
+        $client->publishSync($topic, 'first session', 1, null, self::SYNC_TIMEOUT);
+
+        $broker->restart();
+        $client->publish($topic, 'second session', 1);
+        $this->assertTrue($client->flush(self::SYNC_TIMEOUT), json_encode($client->status()));
+        // The restart dropped the first session's link: only close() is watched.
+        $will = $this->listen($willTopic, $broker);
+        $client->close();
+
+        $deadline = microtime(true) + self::SYNC_TIMEOUT;
+        while (count($broker->connectionEnds($options['client_id'])) < 2 && microtime(true) < $deadline) {
+            usleep(10_000);
+        }
+        $this->assertCount(1, $broker->disconnects($options['client_id']), "a DISCONNECT after the restart:\n" . $broker->log());
+        $this->assertSame(['first session', 'second session'], $listener->waitFor(2) ? $listener->payloads() : []);
+        $will->sync();
+        $this->assertSame([], $will->payloads(), 'no will: the broker read the DISCONNECT');
     }
 
     public function testSystemRootsDoNotTrustAPrivateCa(): void

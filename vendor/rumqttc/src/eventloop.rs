@@ -517,6 +517,26 @@ async fn network_connect(
         return Ok(network);
     }
 
+    // TLS with rustls, without a proxy: shared too, with its session.
+    #[cfg(feature = "use-rustls-no-provider")]
+    if let Transport::Tls(
+        tls_config @ (crate::TlsConfiguration::Simple { .. } | crate::TlsConfiguration::Rustls(_)),
+    ) = options.transport()
+    {
+        if !proxied {
+            let tcp = socket_connect(format!("{domain}:{port}"), network_options).await?;
+            let (tcp, session) = tls::rustls_session(&options.broker_addr, &tls_config, tcp).await?;
+            let (shared, stream) = SharedTcp::with_tls(tcp, session);
+            let mut network = Network::new(
+                stream,
+                options.max_incoming_packet_size,
+                options.max_outgoing_packet_size,
+            );
+            network.shared = Some(shared);
+            return Ok(network);
+        }
+    }
+
     let tcp_stream: Box<dyn AsyncReadWrite> = {
         #[cfg(feature = "proxy")]
         match options.proxy() {

@@ -1,10 +1,12 @@
-//! A plain TCP connection the event loop shares with the threads that use
-//! its client: a thread with a packet ready can write it itself, in order
-//! with the event loop's own writes, instead of handing it over through the
-//! request channel and waking the event loop for it.
+//! A TCP connection, plain or under TLS, that the event loop shares with the
+//! threads that use its client: a thread with a packet ready can write it
+//! itself, in order with the event loop's own writes, instead of handing it
+//! over through the request channel and waking the event loop for it.
 //!
 //! Every write, from either side, goes through one lock: bytes one side
-//! could not write yet are written before anything else.
+//! could not write yet are written before anything else. Under TLS, a packet
+//! is sealed into records under that lock too, so records go out in the
+//! order they were sealed.
 //!
 //! Reads go through another lock. The event loop is handed whole packets,
 //! so that what was read and not handed over yet always starts at a packet:
@@ -24,8 +26,15 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 
+#[cfg(feature = "use-rustls-no-provider")]
+use tokio_rustls::rustls::ClientConnection;
+
 pub struct SharedTcp {
     stream: TcpStream,
+    /// The TLS session over `stream`, if any: records are sealed and opened
+    /// under its lock (taken after `unwritten` or `inbound`, never before).
+    #[cfg(feature = "use-rustls-no-provider")]
+    tls: Option<Mutex<ClientConnection>>,
     /// Accepted and not yet in the kernel's send buffer: written first.
     unwritten: Mutex<BytesMut>,
     /// Read and not yet handed to the event loop.
@@ -54,12 +63,133 @@ impl SharedTcp {
     pub(crate) fn new(stream: TcpStream) -> (Arc<SharedTcp>, SharedStream) {
         let shared = Arc::new(SharedTcp {
             stream,
+            #[cfg(feature = "use-rustls-no-provider")]
+            tls: None,
             unwritten: Mutex::new(BytesMut::new()),
             inbound: Mutex::new(Inbound::default()),
             closed: AtomicBool::new(false),
             runtime: Handle::current(),
         });
         (shared.clone(), SharedStream(shared))
+    }
+
+    /// Shares `stream` with the TLS session `tls` over it, its handshake
+    /// done. Inside a tokio runtime.
+    #[cfg(feature = "use-rustls-no-provider")]
+    pub(crate) fn with_tls(
+        stream: TcpStream,
+        mut tls: ClientConnection,
+    ) -> (Arc<SharedTcp>, SharedStream) {
+        // A packet is sealed whole, however large: the lock of `unwritten`
+        // bounds what waits, as over plain TCP.
+        tls.set_buffer_limit(None);
+        let shared = Arc::new(SharedTcp {
+            stream,
+            tls: Some(Mutex::new(tls)),
+            unwritten: Mutex::new(BytesMut::new()),
+            inbound: Mutex::new(Inbound::default()),
+            closed: AtomicBool::new(false),
+            runtime: Handle::current(),
+        });
+        (shared.clone(), SharedStream(shared))
+    }
+
+    /// The bytes that carry `packet`: itself over plain TCP; under TLS, its
+    /// records, sealed into `sealed` now and due on the wire in this order.
+    /// Under the lock of `unwritten`.
+    fn wire<'a>(&self, packet: &'a [u8], sealed: &'a mut Vec<u8>) -> io::Result<&'a [u8]> {
+        #[cfg(feature = "use-rustls-no-provider")]
+        if let Some(tls) = &self.tls {
+            use std::io::Write;
+            let mut tls = lock(tls);
+            tls.writer().write_all(packet)?;
+            while tls.wants_write() {
+                tls.write_tls(sealed)?;
+            }
+            return Ok(sealed);
+        }
+        let _ = sealed;
+        Ok(packet)
+    }
+
+    /// Whether bytes `wire` gave are owed to the connection once made: TLS
+    /// records, sealed under the session's next sequence numbers.
+    fn sealed(&self) -> bool {
+        #[cfg(feature = "use-rustls-no-provider")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "use-rustls-no-provider"))]
+        false
+    }
+
+    /// Reads what the socket has into `bytes` with `read` (one read(2) of
+    /// the socket); under TLS, what its records carry, every byte of it, so
+    /// that nothing waits in the session unseen. `Ok(0)`: the end.
+    fn receive(
+        self: &Arc<Self>,
+        bytes: &mut BytesMut,
+        mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        #[cfg(feature = "use-rustls-no-provider")]
+        if let Some(tls) = &self.tls {
+            return self.receive_tls(tls, bytes, read);
+        }
+        read_into(bytes, &mut read)
+    }
+
+    #[cfg(feature = "use-rustls-no-provider")]
+    fn receive_tls(
+        self: &Arc<Self>,
+        tls: &Mutex<ClientConnection>,
+        bytes: &mut BytesMut,
+        mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let mut received = 0;
+        loop {
+            let mut session = lock(tls);
+            loop {
+                match read_into(bytes, &mut |spare: &mut [u8]| session.reader().read(spare)) {
+                    Ok(0) => return Ok(received),
+                    Ok(n) => received += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && received > 0 => {
+                        return Ok(received)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    // The broker closed TCP without TLS's close_notify.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(received),
+                    Err(e) => return Err(e),
+                }
+            }
+            let arrived = session.read_tls(&mut FromRead(&mut read))?;
+            let opened = session.process_new_packets();
+            let answer = session.wants_write();
+            drop(session);
+            if answer {
+                // An alert, or an answer to a key update: after what waits.
+                self.queue_records();
+            }
+            opened.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            if arrived == 0 {
+                // TCP's end; the session has said all it had.
+                return Ok(received);
+            }
+        }
+    }
+
+    /// Moves the records the TLS session has for the broker behind what
+    /// waits to be written, and has them written.
+    #[cfg(feature = "use-rustls-no-provider")]
+    fn queue_records(self: &Arc<Self>) {
+        let Some(tls) = &self.tls else {
+            return;
+        };
+        let Ok(mut unwritten) = self.unwritten.lock() else {
+            return;
+        };
+        let mut tls = lock(tls);
+        let mut records = bytes::BufMut::writer(&mut *unwritten);
+        while tls.wants_write() && tls.write_tls(&mut records).is_ok() {}
+        drop((tls, unwritten));
+        self.write_later();
     }
 
     /// Writes `packet` (whole packets only) if nothing waits ahead of it.
@@ -74,17 +204,22 @@ impl SharedTcp {
         if !unwritten.is_empty() {
             return Written::NotNow;
         }
-        match self.stream.try_write(packet) {
-            Ok(n) if n == packet.len() => Written::Now,
-            Ok(n) => {
-                unwritten.extend_from_slice(&packet[n..]);
-                drop(unwritten);
-                self.write_later();
-                Written::Started
-            }
+        let mut sealed = Vec::new();
+        let Ok(bytes) = self.wire(packet, &mut sealed) else {
+            return Written::NotNow;
+        };
+        let written = match self.stream.try_write(bytes) {
+            Ok(n) if n == bytes.len() => return Written::Now,
+            Ok(n) => n,
+            // Sealed records are owed to the connection, written or not.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.sealed() => 0,
             // A full send buffer, or an error the event loop meets as well.
-            Err(_) => Written::NotNow,
-        }
+            Err(_) => return Written::NotNow,
+        };
+        unwritten.extend_from_slice(&bytes[written..]);
+        drop(unwritten);
+        self.write_later();
+        Written::Started
     }
 
     /// Writes `packet` (whole packets only) now, or after the bytes that wait
@@ -98,18 +233,22 @@ impl SharedTcp {
         let Ok(mut unwritten) = self.unwritten.lock() else {
             return;
         };
+        let mut sealed = Vec::new();
+        // The event loop meets a broken connection or session itself.
+        let Ok(bytes) = self.wire(packet, &mut sealed) else {
+            return;
+        };
         if unwritten.is_empty() {
-            match self.stream.try_write(packet) {
-                Ok(n) if n == packet.len() => return,
-                Ok(n) => unwritten.extend_from_slice(&packet[n..]),
+            match self.stream.try_write(bytes) {
+                Ok(n) if n == bytes.len() => return,
+                Ok(n) => unwritten.extend_from_slice(&bytes[n..]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    unwritten.extend_from_slice(packet)
+                    unwritten.extend_from_slice(bytes)
                 }
-                // The event loop meets the broken connection itself.
                 Err(_) => return,
             }
         } else {
-            unwritten.extend_from_slice(packet);
+            unwritten.extend_from_slice(bytes);
         }
         drop(unwritten);
         self.write_later();
@@ -222,7 +361,7 @@ impl AsyncRead for SharedStream {
                 inbound.bytes.advance(n);
                 return Poll::Ready(Ok(()));
             }
-            match inbound.fill(|bytes| shared.stream.try_read_buf(bytes)) {
+            match shared.receive(&mut inbound.bytes, |spare| shared.stream.try_read(spare)) {
                 // The end: what is left goes as it is (nothing: the end).
                 Ok(0) => {
                     let n = inbound.bytes.len().min(buf.remaining());
@@ -272,13 +411,34 @@ enum Waiting {
     ForSocket(Waker),
 }
 
-impl Inbound {
-    /// Reads what the socket has now into `bytes`.
-    fn fill(&mut self, read: impl FnOnce(&mut BytesMut) -> io::Result<usize>) -> io::Result<usize> {
-        self.bytes.reserve(8 * 1024);
-        read(&mut self.bytes)
-    }
+/// Reads into the spare room of `bytes`, made at least 8 KiB, with `read`.
+fn read_into(
+    bytes: &mut BytesMut,
+    read: &mut impl FnMut(&mut [u8]) -> io::Result<usize>,
+) -> io::Result<usize> {
+    bytes.reserve(8 * 1024);
+    let spare = bytes.spare_capacity_mut();
+    // SAFETY: `read` only writes into the buffer (read(2), or a copy of
+    // plaintext), and only the bytes it wrote are marked initialised below.
+    let spare = unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+    let n = read(spare)?;
+    // SAFETY: `read` wrote `n` bytes.
+    unsafe { bytes.set_len(bytes.len() + n) };
+    Ok(n)
+}
 
+/// A read function as `io::Read`, for the TLS session to read records with.
+#[cfg(feature = "use-rustls-no-provider")]
+struct FromRead<'a, F>(&'a mut F);
+
+#[cfg(feature = "use-rustls-no-provider")]
+impl<F: FnMut(&mut [u8]) -> io::Result<usize>> Read for FromRead<'_, F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (self.0)(buf)
+    }
+}
+
+impl Inbound {
     /// How many bytes to hand the event loop now, at most `room`: whole
     /// packets, or the next part of one too large to hold whole.
     fn ready(&mut self, room: usize) -> usize {
@@ -376,18 +536,7 @@ impl Lent {
             // Straight from the kernel: tokio's idea of the socket's
             // readiness waits for the event loop's thread to run.
             let socket = shared.std_view();
-            let read = inbound.fill(|bytes| {
-                let spare = bytes.spare_capacity_mut();
-                // SAFETY: read(2) only writes into the buffer, and only the
-                // bytes it wrote are marked initialised below.
-                let spare =
-                    unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
-                let n = (&*socket).read(spare)?;
-                // SAFETY: `n` bytes were written by read(2).
-                unsafe { bytes.set_len(bytes.len() + n) };
-                Ok(n)
-            });
-            match read {
+            match shared.receive(&mut inbound.bytes, |spare| (&*socket).read(spare)) {
                 Ok(0) => return Arrived::Closed,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Arrived::Nothing,
@@ -424,14 +573,18 @@ impl AsyncWrite for SharedStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let mut unwritten = self.0.unwritten.lock().map_err(|_| poisoned())?;
+        let mut sealed = Vec::new();
+        let bytes = self.0.wire(buf, &mut sealed)?;
         if unwritten.is_empty() {
-            match self.0.stream.try_write(buf) {
-                Ok(n) => unwritten.extend_from_slice(&buf[n..]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => unwritten.extend_from_slice(buf),
+            match self.0.stream.try_write(bytes) {
+                Ok(n) => unwritten.extend_from_slice(&bytes[n..]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    unwritten.extend_from_slice(bytes)
+                }
                 Err(e) => return Poll::Ready(Err(e)),
             }
         } else {
-            unwritten.extend_from_slice(buf);
+            unwritten.extend_from_slice(bytes);
         }
         Poll::Ready(Ok(buf.len()))
     }
@@ -456,9 +609,15 @@ impl AsyncWrite for SharedStream {
         }
     }
 
-    /// Writes what waits, then ends the write half (a FIN); the socket
-    /// closes when both ends let go of it.
+    /// Writes what waits (under TLS, then its close_notify), then ends the
+    /// write half (a FIN); the socket closes when both ends let go of it.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        #[cfg(feature = "use-rustls-no-provider")]
+        if let Some(tls) = &self.0.tls {
+            // Once: a second call sends nothing more.
+            lock(tls).send_close_notify();
+            self.0.queue_records();
+        }
         ready!(self.as_mut().poll_flush(cx))?;
         match self.0.std_view().shutdown(std::net::Shutdown::Write) {
             Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),

@@ -65,6 +65,19 @@ pub enum Error {
     NativeTls(#[from] NativeTlsError),
 }
 
+/// The TLS handshake over `tcp` with rustls: the socket and the session over
+/// it, to share (`SharedTcp::with_tls`).
+#[cfg(feature = "use-rustls-no-provider")]
+pub async fn rustls_session(
+    addr: &str,
+    tls_config: &TlsConfiguration,
+    tcp: tokio::net::TcpStream,
+) -> Result<(tokio::net::TcpStream, rustls::ClientConnection), Error> {
+    let connector = rustls_connector(tls_config).await?;
+    let domain = ServerName::try_from(addr)?.to_owned();
+    Ok(connector.connect(domain, tcp).await?.into_inner())
+}
+
 #[cfg(feature = "use-rustls-no-provider")]
 pub async fn rustls_connector(tls_config: &TlsConfiguration) -> Result<RustlsConnector, Error> {
     let config = match tls_config {

@@ -443,6 +443,22 @@ async fn network_connect(options: &MqttOptions) -> Result<Network, ConnectionErr
         return Ok(network);
     }
 
+    // TLS with rustls, without a proxy: shared too, with its session.
+    #[cfg(feature = "use-rustls-no-provider")]
+    if let Transport::Tls(
+        tls_config @ (crate::TlsConfiguration::Simple { .. } | crate::TlsConfiguration::Rustls(_)),
+    ) = options.transport()
+    {
+        if !proxied {
+            let tcp = socket_connect(format!("{domain}:{port}"), options.network_options()).await?;
+            let (tcp, session) = tls::rustls_session(&options.broker_addr, &tls_config, tcp).await?;
+            let (shared, stream) = SharedTcp::with_tls(tcp, session);
+            let mut network = Network::new(stream, max_incoming_pkt_size);
+            network.shared = Some(shared);
+            return Ok(network);
+        }
+    }
+
     let tcp_stream: Box<dyn AsyncReadWrite> = {
         #[cfg(feature = "proxy")]
         match options.proxy() {
