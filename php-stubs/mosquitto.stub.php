@@ -107,7 +107,7 @@ class Client
     /** @param callable(int $mid): mixed $callback once the broker acknowledged the publish (QoS 0: once written) */
     public function onPublish(callable $callback): void {}
 
-    /** The socket's file descriptor while connected over plain TCP, else -1; the connection's own thread reads it. */
+    /** The socket's file descriptor while connected over TCP (plain or TLS), else -1; the connection's own thread reads it. */
     public function getSocket(): int {}
 
     /** QoS 1/2 messages in flight at once (0: no limit), from the next connect(). */

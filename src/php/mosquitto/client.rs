@@ -450,7 +450,7 @@ impl MosquittoClient {
     }
 
     /// The file descriptor of the connection's socket while connected over
-    /// plain TCP, else -1. The connection's own thread reads it.
+    /// TCP (plain or TLS), else -1. The connection's own thread reads it.
     pub fn get_socket(&self) -> i64 {
         self.session
             .borrow()

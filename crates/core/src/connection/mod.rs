@@ -158,7 +158,7 @@ struct Link {
     unrouted: Vec<(Instant, Incoming)>,
     /// Acknowledgements (packet id, QoS) the request channel had no room for yet.
     unsent_acks: Vec<(u16, QoS)>,
-    /// While connected over plain TCP: the socket and protocol state the
+    /// While connected over TCP, plain or TLS: the socket and protocol state the
     /// PHP thread writes to itself (see `write_now`).
     direct: Option<Direct>,
     /// The server in use or tried last, by its place in `Connection::servers`,
@@ -519,7 +519,7 @@ impl Connection {
         }
     }
 
-    /// The socket of the current plain TCP connection, while there is one.
+    /// The socket of the current TCP connection (plain or TLS), while there is one.
     pub fn socket_fd(&self) -> Option<i32> {
         self.link.lock().direct.as_ref().map(Direct::raw_fd)
     }

@@ -1,7 +1,8 @@
-//! Writing on the caller's thread. While the connection is plain TCP, its
-//! event loop shares the socket and rumqttc's protocol state; the PHP thread
-//! writes a packet itself when nothing waits ahead of it, instead of handing
-//! it to the event loop and waking that thread for it.
+//! Writing on the caller's thread. While the connection is TCP (plain, or
+//! TLS with its session shared too), its event loop shares the socket and
+//! rumqttc's protocol state; the PHP thread writes a packet itself when
+//! nothing waits ahead of it, instead of handing it to the event loop and
+//! waking that thread for it.
 
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};

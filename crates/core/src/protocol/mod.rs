@@ -286,7 +286,7 @@ impl EventLoop {
         }
     }
 
-    /// While the connection is plain TCP: what the PHP thread needs to
+    /// While the connection is TCP, plain or TLS: what the PHP thread needs to
     /// write packets itself.
     pub fn direct(&self) -> Option<Direct> {
         match self {
