@@ -500,14 +500,30 @@ async fn network_connect(
         _ => options.broker_address(),
     };
 
-    // Plain TCP, without a proxy: shared with the client's threads.
+    // TCP without a proxy, plain or with rustls: shared with the client's
+    // threads (with the TLS session, after the handshake).
     #[cfg(feature = "proxy")]
     let proxied = options.proxy().is_some();
     #[cfg(not(feature = "proxy"))]
     let proxied = false;
-    if matches!(options.transport(), Transport::Tcp) && !proxied {
-        let tcp = socket_connect(format!("{domain}:{port}"), network_options).await?;
-        let (shared, stream) = SharedTcp::new(tcp);
+    let shared = match options.transport() {
+        _ if proxied => None,
+        Transport::Tcp => {
+            let tcp = socket_connect(format!("{domain}:{port}"), network_options.clone()).await?;
+            Some(SharedTcp::new(tcp))
+        }
+        #[cfg(feature = "use-rustls-no-provider")]
+        Transport::Tls(
+            tls_config @ (crate::TlsConfiguration::Simple { .. }
+            | crate::TlsConfiguration::Rustls(_)),
+        ) => {
+            let tcp = socket_connect(format!("{domain}:{port}"), network_options.clone()).await?;
+            let (tcp, session) = tls::rustls_session(&options.broker_addr, &tls_config, tcp).await?;
+            Some(SharedTcp::with_tls(tcp, session))
+        }
+        _ => None,
+    };
+    if let Some((shared, stream)) = shared {
         let mut network = Network::new(
             stream,
             options.max_incoming_packet_size,
@@ -515,26 +531,6 @@ async fn network_connect(
         );
         network.shared = Some(shared);
         return Ok(network);
-    }
-
-    // TLS with rustls, without a proxy: shared too, with its session.
-    #[cfg(feature = "use-rustls-no-provider")]
-    if let Transport::Tls(
-        tls_config @ (crate::TlsConfiguration::Simple { .. } | crate::TlsConfiguration::Rustls(_)),
-    ) = options.transport()
-    {
-        if !proxied {
-            let tcp = socket_connect(format!("{domain}:{port}"), network_options).await?;
-            let (tcp, session) = tls::rustls_session(&options.broker_addr, &tls_config, tcp).await?;
-            let (shared, stream) = SharedTcp::with_tls(tcp, session);
-            let mut network = Network::new(
-                stream,
-                options.max_incoming_packet_size,
-                options.max_outgoing_packet_size,
-            );
-            network.shared = Some(shared);
-            return Ok(network);
-        }
     }
 
     let tcp_stream: Box<dyn AsyncReadWrite> = {

@@ -166,6 +166,7 @@ impl SharedTcp {
             if answer {
                 // An alert, or an answer to a key update: after what waits.
                 self.queue_records();
+                self.write_later();
             }
             opened.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             if arrived == 0 {
@@ -176,9 +177,9 @@ impl SharedTcp {
     }
 
     /// Moves the records the TLS session has for the broker behind what
-    /// waits to be written, and has them written.
+    /// waits to be written.
     #[cfg(feature = "use-rustls-no-provider")]
-    fn queue_records(self: &Arc<Self>) {
+    fn queue_records(&self) {
         let Some(tls) = &self.tls else {
             return;
         };
@@ -188,8 +189,6 @@ impl SharedTcp {
         let mut tls = lock(tls);
         let mut records = bytes::BufMut::writer(&mut *unwritten);
         while tls.wants_write() && tls.write_tls(&mut records).is_ok() {}
-        drop((tls, unwritten));
-        self.write_later();
     }
 
     /// Writes `packet` (whole packets only) if nothing waits ahead of it.
@@ -233,25 +232,28 @@ impl SharedTcp {
         let Ok(mut unwritten) = self.unwritten.lock() else {
             return;
         };
-        let mut sealed = Vec::new();
         // The event loop meets a broken connection or session itself.
-        let Ok(bytes) = self.wire(packet, &mut sealed) else {
-            return;
-        };
-        if unwritten.is_empty() {
-            match self.stream.try_write(bytes) {
-                Ok(n) if n == bytes.len() => return,
-                Ok(n) => unwritten.extend_from_slice(&bytes[n..]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    unwritten.extend_from_slice(bytes)
-                }
-                Err(_) => return,
-            }
-        } else {
-            unwritten.extend_from_slice(bytes);
+        if self.write_or_keep(&mut unwritten, packet).is_ok() && !unwritten.is_empty() {
+            drop(unwritten);
+            self.write_later();
         }
-        drop(unwritten);
-        self.write_later();
+    }
+
+    /// Writes `packet` (sealed, under TLS) if nothing waits ahead of it, and
+    /// keeps in `unwritten` what the socket does not take now.
+    fn write_or_keep(&self, unwritten: &mut BytesMut, packet: &[u8]) -> io::Result<()> {
+        let mut sealed = Vec::new();
+        let bytes = self.wire(packet, &mut sealed)?;
+        if !unwritten.is_empty() {
+            unwritten.extend_from_slice(bytes);
+            return Ok(());
+        }
+        match self.stream.try_write(bytes) {
+            Ok(n) => unwritten.extend_from_slice(&bytes[n..]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => unwritten.extend_from_slice(bytes),
+            Err(e) => return Err(e),
+        }
+        Ok(())
     }
 
     /// The socket, for a thread that waits with poll(2) until it is readable.
@@ -573,19 +575,7 @@ impl AsyncWrite for SharedStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let mut unwritten = self.0.unwritten.lock().map_err(|_| poisoned())?;
-        let mut sealed = Vec::new();
-        let bytes = self.0.wire(buf, &mut sealed)?;
-        if unwritten.is_empty() {
-            match self.0.stream.try_write(bytes) {
-                Ok(n) => unwritten.extend_from_slice(&bytes[n..]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    unwritten.extend_from_slice(bytes)
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        } else {
-            unwritten.extend_from_slice(bytes);
-        }
+        self.0.write_or_keep(&mut unwritten, buf)?;
         Poll::Ready(Ok(buf.len()))
     }
 
