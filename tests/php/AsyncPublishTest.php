@@ -4,10 +4,12 @@ declare(strict_types=1);
 
 namespace MqttBroadcast\Tests;
 
+use Mqtt\Event;
 use Mqtt\Message;
 use Mqtt\Subscriber;
 use MqttBroadcast\Tests\Support\Broker;
 use MqttBroadcast\Tests\Support\MqttTestCase;
+use MqttBroadcast\Tests\Support\PhpScript;
 
 /**
  * publish() enqueues and returns; the background runtime delivers every message.
@@ -159,5 +161,69 @@ final class AsyncPublishTest extends MqttTestCase
         $this->assertSame(1, $status['acknowledged']);
         $this->assertSame(0, $status['refused']);
         $this->assertSame(1, $this->broker()->connectionCount($options['client_id']));
+    }
+
+    /**
+     * A QoS 1 publish() nobody waits for, on a connection that expects no
+     * messages: its PUBACK is read on PHP's thread at the next call, and the
+     * extension's thread is not woken for each one. Counted in a process of
+     * its own, where that thread serves this one connection.
+     */
+    public function testAnIdlePublishersAcksAreReadAtItsNextCallNotByTheRuntime(): void
+    {
+        $topic = $this->topic('hushed');
+        $listener = $this->listen($topic);
+        $result = PhpScript::run(sprintf(<<<'PHP'
+            $client = new Mqtt\Client(%s, 'hushed');
+            $client->waitConnected(10.0) || exit(2);
+            $runtime = array_filter(glob('/proc/self/task/*'), fn ($task) => trim(file_get_contents("$task/comm")) === 'mqtt-broadcast');
+            count($runtime) === 1 || exit(3);
+            $wakeups = function () use ($runtime): int {
+                preg_match('/^voluntary_ctxt_switches:\s+(\d+)/m', file_get_contents(reset($runtime) . '/status'), $m);
+                return (int) $m[1];
+            };
+            $before = $wakeups();
+            for ($i = 0; $i < 300; $i++) {
+                usleep(200);
+                $client->publish(%s, "hushed-$i", 1);
+            }
+            $during = $wakeups() - $before;
+            $flushed = $client->flush(10.0);
+            echo json_encode(['wakeups' => $during, 'flushed' => $flushed] + $client->status()), "\n";
+            PHP, var_export($this->options(), true), var_export($topic, true)));
+
+        $this->assertSame(0, $result->exitCode, $result->describe());
+        $report = json_decode($result->stdout, true);
+        $this->assertIsArray($report, $result->describe());
+        $this->assertTrue($report['flushed'], $result->stdout);
+        $this->assertSame([300, 300, 0], [$report['published'], $report['acknowledged'], $report['in_flight']], $result->stdout);
+        $this->assertLessThan(100, $report['wakeups'], 'the runtime thread was woken for (nearly) every PUBACK: ' . $result->stdout);
+        $listener->waitFor(300);
+        $this->assertSame(array_map(fn ($i) => "hushed-$i", range(0, 299)), $listener->payloads());
+    }
+
+    /**
+     * After such a publish the broker goes away: the connection hears of it
+     * soon, without another call, long before its keep-alive.
+     */
+    public function testABrokerLeavingAfterAnIdlePublishIsNoticedUnasked(): void
+    {
+        $broker = Broker::start();
+        $client = $this->client($this->options(['keep_alive' => 60], $broker));
+        $this->assertTrue($client->waitConnected(10.0));
+        $client->publish($this->topic('leaving'), 'before', 1);
+        $client->events();
+        $broker->stop();
+        $types = [];
+        $deadline = microtime(true) + 10.0;
+        while (!in_array('disconnected', $types, true) && microtime(true) < $deadline) {
+            usleep(10_000);
+            $types = array_merge($types, array_map(fn (Event $e) => $e->type, $client->events()));
+        }
+        $this->assertContains('disconnected', $types, 'keep_alive is 60 s');
+
+        $broker->resume();
+        $this->assertTrue($client->flush(10.0), json_encode($client->status()));
+        $this->assertSame(1, $client->status()['acknowledged']);
     }
 }

@@ -510,7 +510,7 @@ async fn network_connect(
         _ if proxied => None,
         Transport::Tcp => {
             let tcp = socket_connect(format!("{domain}:{port}"), network_options.clone()).await?;
-            Some(SharedTcp::new(tcp))
+            Some(SharedTcp::new(tcp)?)
         }
         #[cfg(feature = "use-rustls-no-provider")]
         Transport::Tls(
@@ -519,7 +519,7 @@ async fn network_connect(
         ) => {
             let tcp = socket_connect(format!("{domain}:{port}"), network_options.clone()).await?;
             let (tcp, session) = tls::rustls_session(&options.broker_addr, &tls_config, tcp).await?;
-            Some(SharedTcp::with_tls(tcp, session))
+            Some(SharedTcp::with_tls(tcp, session)?)
         }
         _ => None,
     };

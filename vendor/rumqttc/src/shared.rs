@@ -12,17 +12,24 @@
 //! so that what was read and not handed over yet always starts at a packet:
 //! a thread waiting for one acknowledgement can borrow the reading (`lend`),
 //! read the socket itself when the kernel wakes it, and take that packet.
+//!
+//! The runtime watches the socket through two registrations: one for
+//! writing, always there, and one for reading, which a thread that expects
+//! only acknowledgements can withdraw for a while (`hush`), so that the
+//! runtime's thread is not woken for each of them; that thread then reads
+//! them itself at its next call.
 
-use std::io::{self, Read};
-use std::mem::ManuallyDrop;
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{ready, Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 
@@ -30,7 +37,9 @@ use tokio::runtime::Handle;
 use tokio_rustls::rustls::ClientConnection;
 
 pub struct SharedTcp {
-    stream: TcpStream,
+    /// The socket, registered with the runtime for writing only: what
+    /// arrives does not wake the runtime through it (see `Reader`).
+    stream: AsyncFd<std::net::TcpStream>,
     /// The TLS session over `stream`, if any: records are sealed and opened
     /// under its lock (taken after `unwritten` or `inbound`, never before).
     #[cfg(feature = "use-rustls-no-provider")]
@@ -41,6 +50,8 @@ pub struct SharedTcp {
     inbound: Mutex<Inbound>,
     /// The event loop let go of the connection.
     closed: AtomicBool,
+    /// The runtime does not watch the socket for reading (`hush`).
+    quiet: AtomicBool,
     /// Where the rest of a packet written only in part gets written.
     runtime: Handle,
 }
@@ -60,17 +71,34 @@ pub enum Written {
 impl SharedTcp {
     /// Shares `stream`; the returned `SharedStream` is the event loop's end.
     /// Inside a tokio runtime.
-    pub(crate) fn new(stream: TcpStream) -> (Arc<SharedTcp>, SharedStream) {
-        let shared = Arc::new(SharedTcp {
+    pub(crate) fn new(stream: TcpStream) -> io::Result<(Arc<SharedTcp>, SharedStream)> {
+        Self::share(
             stream,
             #[cfg(feature = "use-rustls-no-provider")]
-            tls: None,
+            None,
+        )
+    }
+
+    fn share(
+        stream: TcpStream,
+        #[cfg(feature = "use-rustls-no-provider")] tls: Option<ClientConnection>,
+    ) -> io::Result<(Arc<SharedTcp>, SharedStream)> {
+        let stream = stream.into_std()?;
+        let reader = watch(stream.try_clone()?, Interest::READABLE)?;
+        let shared = Arc::new(SharedTcp {
+            stream: watch(stream, Interest::WRITABLE)?,
+            #[cfg(feature = "use-rustls-no-provider")]
+            tls: tls.map(Mutex::new),
             unwritten: Mutex::new(BytesMut::new()),
-            inbound: Mutex::new(Inbound::default()),
+            inbound: Mutex::new(Inbound {
+                reader: Reader::Listening(reader),
+                ..Inbound::default()
+            }),
             closed: AtomicBool::new(false),
+            quiet: AtomicBool::new(false),
             runtime: Handle::current(),
         });
-        (shared.clone(), SharedStream(shared))
+        Ok((shared.clone(), SharedStream(shared)))
     }
 
     /// Shares `stream` with the TLS session `tls` over it, its handshake
@@ -79,19 +107,11 @@ impl SharedTcp {
     pub(crate) fn with_tls(
         stream: TcpStream,
         mut tls: ClientConnection,
-    ) -> (Arc<SharedTcp>, SharedStream) {
+    ) -> io::Result<(Arc<SharedTcp>, SharedStream)> {
         // A packet is sealed whole, however large: the lock of `unwritten`
         // bounds what waits, as over plain TCP.
         tls.set_buffer_limit(None);
-        let shared = Arc::new(SharedTcp {
-            stream,
-            tls: Some(Mutex::new(tls)),
-            unwritten: Mutex::new(BytesMut::new()),
-            inbound: Mutex::new(Inbound::default()),
-            closed: AtomicBool::new(false),
-            runtime: Handle::current(),
-        });
-        (shared.clone(), SharedStream(shared))
+        Self::share(stream, Some(tls))
     }
 
     /// The bytes that carry `packet`: itself over plain TCP; under TLS, its
@@ -100,7 +120,6 @@ impl SharedTcp {
     fn wire<'a>(&self, packet: &'a [u8], sealed: &'a mut Vec<u8>) -> io::Result<&'a [u8]> {
         #[cfg(feature = "use-rustls-no-provider")]
         if let Some(tls) = &self.tls {
-            use std::io::Write;
             let mut tls = lock(tls);
             tls.writer().write_all(packet)?;
             while tls.wants_write() {
@@ -207,7 +226,7 @@ impl SharedTcp {
         let Ok(bytes) = self.wire(packet, &mut sealed) else {
             return Written::NotNow;
         };
-        let written = match self.stream.try_write(bytes) {
+        let written = match self.socket().write(bytes) {
             Ok(n) if n == bytes.len() => return Written::Now,
             Ok(n) => n,
             // Sealed records are owed to the connection, written or not.
@@ -248,7 +267,7 @@ impl SharedTcp {
             unwritten.extend_from_slice(bytes);
             return Ok(());
         }
-        match self.stream.try_write(bytes) {
+        match self.socket().write(bytes) {
             Ok(n) => unwritten.extend_from_slice(&bytes[n..]),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => unwritten.extend_from_slice(bytes),
             Err(e) => return Err(e),
@@ -261,12 +280,10 @@ impl SharedTcp {
         self.stream.as_raw_fd()
     }
 
-    /// The socket as std's, for the calls tokio's `TcpStream` does not offer
-    /// through a shared reference (a read past its readiness, a shutdown).
-    fn std_view(&self) -> ManuallyDrop<std::net::TcpStream> {
-        // SAFETY: the socket stays open while `self` holds its `TcpStream`;
-        // ManuallyDrop keeps this view from closing it.
-        ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(self.stream.as_raw_fd()) })
+    /// The socket, to read and write past the runtime's idea of its
+    /// readiness (never blocks).
+    fn socket(&self) -> &std::net::TcpStream {
+        self.stream.get_ref()
     }
 
     /// Lends the reading to the calling thread until the `Lent` is dropped:
@@ -302,28 +319,69 @@ impl SharedTcp {
 
     async fn write_unwritten(&self) {
         loop {
+            let Ok(mut writable) = self.stream.writable().await else {
+                return;
+            };
             if self.closed.load(Ordering::Acquire) {
                 return;
             }
-            {
-                let Ok(mut unwritten) = self.unwritten.lock() else {
-                    return;
-                };
-                if unwritten.is_empty() {
-                    return;
-                }
-                match self.stream.try_write(&unwritten) {
-                    Ok(n) => unwritten.advance(n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    // The event loop meets the broken connection itself.
-                    Err(_) => return,
-                }
-                if unwritten.is_empty() {
-                    return;
-                }
-            }
-            if self.stream.writable().await.is_err() {
+            let Ok(mut unwritten) = self.unwritten.lock() else {
                 return;
+            };
+            match writable.try_io(|socket| socket.get_ref().write(&unwritten)) {
+                Ok(Ok(n)) => unwritten.advance(n),
+                // The event loop meets the broken connection itself.
+                Ok(Err(_)) => return,
+                Err(_would_block) => {}
+            }
+            if unwritten.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Withdraws the runtime's watch for reading, for `quiet_for` at most:
+    /// what arrives meanwhile does not wake its thread. For a thread that
+    /// wrote a packet and expects only its acknowledgement, which it then
+    /// takes at its next call (`lend`). Only while the event loop waits to
+    /// read with nothing read for it; the event loop's next read watches
+    /// again, and so does a lender that meets anything else.
+    pub fn hush(self: &Arc<Self>, quiet_for: Duration) {
+        let Ok(mut inbound) = self.inbound.lock() else {
+            return;
+        };
+        let idle = !inbound.lent && inbound.bytes.is_empty() && inbound.passing == 0;
+        let waiting = matches!(inbound.waiting, Waiting::ForSocket(_));
+        if !idle || !waiting || !matches!(inbound.reader, Reader::Listening(_)) {
+            return;
+        }
+        if let Reader::Listening(reader) = std::mem::take(&mut inbound.reader) {
+            inbound.reader = Reader::Quiet(reader.into_inner());
+        }
+        self.quiet.store(true, Ordering::Release);
+        drop(inbound);
+        let shared = Arc::downgrade(self);
+        self.runtime.spawn(async move {
+            tokio::time::sleep(quiet_for).await;
+            if let Some(shared) = shared.upgrade() {
+                shared.listen();
+            }
+        });
+    }
+
+    /// The runtime does not watch the socket for reading (`hush`): what
+    /// arrived since waits for a lender, or for `listen`.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet.load(Ordering::Acquire)
+    }
+
+    /// Ends a `hush`: the event loop reads, and watches the socket again.
+    pub fn listen(&self) {
+        if let Ok(inbound) = self.inbound.lock() {
+            if let (Reader::Quiet(_), Waiting::ForSocket(task)) =
+                (&inbound.reader, &inbound.waiting)
+            {
+                task.wake_by_ref();
             }
         }
     }
@@ -352,6 +410,12 @@ impl AsyncRead for SharedStream {
         let shared = &self.0;
         let mut inbound = shared.inbound.lock().map_err(|_| poisoned())?;
         inbound.waiting = Waiting::No;
+        if let Reader::Quiet(_) = inbound.reader {
+            if let Reader::Quiet(socket) = std::mem::take(&mut inbound.reader) {
+                inbound.reader = Reader::Listening(watch(socket, Interest::READABLE)?);
+            }
+            shared.quiet.store(false, Ordering::Release);
+        }
         loop {
             if inbound.lent {
                 inbound.waiting = Waiting::ForLender(cx.waker().clone());
@@ -363,7 +427,7 @@ impl AsyncRead for SharedStream {
                 inbound.bytes.advance(n);
                 return Poll::Ready(Ok(()));
             }
-            match shared.receive(&mut inbound.bytes, |spare| shared.stream.try_read(spare)) {
+            match shared.receive(&mut inbound.bytes, |spare| shared.socket().read(spare)) {
                 // The end: what is left goes as it is (nothing: the end).
                 Ok(0) => {
                     let n = inbound.bytes.len().min(buf.remaining());
@@ -373,15 +437,32 @@ impl AsyncRead for SharedStream {
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if shared.stream.poll_read_ready(cx)?.is_pending() {
-                        inbound.waiting = Waiting::ForSocket(cx.waker().clone());
-                        return Poll::Pending;
+                    let Reader::Listening(reader) = &inbound.reader else {
+                        return Poll::Ready(Err(io::Error::other("the socket is not watched")));
+                    };
+                    match reader.poll_read_ready(cx)? {
+                        // Reported before that read: read again to know.
+                        Poll::Ready(mut readable) => readable.clear_ready(),
+                        Poll::Pending => {
+                            inbound.waiting = Waiting::ForSocket(cx.waker().clone());
+                            return Poll::Pending;
+                        }
                     }
                 }
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
     }
+}
+
+/// Registers `socket` with the runtime, for `interest` only. Inside a
+/// tokio runtime.
+fn watch(
+    socket: std::net::TcpStream,
+    interest: Interest,
+) -> io::Result<AsyncFd<std::net::TcpStream>> {
+    // SAFETY: a TcpStream owns its descriptor and always reports that one.
+    unsafe { AsyncFd::register_with_interest(socket, interest) }.map_err(|e| e.into_parts().1)
 }
 
 /// Packets up to this size are handed to the event loop whole; larger ones
@@ -399,6 +480,21 @@ struct Inbound {
     lent: bool,
     /// The event loop's task while it waits to read.
     waiting: Waiting,
+    /// The socket again, for the runtime to watch for reading.
+    reader: Reader,
+    /// A lender met the connection's end (or an error).
+    ended: bool,
+}
+
+/// The runtime's watch of the socket for reading.
+#[derive(Default)]
+enum Reader {
+    Listening(AsyncFd<std::net::TcpStream>),
+    /// Withdrawn (`SharedTcp::hush`) until the event loop reads again.
+    Quiet(std::net::TcpStream),
+    /// Only while one becomes the other, or if watching again failed.
+    #[default]
+    Gone,
 }
 
 /// What the event loop's task waits for, if it waits to read.
@@ -537,13 +633,18 @@ impl Lent {
             }
             // Straight from the kernel: tokio's idea of the socket's
             // readiness waits for the event loop's thread to run.
-            let socket = shared.std_view();
-            match shared.receive(&mut inbound.bytes, |spare| (&*socket).read(spare)) {
-                Ok(0) => return Arrived::Closed,
+            match shared.receive(&mut inbound.bytes, |spare| shared.socket().read(spare)) {
+                Ok(_) if inbound.bytes.is_empty() => {
+                    inbound.ended = true;
+                    return Arrived::Closed;
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Arrived::Nothing,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Arrived::Closed,
+                Err(_) => {
+                    inbound.ended = true;
+                    return Arrived::Closed;
+                }
             }
         }
     }
@@ -551,16 +652,18 @@ impl Lent {
 
 impl Drop for Lent {
     /// Gives the reading back, and wakes the event loop if it waited for
-    /// it, or if what the lender read is for it: the runtime, having found
-    /// nothing left in the socket, would not.
+    /// it, or if what the lender read (or met: the end) is for it: the
+    /// runtime, having found nothing left in the socket, or not watching it
+    /// (`hush`), would not.
     fn drop(&mut self) {
         let Ok(mut inbound) = self.0.inbound.lock() else {
             return;
         };
         inbound.lent = false;
+        let for_it = !inbound.bytes.is_empty() || inbound.ended;
         match &inbound.waiting {
             Waiting::ForLender(task) => task.wake_by_ref(),
-            Waiting::ForSocket(task) if !inbound.bytes.is_empty() => task.wake_by_ref(),
+            Waiting::ForSocket(task) if for_it => task.wake_by_ref(),
             _ => {}
         }
     }
@@ -581,21 +684,16 @@ impl AsyncWrite for SharedStream {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
-            {
-                let mut unwritten = self.0.unwritten.lock().map_err(|_| poisoned())?;
-                if unwritten.is_empty() {
-                    return Poll::Ready(Ok(()));
-                }
-                match self.0.stream.try_write(&unwritten) {
-                    Ok(n) => {
-                        unwritten.advance(n);
-                        continue;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Poll::Ready(Err(e)),
-                }
+            if self.0.unwritten.lock().map_err(|_| poisoned())?.is_empty() {
+                return Poll::Ready(Ok(()));
             }
-            ready!(self.0.stream.poll_write_ready(cx))?;
+            let mut writable = ready!(self.0.stream.poll_write_ready(cx))?;
+            let mut unwritten = self.0.unwritten.lock().map_err(|_| poisoned())?;
+            match writable.try_io(|socket| socket.get_ref().write(&unwritten)) {
+                Ok(Ok(n)) => unwritten.advance(n),
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => {}
+            }
         }
     }
 
@@ -609,7 +707,7 @@ impl AsyncWrite for SharedStream {
             self.0.queue_records();
         }
         ready!(self.as_mut().poll_flush(cx))?;
-        match self.0.std_view().shutdown(std::net::Shutdown::Write) {
+        match self.0.socket().shutdown(std::net::Shutdown::Write) {
             Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
             _ => Poll::Ready(Ok(())),
         }
@@ -674,6 +772,8 @@ mod test {
         broker: std::net::TcpStream,
         shared: Arc<SharedTcp>,
         read: std::sync::mpsc::Receiver<Vec<u8>>,
+        /// How many times the event loop ran.
+        polls: Arc<std::sync::atomic::AtomicUsize>,
     }
 
     fn looped() -> Looped {
@@ -687,11 +787,14 @@ mod test {
         client.set_nonblocking(true).unwrap();
         let (shared, mut stream) = {
             let _runtime = runtime.enter();
-            SharedTcp::new(tokio::net::TcpStream::from_std(client).unwrap())
+            SharedTcp::new(tokio::net::TcpStream::from_std(client).unwrap()).unwrap()
         };
         let (hand_over, read) = std::sync::mpsc::channel();
+        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let polled = Arc::clone(&polls);
         std::thread::spawn(move || {
             runtime.block_on(std::future::poll_fn(|cx| loop {
+                polled.fetch_add(1, Ordering::SeqCst);
                 let mut bytes = [0; 256];
                 let mut buf = ReadBuf::new(&mut bytes);
                 match ready!(Pin::new(&mut stream).poll_read(cx, &mut buf)) {
@@ -710,6 +813,7 @@ mod test {
             broker,
             shared,
             read,
+            polls,
         }
     }
 
@@ -726,6 +830,10 @@ mod test {
                 received.extend(more.expect("the event loop read nothing"));
             }
             received
+        }
+
+        fn polls(&self) -> usize {
+            self.polls.load(Ordering::SeqCst)
         }
 
         /// Waits up to a second for the lender's next packet.
@@ -777,6 +885,63 @@ mod test {
         let wanted = looped.take(&lent, &PUBACK);
         assert_eq!(wanted, Arrived::Wanted(Bytes::from_static(&PUBACK)));
         drop(lent);
+        assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
+    }
+
+    #[test]
+    fn a_hushed_event_loop_is_not_woken_by_what_a_lender_takes_and_is_by_the_rest() {
+        let mut looped = looped();
+        let polls = looped.polls();
+        looped.shared.hush(std::time::Duration::from_secs(60));
+        assert!(looped.shared.is_quiet());
+        for _ in 0..20 {
+            looped.send(&PUBACK);
+            let lent = looped.shared.lend().unwrap();
+            let wanted = looped.take(&lent, &PUBACK);
+            assert_eq!(wanted, Arrived::Wanted(Bytes::from_static(&PUBACK)));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(looped.polls(), polls, "woken while hushed");
+
+        looped.send(&PUBLISH);
+        let lent = looped.shared.lend().unwrap();
+        assert_eq!(looped.take(&lent, &PUBACK), Arrived::Other);
+        drop(lent);
+        assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
+        assert!(!looped.shared.is_quiet(), "watched again once it read");
+        looped.send(&PUBLISH);
+        assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
+    }
+
+    #[test]
+    fn a_hush_ends_after_its_time() {
+        let mut looped = looped();
+        looped.shared.hush(std::time::Duration::from_millis(20));
+        looped.send(&PUBLISH);
+        assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
+        assert!(!looped.shared.is_quiet());
+    }
+
+    #[test]
+    fn a_lender_that_meets_the_end_wakes_a_hushed_event_loop() {
+        let looped = looped();
+        looped.shared.hush(std::time::Duration::from_secs(60));
+        looped.broker.shutdown(std::net::Shutdown::Both).unwrap();
+        let lent = looped.shared.lend().unwrap();
+        assert_eq!(looped.take(&lent, &PUBACK), Arrived::Closed);
+        drop(lent);
+        let ended = looped.read.recv_timeout(std::time::Duration::from_secs(5));
+        assert_eq!(ended, Err(std::sync::mpsc::RecvTimeoutError::Disconnected));
+    }
+
+    #[test]
+    fn no_hush_while_the_reading_is_lent() {
+        let mut looped = looped();
+        let lent = looped.shared.lend().unwrap();
+        looped.shared.hush(std::time::Duration::from_secs(60));
+        assert!(!looped.shared.is_quiet());
+        drop(lent);
+        looped.send(&PUBLISH);
         assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
     }
 }

@@ -213,12 +213,31 @@ impl Connection {
         self.changed.notify_all();
     }
 
-    /// An acknowledgement the PHP thread read itself (`Direct::await_puback`).
-    pub(super) fn apply_read_here(&self, acknowledged: Event) {
+    /// Acknowledgements the PHP thread read itself (`Direct::await_puback`).
+    pub(super) fn apply_read_here(&self, acknowledged: Vec<Event>) {
         let mut link = self.link.lock();
-        // An acknowledgement delivers no message.
-        let _ = self.apply(&mut link, acknowledged);
-        self.pump(&mut link);
+        self.apply_acknowledgements(&mut link, acknowledged);
+    }
+
+    /// Acknowledgements the PHP thread read while the event loop did not
+    /// watch the socket (`Direct::catch_up`). False when it met the
+    /// connection's end instead: the event loop is woken for it.
+    pub(super) fn catch_up(&self, link: &mut MutexGuard<'_, Link>) -> bool {
+        let Some((acknowledged, open)) = link.direct.as_ref().map(Direct::catch_up) else {
+            return true;
+        };
+        if !acknowledged.is_empty() {
+            self.apply_acknowledgements(link, acknowledged);
+        }
+        open
+    }
+
+    fn apply_acknowledgements(&self, link: &mut MutexGuard<'_, Link>, acknowledged: Vec<Event>) {
+        for event in acknowledged {
+            // An acknowledgement delivers no message.
+            let _ = self.apply(link, event);
+        }
+        self.pump(link);
         if link.outbox.is_empty() {
             self.changed.notify_all();
         }

@@ -109,27 +109,73 @@ impl Direct {
     /// Waits for the PUBACK (QoS 1) of `pkid` on the calling thread, with
     /// the socket's reading `lent` to it: it reads the socket itself once the
     /// kernel says it is readable, instead of waiting for the event loop's
-    /// thread to read it and wake this one. Returns the acknowledgement as
-    /// rumqttc's state handled it; `None` when another packet came first
-    /// (the event loop's to handle), the connection ended (its event loop
-    /// let go of it: looked at every `LOOK_AGAIN`), or `deadline`.
-    pub fn await_puback(&self, lent: Lent, pkid: u16, deadline: Instant) -> Option<Event> {
-        let packet = loop {
-            match lent.take(|packet| is_puback_of(packet, pkid)) {
-                Arrived::Wanted(packet) => break packet,
+    /// thread to read it and wake this one. Returns the acknowledgements it
+    /// read (earlier ones may come first) as rumqttc's state handled them;
+    /// it stops early when another packet came first (the event loop's to
+    /// handle), the connection ended (its event loop let go of it: looked
+    /// at every `LOOK_AGAIN`), or at `deadline`.
+    pub fn await_puback(&self, lent: Lent, pkid: u16, deadline: Instant) -> Vec<Event> {
+        let mut acknowledged = Vec::new();
+        loop {
+            match lent.take(is_puback) {
+                Arrived::Wanted(packet) => {
+                    acknowledged.extend(self.acknowledge(&packet));
+                    if is_puback_of(&packet, pkid) {
+                        return acknowledged;
+                    }
+                    continue;
+                }
                 Arrived::Nothing => {}
-                Arrived::Other | Arrived::Closed => return None,
+                Arrived::Other | Arrived::Closed => return acknowledged,
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return None;
+                return acknowledged;
             }
             wait_readable(self.socket.raw_fd(), left.min(LOOK_AGAIN));
+        }
+    }
+
+    /// Keeps the runtime's thread from waking for what arrives, for
+    /// `QUIET_FOR` at most: after a QoS 1 publish nobody waits for, whose
+    /// PUBACK the calling thread reads at its next call (`catch_up`). Only
+    /// where nothing else is expected: the caller knows.
+    pub fn hush(&self) {
+        self.socket.hush(QUIET_FOR);
+    }
+
+    /// The acknowledgements that arrived while the runtime did not watch
+    /// the socket (`hush`), read on the calling thread, as rumqttc's state
+    /// handled them. Anything else is left to the event loop, and woken for.
+    /// False with them when the connection's end came instead.
+    pub fn catch_up(&self) -> (Vec<Event>, bool) {
+        let mut acknowledged = Vec::new();
+        if !self.socket.is_quiet() {
+            return (acknowledged, true);
+        }
+        let Some(lent) = self.socket.lend() else {
+            return (acknowledged, true);
         };
-        drop(lent);
+        loop {
+            match lent.take(is_puback) {
+                Arrived::Wanted(packet) => acknowledged.extend(self.acknowledge(&packet)),
+                Arrived::Nothing | Arrived::Other => return (acknowledged, true),
+                Arrived::Closed => return (acknowledged, false),
+            }
+        }
+    }
+
+    /// Ends a `hush` now: the event loop reads what arrived, and watches
+    /// again.
+    pub fn listen(&self) {
+        self.socket.listen();
+    }
+
+    /// Hands a PUBACK read on this thread to rumqttc's state.
+    fn acknowledge(&self, packet: &[u8]) -> Option<Event> {
         let (event, answer) = match &self.state {
-            State::V311(state) => v311::handle_puback(state, &packet)?,
-            State::V5(state) => v5::handle_puback(state, &packet)?,
+            State::V311(state) => v311::handle_puback(state, packet)?,
+            State::V5(state) => v5::handle_puback(state, packet)?,
         };
         if let Some(answer) = answer {
             self.socket.write_or_queue(&answer);
@@ -156,10 +202,21 @@ impl Direct {
 /// closed, while the broker kept quiet).
 const LOOK_AGAIN: Duration = Duration::from_millis(20);
 
+/// How long a `hush` lasts at most: how late the event loop may learn of
+/// anything else the broker sends meanwhile (the connection's end, say),
+/// should the calling thread not come back sooner. One wake-up of the
+/// runtime's thread per period, instead of one per acknowledgement.
+const QUIET_FOR: Duration = Duration::from_millis(10);
+
+/// Whether `packet` is a PUBACK: type 4, with a packet id.
+fn is_puback(packet: &[u8]) -> bool {
+    packet.first() == Some(&0x40) && packet.len() >= 4
+}
+
 /// Whether `packet` is the PUBACK of `pkid`: type 4, then after the
 /// remaining length the packet id.
 fn is_puback_of(packet: &[u8], pkid: u16) -> bool {
-    if packet.first() != Some(&0x40) {
+    if !is_puback(packet) {
         return false;
     }
     let length_bytes = packet[1..]
@@ -187,7 +244,7 @@ fn wait_readable(fd: RawFd, timeout: Duration) {
 
 #[cfg(test)]
 mod tests {
-    use super::is_puback_of;
+    use super::{is_puback, is_puback_of};
 
     #[test]
     fn a_puback_is_told_by_its_type_and_packet_id() {
@@ -198,5 +255,7 @@ mod tests {
         assert!(!is_puback_of(&[0x50, 0x02, 0x00, 0x07], 7), "PUBREC");
         assert!(!is_puback_of(&[0x40, 0x02, 0x00], 7), "cut short");
         assert!(!is_puback_of(&[], 7));
+        assert!(is_puback(&[0x40, 0x02, 0x00, 0x07]));
+        assert!(!is_puback(&[0x50, 0x02, 0x00, 0x07]), "PUBREC");
     }
 }

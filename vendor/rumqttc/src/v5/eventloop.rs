@@ -440,7 +440,7 @@ async fn network_connect(options: &MqttOptions) -> Result<Network, ConnectionErr
         _ if proxied => None,
         Transport::Tcp => {
             let tcp = socket_connect(format!("{domain}:{port}"), options.network_options()).await?;
-            Some(SharedTcp::new(tcp))
+            Some(SharedTcp::new(tcp)?)
         }
         #[cfg(feature = "use-rustls-no-provider")]
         Transport::Tls(
@@ -449,7 +449,7 @@ async fn network_connect(options: &MqttOptions) -> Result<Network, ConnectionErr
         ) => {
             let tcp = socket_connect(format!("{domain}:{port}"), options.network_options()).await?;
             let (tcp, session) = tls::rustls_session(&options.broker_addr, &tls_config, tcp).await?;
-            Some(SharedTcp::with_tls(tcp, session))
+            Some(SharedTcp::with_tls(tcp, session)?)
         }
         _ => None,
     };
