@@ -634,7 +634,7 @@ impl Lent {
             // Straight from the kernel: tokio's idea of the socket's
             // readiness waits for the event loop's thread to run.
             match shared.receive(&mut inbound.bytes, |spare| shared.socket().read(spare)) {
-                Ok(_) if inbound.bytes.is_empty() => {
+                Ok(0) => {
                     inbound.ended = true;
                     return Arrived::Closed;
                 }
@@ -932,6 +932,15 @@ mod test {
         drop(lent);
         let ended = looped.read.recv_timeout(std::time::Duration::from_secs(5));
         assert_eq!(ended, Err(std::sync::mpsc::RecvTimeoutError::Disconnected));
+    }
+
+    #[test]
+    fn a_lender_meets_the_end_after_part_of_a_packet() {
+        let mut looped = looped();
+        let lent = looped.shared.lend().unwrap();
+        looped.send(&PUBLISH[..2]);
+        looped.broker.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(looped.take(&lent, &PUBACK), Arrived::Closed);
     }
 
     #[test]
