@@ -342,15 +342,15 @@ impl SharedTcp {
 
     /// Withdraws the runtime's watch for reading, for `quiet_for` at most:
     /// what arrives meanwhile does not wake its thread. For a thread that
-    /// wrote a packet and expects only its acknowledgement, which it then
-    /// takes at its next call (`lend`). Only while the event loop waits to
-    /// read with nothing read for it; the event loop's next read watches
-    /// again, and so does a lender that meets anything else.
+    /// wrote a packet and expects only its acknowledgement, which it takes
+    /// itself (`lend`), now or at its next call. Only while the event loop
+    /// waits for the socket with nothing read for it; the event loop's next
+    /// read watches again, and so does a lender that meets anything else.
     pub fn hush(self: &Arc<Self>, quiet_for: Duration) {
         let Ok(mut inbound) = self.inbound.lock() else {
             return;
         };
-        let idle = !inbound.lent && inbound.bytes.is_empty() && inbound.passing == 0;
+        let idle = inbound.bytes.is_empty() && inbound.passing == 0;
         let waiting = matches!(inbound.waiting, Waiting::ForSocket(_));
         if !idle || !waiting || !matches!(inbound.reader, Reader::Listening(_)) {
             return;
@@ -409,6 +409,7 @@ impl AsyncRead for SharedStream {
     ) -> Poll<io::Result<()>> {
         let shared = &self.0;
         let mut inbound = shared.inbound.lock().map_err(|_| poisoned())?;
+        let inbound = &mut *inbound;
         inbound.waiting = Waiting::No;
         if let Reader::Quiet(_) = inbound.reader {
             if let Reader::Quiet(socket) = std::mem::take(&mut inbound.reader) {
@@ -427,29 +428,26 @@ impl AsyncRead for SharedStream {
                 inbound.bytes.advance(n);
                 return Poll::Ready(Ok(()));
             }
-            match shared.receive(&mut inbound.bytes, |spare| shared.socket().read(spare)) {
-                // The end: what is left goes as it is (nothing: the end).
-                Ok(0) => {
-                    let n = inbound.bytes.len().min(buf.remaining());
-                    buf.put_slice(&inbound.bytes[..n]);
-                    inbound.bytes.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let Reader::Listening(reader) = &inbound.reader else {
-                        return Poll::Ready(Err(io::Error::other("the socket is not watched")));
-                    };
-                    match reader.poll_read_ready(cx)? {
-                        // Reported before that read: read again to know.
-                        Poll::Ready(mut readable) => readable.clear_ready(),
-                        Poll::Pending => {
-                            inbound.waiting = Waiting::ForSocket(cx.waker().clone());
-                            return Poll::Pending;
-                        }
-                    }
-                }
-                Err(e) => return Poll::Ready(Err(e)),
+            let Reader::Listening(reader) = &inbound.reader else {
+                return Poll::Ready(Err(io::Error::other("the socket is not watched")));
+            };
+            let Poll::Ready(mut readable) = reader.poll_read_ready(cx)? else {
+                inbound.waiting = Waiting::ForSocket(cx.waker().clone());
+                return Poll::Pending;
+            };
+            let bytes = &mut inbound.bytes;
+            // Nothing to read clears the readiness, and the loop waits.
+            let Ok(received) =
+                readable.try_io(|_| shared.receive(bytes, |spare| shared.socket().read(spare)))
+            else {
+                continue;
+            };
+            // The end: what is left goes as it is (nothing: the end).
+            if received? == 0 {
+                let n = inbound.bytes.len().min(buf.remaining());
+                buf.put_slice(&inbound.bytes[..n]);
+                inbound.bytes.advance(n);
+                return Poll::Ready(Ok(()));
             }
         }
     }
@@ -944,12 +942,19 @@ mod test {
     }
 
     #[test]
-    fn no_hush_while_the_reading_is_lent() {
+    fn a_hush_while_the_reading_is_lent_outlasts_the_lending() {
         let mut looped = looped();
+        let polls = looped.polls();
         let lent = looped.shared.lend().unwrap();
         looped.shared.hush(std::time::Duration::from_secs(60));
-        assert!(!looped.shared.is_quiet());
+        looped.send(&PUBACK);
+        let wanted = looped.take(&lent, &PUBACK);
+        assert_eq!(wanted, Arrived::Wanted(Bytes::from_static(&PUBACK)));
         drop(lent);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(looped.polls(), polls, "woken while hushed");
+        assert!(looped.shared.is_quiet());
+        looped.shared.listen();
         looped.send(&PUBLISH);
         assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
     }

@@ -335,6 +335,11 @@ impl Connection {
         let deadline = deadline::after(timeout);
         let sent = self.enqueue(topic, payload, qos, retain, properties, Some(receipt))?;
         if let Sent::WrittenAs(direct, pkid, Some(lent)) = sent {
+            // This thread reads the PUBACK itself: unless messages may
+            // arrive, the runtime's thread need not wake for it either.
+            if self.link.lock().subscriptions.is_empty() {
+                direct.hush();
+            }
             self.apply_read_here(direct.await_puback(lent, pkid, deadline));
         }
         match outcome.recv_deadline(deadline) {

@@ -221,8 +221,12 @@ impl Connection {
 
     /// Acknowledgements the PHP thread read while the event loop did not
     /// watch the socket (`Direct::catch_up`). False when it met the
-    /// connection's end instead: the event loop is woken for it.
+    /// connection's end instead: the event loop is woken for it. With
+    /// nothing in flight no read is made: none is due.
     pub(super) fn catch_up(&self, link: &mut MutexGuard<'_, Link>) -> bool {
+        if link.outbox.in_flight_len() == 0 {
+            return true;
+        }
         let Some((acknowledged, open)) = link.direct.as_ref().map(Direct::catch_up) else {
             return true;
         };

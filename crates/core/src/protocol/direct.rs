@@ -137,9 +137,9 @@ impl Direct {
     }
 
     /// Keeps the runtime's thread from waking for what arrives, for
-    /// `QUIET_FOR` at most: after a QoS 1 publish nobody waits for, whose
-    /// PUBACK the calling thread reads at its next call (`catch_up`). Only
-    /// where nothing else is expected: the caller knows.
+    /// `QUIET_FOR` at most: after a QoS 1 publish whose PUBACK the calling
+    /// thread reads itself, now (`await_puback`) or at its next call
+    /// (`catch_up`). Only where nothing else is expected: the caller knows.
     pub fn hush(&self) {
         self.socket.hush(QUIET_FOR);
     }
