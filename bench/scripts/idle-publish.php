@@ -11,8 +11,10 @@ declare(strict_types=1);
 // same pauses alone; a round's cost per call is the CPU of its publishing block
 // minus its pause-only block, over the calls; the result is the median round.
 // mode=ext: publish() through the extension at QoS `qos`; mode=raw, the physical
-// floor, run without the extension: fwrite() of a hand-made QoS 0 PUBLISH of the
-// same size to a plain TCP_NODELAY socket connected to the same broker.
+// floor, run without the extension: fwrite() of a hand-made PUBLISH at QoS `qos`
+// of the same size to a plain TCP_NODELAY socket connected to the same broker;
+// at QoS 1, after a read of the PUBACKs that came since the last call, which is
+// where the extension reads them too.
 // Args: host, port, topic, count (calls per round), rounds, pause_us, mode, qos.
 
 require __DIR__ . '/common.php';
@@ -59,10 +61,22 @@ $pause = (int) $o['pause_us'];
 $topic = $o['topic'];
 $payload = bench_payload();
 
-if ($o['mode'] === 'raw') {
+if ($o['mode'] === 'raw' && (int) $o['qos'] === 0) {
     $socket = raw_connect($o['host'], (int) $o['port']);
     $packet = bench_publish_packet($topic, $payload);
     $publish = static function () use ($socket, $packet): void {
+        fwrite($socket, $packet) === strlen($packet) || bench_fail('short write');
+    };
+} elseif ($o['mode'] === 'raw') {
+    $socket = raw_connect($o['host'], (int) $o['port']);
+    stream_set_blocking($socket, false);
+    $packetId = 0;
+    $publish = static function () use ($socket, $topic, $payload, &$packetId): void {
+        // What came since the last call, to an empty read: PUBACKs, 4 bytes each.
+        while (($acknowledgements = fread($socket, 8192)) !== '' && $acknowledgements !== false) {
+        }
+        $packetId = $packetId % 65535 + 1;
+        $packet = bench_publish_packet($topic, $payload, $packetId);
         fwrite($socket, $packet) === strlen($packet) || bench_fail('short write');
     };
 } else {
