@@ -298,7 +298,10 @@ impl SharedTcp {
             return None;
         }
         inbound.lent = true;
-        Some(Lent(Arc::clone(self)))
+        Some(Lent {
+            shared: Arc::clone(self),
+            drained: AtomicBool::new(false),
+        })
     }
 
     /// Nothing accepted is left to write (or the connection is gone).
@@ -605,14 +608,19 @@ pub enum Arrived {
 
 /// The reading of a `SharedTcp`, lent to one thread (`SharedTcp::lend`).
 /// Dropping it gives it back to the event loop.
-pub struct Lent(Arc<SharedTcp>);
+pub struct Lent {
+    shared: Arc<SharedTcp>,
+    /// The last read took less than it could: the socket had no more then.
+    drained: AtomicBool,
+}
 
 impl Lent {
     /// Reads what the socket has (never waits) and takes the next packet if
     /// `wanted` says so. `Closed` too once the event loop let go of the
-    /// connection.
+    /// connection. Right after a read that emptied the socket, `Nothing`
+    /// comes without another read; the next call reads again.
     pub fn take(&self, wanted: impl FnOnce(&[u8]) -> bool) -> Arrived {
-        let shared = &self.0;
+        let shared = &self.shared;
         if shared.closed.load(Ordering::Acquire) {
             return Arrived::Closed;
         }
@@ -629,9 +637,17 @@ impl Lent {
             if inbound.passing > 0 {
                 return Arrived::Other;
             }
+            if self.drained.swap(false, Ordering::Relaxed) {
+                return Arrived::Nothing;
+            }
             // Straight from the kernel: tokio's idea of the socket's
             // readiness waits for the event loop's thread to run.
-            match shared.receive(&mut inbound.bytes, |spare| shared.socket().read(spare)) {
+            let read = |spare: &mut [u8]| {
+                let n = shared.socket().read(spare)?;
+                self.drained.store(n < spare.len(), Ordering::Relaxed);
+                Ok(n)
+            };
+            match shared.receive(&mut inbound.bytes, read) {
                 Ok(0) => {
                     inbound.ended = true;
                     return Arrived::Closed;
@@ -654,7 +670,7 @@ impl Drop for Lent {
     /// runtime, having found nothing left in the socket, or not watching it
     /// (`hush`), would not.
     fn drop(&mut self) {
-        let Ok(mut inbound) = self.0.inbound.lock() else {
+        let Ok(mut inbound) = self.shared.inbound.lock() else {
             return;
         };
         inbound.lent = false;
