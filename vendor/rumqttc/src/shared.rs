@@ -343,19 +343,17 @@ impl SharedTcp {
         }
     }
 
-    /// Withdraws the runtime's watch for reading, for `quiet_for` at most:
-    /// what arrives meanwhile does not wake its thread. For a thread that
-    /// wrote a packet and expects only its acknowledgement, which it takes
-    /// itself (`lend`), now or at its next call. Only while the event loop
-    /// waits for the socket with nothing read for it; the event loop's next
-    /// read watches again, and so does a lender that meets anything else.
+    /// Withdraws the runtime's watch for reading, for `quiet_for`: what
+    /// arrives meanwhile does not wake its thread. For a thread that wrote a
+    /// packet and expects only its acknowledgement, which it takes itself
+    /// (`lend`), now or at its next call. The event loop still reads what
+    /// is there whenever it runs, and a lender that meets anything else
+    /// wakes it; at the end the runtime watches again.
     pub fn hush(self: &Arc<Self>, quiet_for: Duration) {
         let Ok(mut inbound) = self.inbound.lock() else {
             return;
         };
-        let idle = inbound.bytes.is_empty() && inbound.passing == 0;
-        let waiting = matches!(inbound.waiting, Waiting::ForSocket(_));
-        if !idle || !waiting || !matches!(inbound.reader, Reader::Listening(_)) {
+        if !matches!(inbound.reader, Reader::Listening(_)) {
             return;
         }
         if let Reader::Listening(reader) = std::mem::take(&mut inbound.reader) {
@@ -380,11 +378,12 @@ impl SharedTcp {
 
     /// Ends a `hush`: the event loop reads, and watches the socket again.
     pub fn listen(&self) {
-        if let Ok(inbound) = self.inbound.lock() {
-            if let (Reader::Quiet(_), Waiting::ForSocket(task)) =
-                (&inbound.reader, &inbound.waiting)
-            {
-                task.wake_by_ref();
+        if let Ok(mut inbound) = self.inbound.lock() {
+            if let Reader::Quiet(_) = inbound.reader {
+                inbound.hush_over = true;
+                if let Waiting::ForSocket(task) = &inbound.waiting {
+                    task.wake_by_ref();
+                }
             }
         }
     }
@@ -414,12 +413,13 @@ impl AsyncRead for SharedStream {
         let mut inbound = shared.inbound.lock().map_err(|_| poisoned())?;
         let inbound = &mut *inbound;
         inbound.waiting = Waiting::No;
-        if let Reader::Quiet(_) = inbound.reader {
+        if std::mem::take(&mut inbound.hush_over) {
             if let Reader::Quiet(socket) = std::mem::take(&mut inbound.reader) {
                 inbound.reader = Reader::Listening(watch(socket, Interest::READABLE)?);
             }
             shared.quiet.store(false, Ordering::Release);
         }
+        let read = |spare: &mut [u8]| shared.socket().read(spare);
         loop {
             if inbound.lent {
                 inbound.waiting = Waiting::ForLender(cx.waker().clone());
@@ -431,22 +431,34 @@ impl AsyncRead for SharedStream {
                 inbound.bytes.advance(n);
                 return Poll::Ready(Ok(()));
             }
-            let Reader::Listening(reader) = &inbound.reader else {
-                return Poll::Ready(Err(io::Error::other("the socket is not watched")));
-            };
-            let Poll::Ready(mut readable) = reader.poll_read_ready(cx)? else {
-                inbound.waiting = Waiting::ForSocket(cx.waker().clone());
-                return Poll::Pending;
-            };
-            let bytes = &mut inbound.bytes;
-            // Nothing to read clears the readiness, and the loop waits.
-            let Ok(received) =
-                readable.try_io(|_| shared.receive(bytes, |spare| shared.socket().read(spare)))
-            else {
-                continue;
+            let received = match &inbound.reader {
+                Reader::Listening(reader) => {
+                    let Poll::Ready(mut readable) = reader.poll_read_ready(cx)? else {
+                        inbound.waiting = Waiting::ForSocket(cx.waker().clone());
+                        return Poll::Pending;
+                    };
+                    let bytes = &mut inbound.bytes;
+                    // Nothing to read clears the readiness, and the loop waits.
+                    let Ok(received) = readable.try_io(|_| shared.receive(bytes, read)) else {
+                        continue;
+                    };
+                    received?
+                }
+                // Hushed: what is there now. A lender that meets anything
+                // else, or the hush's end, wakes the task.
+                Reader::Quiet(_) => match shared.receive(&mut inbound.bytes, read) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        inbound.waiting = Waiting::ForSocket(cx.waker().clone());
+                        return Poll::Pending;
+                    }
+                    received => received?,
+                },
+                Reader::Gone => {
+                    return Poll::Ready(Err(io::Error::other("the socket is not watched")))
+                }
             };
             // The end: what is left goes as it is (nothing: the end).
-            if received? == 0 {
+            if received == 0 {
                 let n = inbound.bytes.len().min(buf.remaining());
                 buf.put_slice(&inbound.bytes[..n]);
                 inbound.bytes.advance(n);
@@ -483,6 +495,8 @@ struct Inbound {
     waiting: Waiting,
     /// The socket again, for the runtime to watch for reading.
     reader: Reader,
+    /// A hush ended (`SharedTcp::listen`): the event loop watches again.
+    hush_over: bool,
     /// A lender met the connection's end (or an error).
     ended: bool,
 }
@@ -506,7 +520,8 @@ enum Waiting {
     /// The reading to come back from a lender.
     ForLender(Waker),
     /// The runtime to report the socket readable. A lender that read what
-    /// it would have reported wakes the task instead.
+    /// it would have reported wakes the task instead, and so does the end
+    /// of a hush.
     ForSocket(Waker),
 }
 
@@ -675,7 +690,14 @@ impl Drop for Lent {
         };
         inbound.lent = false;
         let for_it = !inbound.bytes.is_empty() || inbound.ended;
+        let hushed = matches!(inbound.reader, Reader::Quiet(_)) && !inbound.hush_over;
         match &inbound.waiting {
+            // Hushed, and nothing for it: it waits as if it had found the
+            // socket empty, for a lender or the hush's end to wake it.
+            Waiting::ForLender(task) if hushed && !for_it => {
+                let task = task.clone();
+                inbound.waiting = Waiting::ForSocket(task);
+            }
             Waiting::ForLender(task) => task.wake_by_ref(),
             Waiting::ForSocket(task) if for_it => task.wake_by_ref(),
             _ => {}
@@ -922,9 +944,25 @@ mod test {
         assert_eq!(looped.take(&lent, &PUBACK), Arrived::Other);
         drop(lent);
         assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
-        assert!(!looped.shared.is_quiet(), "watched again once it read");
+
+        // Still hushed once it read: what a lender takes still wakes nothing.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let polls = looped.polls();
+        looped.send(&PUBACK);
+        let lent = looped.shared.lend().unwrap();
+        let wanted = looped.take(&lent, &PUBACK);
+        assert_eq!(wanted, Arrived::Wanted(Bytes::from_static(&PUBACK)));
+        drop(lent);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(looped.polls(), polls, "woken while hushed");
+
+        looped.shared.listen();
         looped.send(&PUBLISH);
         assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
+        assert!(
+            !looped.shared.is_quiet(),
+            "watched again once the hush ended"
+        );
     }
 
     #[test]
@@ -955,6 +993,29 @@ mod test {
         looped.send(&PUBLISH[..2]);
         looped.broker.shutdown(std::net::Shutdown::Write).unwrap();
         assert_eq!(looped.take(&lent, &PUBACK), Arrived::Closed);
+    }
+
+    #[test]
+    fn a_hushed_event_loop_that_ran_while_the_reading_was_lent_sleeps_on() {
+        let mut looped = looped();
+        looped.shared.hush(std::time::Duration::from_secs(60));
+        let lent = looped.shared.lend().unwrap();
+        // Woken for something else (a request, say) while the reading is lent.
+        if let Waiting::ForSocket(task) = &looped.shared.inbound.lock().unwrap().waiting {
+            task.wake_by_ref();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let polls = looped.polls();
+        looped.send(&PUBACK);
+        let wanted = looped.take(&lent, &PUBACK);
+        assert_eq!(wanted, Arrived::Wanted(Bytes::from_static(&PUBACK)));
+        drop(lent);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(looped.polls(), polls, "woken by the lending's end");
+
+        looped.shared.listen();
+        looped.send(&PUBLISH);
+        assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
     }
 
     #[test]
