@@ -50,7 +50,8 @@ pub struct SharedTcp {
     inbound: Mutex<Inbound>,
     /// The event loop let go of the connection.
     closed: AtomicBool,
-    /// The runtime does not watch the socket for reading (`hush`).
+    /// The runtime does not watch the socket for reading (`hush`): what
+    /// `Inbound::reader` says, readable without its lock.
     quiet: AtomicBool,
     /// Where the rest of a packet written only in part gets written.
     runtime: Handle,
@@ -505,7 +506,7 @@ struct Inbound {
 #[derive(Default)]
 enum Reader {
     Listening(AsyncFd<std::net::TcpStream>),
-    /// Withdrawn (`SharedTcp::hush`) until the event loop reads again.
+    /// Withdrawn (`SharedTcp::hush`) until the hush ends (`listen`).
     Quiet(std::net::TcpStream),
     /// Only while one becomes the other, or if watching again failed.
     #[default]
