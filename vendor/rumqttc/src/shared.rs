@@ -631,6 +631,14 @@ pub struct Lent {
 }
 
 impl Lent {
+    /// The next `take` reads nothing from the socket: what the lender waits
+    /// for was just asked for and cannot be there yet, so a read would only
+    /// find it empty. It takes only what was read before; poll(2) tells the
+    /// lender when to call it again.
+    pub fn just_asked(&self) {
+        self.drained.store(true, Ordering::Relaxed);
+    }
+
     /// Reads what the socket has (never waits) and takes the next packet if
     /// `wanted` says so. `Closed` too once the event loop let go of the
     /// connection. Right after a read that emptied the socket, `Nothing`
@@ -923,6 +931,20 @@ mod test {
         assert_eq!(wanted, Arrived::Wanted(Bytes::from_static(&PUBACK)));
         drop(lent);
         assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
+    }
+
+    #[test]
+    fn a_lender_that_just_asked_takes_what_was_read_before_and_reads_on_its_next_call() {
+        let mut looped = looped();
+        let lent = looped.shared.lend().unwrap();
+        looped.send(&[&PUBACK[..], &PUBACK].concat());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        lent.just_asked();
+        assert_eq!(lent.take(|_| true), Arrived::Nothing, "read the socket");
+        let puback = Arrived::Wanted(Bytes::from_static(&PUBACK));
+        assert_eq!(lent.take(|_| true), puback);
+        lent.just_asked();
+        assert_eq!(lent.take(|_| true), puback, "the second, read before");
     }
 
     #[test]

@@ -116,6 +116,7 @@ impl Direct {
     /// at every `LOOK_AGAIN`), or at `deadline`.
     pub fn await_puback(&self, lent: Lent, pkid: u16, deadline: Instant) -> Vec<Event> {
         let mut acknowledged = Vec::new();
+        lent.just_asked();
         loop {
             match lent.take(is_puback) {
                 Arrived::Wanted(packet) => {
