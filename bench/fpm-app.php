@@ -5,8 +5,10 @@ declare(strict_types=1);
 // The request bench/fpm.php measures, served by its PHP-FPM pool: the same work
 // with or without one publish() on the worker's connection (opened on the
 // worker's first request, reused by every later one), or, for the floor, the
-// same QoS 0 PUBLISH written by pure PHP with fwrite() on the worker's
-// persistent socket (pfsockopen: connected on its first request).
+// same PUBLISH written by pure PHP with fwrite() on the worker's persistent
+// socket (pfsockopen: connected on its first request). At QoS 1 the floor first
+// reads, without waiting, the PUBACKs that came since the worker's last request,
+// which is where the extension reads them too.
 //
 // Query: publish (0, 1 or php), qos, host, port, topic, n.
 
@@ -28,12 +30,23 @@ switch ($_GET['publish'] ?? '0') {
             $connect = "\x00\x04MQTT\x04\x02\x00\x3c" . pack('n', strlen($clientId)) . $clientId;
             fwrite($socket, "\x10" . chr(strlen($connect)) . $connect);
             fread($socket, 4); // CONNACK
+            stream_set_blocking($socket, false);
         }
-        $publish = pack('n', strlen($_GET['topic'])) . $_GET['topic'] . $payload;
+        $qos = (int) $_GET['qos'];
+        if ($qos === 1) {
+            // PUBACKs, 4 bytes each, until an empty read.
+            while (($acknowledgements = fread($socket, 8192)) !== '' && $acknowledgements !== false) {
+            }
+        }
+        // Mosquitto keeps no record of a QoS 1 packet id it acknowledged, so
+        // any id will do; a worker keeps no counter across requests.
+        $packetId = $qos === 1 ? pack('n', mt_rand(1, 0xffff)) : '';
+        $publish = pack('n', strlen($_GET['topic'])) . $_GET['topic'] . $packetId . $payload;
         if (strlen($publish) > 127) {
             throw new LengthException('the floor writes a one-byte remaining length');
         }
-        fwrite($socket, "\x30" . chr(strlen($publish)) . $publish);
+        fwrite($socket, chr(0x30 | $qos << 1) . chr(strlen($publish)) . $publish) === strlen($publish) + 2
+            or throw new RuntimeException('the floor wrote part of its PUBLISH');
         break;
 }
 

@@ -15,15 +15,17 @@ use MqttBroadcast\Tests\Support\FpmPool;
  */
 final class FpmBench
 {
-    /** The reference beside the extension's rows: what any PHP client pays at least. */
-    public const FLOOR = 'the same QoS 0 PUBLISH by fwrite() on a persistent socket (pure PHP, the floor)';
+    /** The references beside the extension's rows: what any PHP client pays at least, at each QoS. */
+    public const FLOORS = [
+        'the same QoS 0 PUBLISH by fwrite() on a persistent socket (pure PHP, the floor)' => ['publish' => 'php', 'qos' => 0],
+        'the PUBACKs since the last request by fread(), then the same QoS 1 PUBLISH by fwrite(), on a persistent socket (pure PHP, the QoS 1 floor)' => ['publish' => 'php', 'qos' => 1],
+    ];
 
     public const SCENARIOS = [
         'no publish (same script)' => ['publish' => '0', 'qos' => 0],
         'one publish() per request, QoS 0' => ['publish' => '1', 'qos' => 0],
         'one publish() per request, QoS 1' => ['publish' => '1', 'qos' => 1],
-        self::FLOOR => ['publish' => 'php', 'qos' => 0],
-    ];
+    ] + self::FLOORS;
 
     /**
      * FastCGI straight to the pool: $requests per scenario and run, $concurrency in flight.
