@@ -45,8 +45,11 @@ final class QueueDriverTest extends QueueTestCase
         static::broker()->restart();
         // Another slot: the jobs wait in host-a's session, which host-b adopts.
         $this->startWorker(host: 'host-b');
-        $this->waitForRuns(fn () => count($this->names('done')) >= 5, 'the four jobs done');
-        self::assertSameMultiset(['warm-up', 'a', 'b', 'c', 'd'], $this->names('done'));
+        $jobs = fn () => array_values(array_diff($this->names('done'), ['warm-up']));
+        $this->waitForRuns(fn () => count($jobs()) >= 4, 'the four jobs done');
+        // The warm-up may come again: killed before it took the next job, the
+        // first worker had not acknowledged it.
+        self::assertSameMultiset(['a', 'b', 'c', 'd'], $jobs());
     }
 
     // 2. A worker killed in the middle of a job: the job runs again.
@@ -128,7 +131,9 @@ final class QueueDriverTest extends QueueTestCase
         $worker = $this->startWorker(['--queue=high,default,low']);
         QueueProbe::dispatch('warm-up')->onConnection('mqtt')->onQueue('low');
         $this->waitForRuns(fn () => $this->names('done') === ['warm-up'], 'the warm-up job done');
-        $worker->kill();
+        // Stopped, not killed: a worker acknowledges a job as it takes the
+        // next one or exits, and one killed in between gets the warm-up again.
+        $worker->stop();
         foreach (['low', 'default', 'high'] as $queue) {
             foreach (range(1, 5) as $i) {
                 QueueProbe::dispatch("$queue-$i")->onConnection('mqtt')->onQueue($queue);
