@@ -11,7 +11,7 @@ use ext_php_rs::prelude::*;
 use ext_php_rs::types::ZendHashTable;
 
 use mqtt_broadcast_core::close::CloseOptions;
-use mqtt_broadcast_core::config::Config;
+use mqtt_broadcast_core::config::{Config, Value};
 use mqtt_broadcast_core::connection::{Connection, ConnectionState, Status};
 use mqtt_broadcast_core::deadline;
 use mqtt_broadcast_core::error::Error;
@@ -26,6 +26,7 @@ use super::exceptions::{
     REQUEST, WAIT_CONNECTED,
 };
 use super::message::{self, Message};
+use super::options;
 use super::subscriber::{dispatch_signals, WAKE_INTERVAL};
 
 /// A connection to one MQTT broker, kept alive in the background across requests.
@@ -34,7 +35,6 @@ use super::subscriber::{dispatch_signals, WAKE_INTERVAL};
 #[php(flags = ClassFlags::Final)]
 pub struct Client {
     name: String,
-    config: Config,
     connection: Handle,
 }
 
@@ -47,14 +47,24 @@ impl Client {
         if name.is_empty() {
             return Err(CLIENT_CONSTRUCT.invalid("name", "must not be empty"));
         }
-        let options = arguments::options(&CLIENT_CONSTRUCT, options)?;
-        let config = Config::from_value(&options)
-            .map_err(Error::from)
-            .or_throw(&CLIENT_CONSTRUCT)?;
-        let connection = registry::connect(&name, config.clone()).or_throw(&CLIENT_CONSTRUCT)?;
+        // The options of the handle before, as in every request of a
+        // PHP-FPM worker: its connection, without reading them again.
+        let reused = registry::reuse(&name, |remembered| match options {
+            Some(array) => options::matches(array, remembered),
+            None => *remembered == Value::Map(Vec::new()),
+        });
+        let connection = match reused {
+            Some(connection) => connection,
+            None => {
+                let options = arguments::options(&CLIENT_CONSTRUCT, options)?;
+                let config = Config::from_value(&options)
+                    .map_err(Error::from)
+                    .or_throw(&CLIENT_CONSTRUCT)?;
+                registry::connect_from(&name, config, Some(options)).or_throw(&CLIENT_CONSTRUCT)?
+            }
+        };
         Ok(Client {
             name,
-            config,
             connection: Handle::new(connection),
         })
     }
@@ -71,9 +81,9 @@ impl Client {
     ) -> PhpResult<()> {
         let call = &PUBLISH;
         let topic = arguments::text(call, "topic", &topic)?;
-        let qos = arguments::qos(call, qos.unwrap_or(i64::from(self.config.qos)))?;
+        let qos = arguments::qos(call, qos.unwrap_or(i64::from(self.config().qos)))?;
         let properties = self.properties(call, properties, &payload)?;
-        let retain = retain.unwrap_or(self.config.retain);
+        let retain = retain.unwrap_or(self.config().retain);
         self.connection(call)?
             .publish(topic, &payload, qos, retain, properties)
             .or_throw(call)
@@ -92,10 +102,10 @@ impl Client {
     ) -> PhpResult<()> {
         let call = &PUBLISH_SYNC;
         let topic = arguments::text(call, "topic", &topic)?;
-        let qos = arguments::qos(call, qos.unwrap_or(i64::from(self.config.qos)))?;
-        let timeout = seconds(call, timeout, self.config.flush_timeout)?;
+        let qos = arguments::qos(call, qos.unwrap_or(i64::from(self.config().qos)))?;
+        let timeout = seconds(call, timeout, self.config().flush_timeout)?;
         let properties = self.properties(call, properties, &payload)?;
-        let retain = retain.unwrap_or(self.config.retain);
+        let retain = retain.unwrap_or(self.config().retain);
         self.connection(call)?
             .publish_sync(topic, &payload, qos, retain, properties, timeout)
             .or_throw(call)
@@ -112,9 +122,9 @@ impl Client {
     ) -> PhpResult<Message> {
         let call = &REQUEST;
         let topic = arguments::text(call, "topic", &topic)?;
-        let timeout = seconds(call, timeout, self.config.flush_timeout)?;
+        let timeout = seconds(call, timeout, self.config().flush_timeout)?;
         let properties =
-            message::properties_argument(call, properties, &self.config.prefix, &payload)?;
+            message::properties_argument(call, properties, &self.config().prefix, &payload)?;
         let deadline = deadline::after(timeout);
         let connection = Arc::clone(self.connection(call)?);
         let request = connection
@@ -137,7 +147,7 @@ impl Client {
     /// True once nothing is queued or in flight; false when the timeout passed first.
     #[php(optional = timeout)]
     pub fn flush(&mut self, timeout: Option<f64>) -> PhpResult<bool> {
-        let timeout = seconds(&FLUSH, timeout, self.config.flush_timeout)?;
+        let timeout = seconds(&FLUSH, timeout, self.config().flush_timeout)?;
         Ok(self.connection(&FLUSH)?.flush(timeout))
     }
 
@@ -172,7 +182,7 @@ impl Client {
             Some(array) => {
                 let farewell = CloseOptions::from_value(&arguments::array(call, "options", array)?)
                     .or_throw(call)?;
-                farewell.check_for(&self.config).or_throw(call)?;
+                farewell.check_for(self.config()).or_throw(call)?;
                 farewell
             }
         };
@@ -199,6 +209,11 @@ impl Client {
 }
 
 impl Client {
+    /// The connection's options, which its handle was made with.
+    fn config(&self) -> &Config {
+        &self.connection.0.config
+    }
+
     /// MQTT 5 publish properties, validated for this connection.
     fn properties(
         &self,
@@ -210,7 +225,7 @@ impl Client {
             return Ok(None);
         };
         let value = arguments::array(call, "properties", array)?;
-        let properties = Properties::for_publish(&value, &self.config).or_throw(call)?;
+        let properties = Properties::for_publish(&value, self.config()).or_throw(call)?;
         if let Some(properties) = &properties {
             properties.check_payload(payload).or_throw(call)?;
         }
@@ -222,13 +237,13 @@ impl Client {
         if self.connection.0.pid == current_pid() {
             return Ok(Arc::clone(&self.connection.0));
         }
-        registry::connect(&self.name, self.config.clone())
+        registry::connect(&self.name, self.config().clone())
     }
 
     /// The connection, rebuilt in a process forked after this handle was made.
     fn connection(&mut self, call: &Signature) -> PhpResult<&Arc<Connection>> {
         if self.connection.0.pid != current_pid() {
-            let connection = registry::connect(&self.name, self.config.clone()).or_throw(call)?;
+            let connection = registry::connect(&self.name, self.config().clone()).or_throw(call)?;
             self.connection = Handle::new(connection);
         }
         Ok(&self.connection.0)

@@ -110,6 +110,74 @@ fn from_zval(zval: &Zval, path: &mut Path) -> Result<Value, String> {
     })
 }
 
+/// Whether `from_array` would make `value` of the array: found without
+/// making anything, entry by entry, so that the options of the last handle
+/// cost a comparison only (`registry::reuse`).
+pub fn matches(array: &ZendHashTable, value: &Value) -> bool {
+    let mut iter = array.iter();
+    let mut all_integer_keys = true;
+    let mut entries = 0;
+    while let Some((key, zval)) = iter.next_zval() {
+        let (key_matches, value) = match value {
+            Value::List(items) => (key.long().is_some(), items.get(entries)),
+            Value::Map(keyed) => match keyed.get(entries) {
+                Some((name, value)) => (key_is(&key, name), Some(value)),
+                None => (false, None),
+            },
+            _ => return false,
+        };
+        all_integer_keys &= key.long().is_some();
+        if !key_matches || !value.is_some_and(|value| zval_matches(zval, value)) {
+            return false;
+        }
+        entries += 1;
+    }
+    match value {
+        Value::List(items) => items.len() == entries,
+        // A non-empty array with integer keys only is a list.
+        Value::Map(keyed) => keyed.len() == entries && (entries == 0 || !all_integer_keys),
+        _ => false,
+    }
+}
+
+/// Whether an array key is `name`: an integer key as `entries` writes it.
+fn key_is(key: &Zval, name: &str) -> bool {
+    match key.long() {
+        Some(index) => {
+            let mut digits = [0u8; 20];
+            let mut rest = &mut digits[..];
+            std::io::Write::write_fmt(&mut rest, format_args!("{index}")).is_ok() && {
+                let written = 20 - rest.len();
+                &digits[..written] == name.as_bytes()
+            }
+        }
+        None => key
+            .zend_str()
+            .is_some_and(|s| s.as_bytes() == name.as_bytes()),
+    }
+}
+
+fn zval_matches(zval: &Zval, value: &Value) -> bool {
+    if let Some(b) = zval.bool() {
+        *value == Value::Bool(b)
+    } else if let Some(i) = zval.long() {
+        *value == Value::Int(i)
+    } else if let Some(f) = zval.double() {
+        *value == Value::Float(f)
+    } else if let Some(s) = zval.zend_str() {
+        match value {
+            Value::Str(text) => s.as_bytes() == text.as_bytes(),
+            // Only a string that is not UTF-8 became bytes.
+            Value::Bytes(bytes) => s.as_bytes() == bytes && std::str::from_utf8(bytes).is_err(),
+            _ => false,
+        }
+    } else if let Some(array) = zval.array() {
+        matches(array, value)
+    } else {
+        *value == Value::Null
+    }
+}
+
 /// The type of a PHP value as PHP names it: `int`, `string`, `stdClass`.
 pub fn type_name(zval: &Zval) -> String {
     let zval = zval.dereference();

@@ -5,6 +5,8 @@ declare(strict_types=1);
 namespace MqttBroadcast\Tests;
 
 use Mqtt\Client;
+use Mqtt\MqttException;
+use MqttBroadcast\Tests\Support\Certificates;
 use MqttBroadcast\Tests\Support\MqttTestCase;
 
 /**
@@ -92,5 +94,43 @@ final class ConnectionReuseTest extends MqttTestCase
             $this->broker()->connectionEnds($oldOptions['client_id']),
             "the replaced connection was closed:\n$log"
         );
+    }
+
+    /** A handle made again with the options of the last one finds its connection without reading them; any change is seen. */
+    public function testTheSameOptionsInAnotherOrderFindTheConnectionAndAnyChangedValueReplacesIt(): void
+    {
+        $name = 'again-' . $this->uniq();
+        $options = $this->options();
+        $first = $this->client($options, $name);
+        $first->publishSync($this->topic('again'), 'first', 1);
+
+        $again = $this->client($options, $name);
+        $this->assertSame(1, $again->status()['published'], 'the same options: the same connection');
+        $reordered = $this->client(array_reverse($options, true), $name);
+        $this->assertSame(1, $reordered->status()['published'], 'the same options in another order: the same connection');
+
+        $nested = $options;
+        $nested['reconnect']['max_retries'] = 1;
+        $changed = $this->client($nested, $name);
+        $this->assertSame(0, $changed->status()['published'], 'a nested value changed: a new connection');
+        $back = $this->client($options, $name);
+        $this->assertSame(0, $back->status()['published'], 'the first options again: a new connection, not the replaced one');
+    }
+
+    public function testAHandleMadeAgainReadsItsCertificateFilesAgain(): void
+    {
+        $caFile = sys_get_temp_dir() . '/mqtt-reuse-ca-' . $this->uniq() . '.pem';
+        copy(Certificates::shared()->ca(), $caFile);
+        $name = 'tls-again-' . $this->uniq();
+        $options = $this->options(['tls' => ['ca_file' => $caFile]]);
+        $this->client($options, $name);
+        unlink($caFile);
+
+        try {
+            $this->client($options, $name);
+            $this->fail('a handle made with a CA file that is gone');
+        } catch (MqttException $e) {
+            $this->assertStringContainsString('tls.ca_file', $e->getMessage());
+        }
     }
 }

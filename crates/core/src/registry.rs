@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use tokio::runtime::Runtime;
 
 use super::close::CloseOptions;
-use super::config::Config;
+use super::config::{Config, Value};
 use super::connection::Connection;
 use super::deadline;
 use super::error::{ConnectionError, Error};
@@ -32,6 +32,9 @@ struct Process {
 struct Slot {
     replacing: Mutex<()>,
     current: Mutex<Option<Arc<Connection>>>,
+    /// The options, as the application gave them, that last found or made
+    /// the current connection (`connect_from`); changed only in the turn.
+    options: Mutex<Option<Value>>,
 }
 
 impl Slot {
@@ -46,6 +49,19 @@ static PROCESS: Mutex<Option<Process>> = Mutex::new(None);
 /// connection of that name with other options, or one that failed for good,
 /// is flushed and replaced; what it could not deliver moves to its replacement.
 pub fn connect(name: &str, config: Config) -> Result<Arc<Connection>, Error> {
+    connect_from(name, config, None)
+}
+
+/// `connect`, remembering the `options` the config was read from, so that
+/// the same options again find the connection without being read (`reuse`).
+/// Not those that name files: the next handle reads them again, and learns
+/// of a certificate that went missing.
+pub fn connect_from(
+    name: &str,
+    config: Config,
+    options: Option<Value>,
+) -> Result<Arc<Connection>, Error> {
+    let options = options.filter(|_| !config.names_files());
     let (slot, pid, runtime) = with_process(|process| {
         let slot = process.slots.entry(name.to_owned()).or_default().clone();
         (slot, process.pid, process.runtime.handle().clone())
@@ -54,6 +70,9 @@ pub fn connect(name: &str, config: Config) -> Result<Arc<Connection>, Error> {
     let existing = slot.current();
     if let Some(existing) = &existing {
         if existing.config == config && !existing.is_finished() {
+            if options.is_some() {
+                *slot.options.lock() = options;
+            }
             return Ok(existing.clone());
         }
     }
@@ -72,7 +91,25 @@ pub fn connect(name: &str, config: Config) -> Result<Arc<Connection>, Error> {
     };
     let connection = Connection::open(name, config, tls, pid, &runtime, carried);
     *slot.current.lock() = Some(connection.clone());
+    *slot.options.lock() = options;
     Ok(connection)
+}
+
+/// What `connect_from` would return for options that `same` finds equal to
+/// those it remembers, found without reading them into a config again: the
+/// live connection of that name, unless it failed for good or is being
+/// replaced. A request of PHP-FPM that opens its handle again with the
+/// options of the last one skips reading them.
+pub fn reuse(name: &str, same: impl FnOnce(&Value) -> bool) -> Option<Arc<Connection>> {
+    let slot = {
+        let guard = PROCESS.lock();
+        let process = guard.as_ref().filter(|p| p.pid == current_pid())?;
+        process.slots.get(name)?.clone()
+    };
+    let _turn = slot.replacing.try_lock()?;
+    let connection = slot.current().filter(|c| !c.is_finished())?;
+    slot.options.lock().as_ref().filter(|o| same(o))?;
+    Some(connection)
 }
 
 /// Closes a connection and lets the next `connect` of its name start afresh.
@@ -225,5 +262,40 @@ mod tests {
         let replacement = replacing.join().unwrap();
         assert_eq!(replacement.status().queued, 1, "the message moved over");
         close(&other, CloseOptions::default());
+    }
+
+    #[test]
+    fn the_options_a_connection_was_made_from_find_it_again_until_it_is_replaced() {
+        let config = unreachable();
+        let options = Value::Map(vec![("port".into(), Value::Int(config.port.into()))]);
+        fn same(given: &Value) -> impl FnOnce(&Value) -> bool + '_ {
+            move |remembered| remembered == given
+        }
+        assert!(reuse("remembered", same(&options)).is_none(), "nothing yet");
+
+        let made = connect_from("remembered", config.clone(), Some(options.clone())).unwrap();
+        let found = reuse("remembered", same(&options)).expect("found by its options");
+        assert!(Arc::ptr_eq(&made, &found));
+        let other = Value::Map(vec![("port".into(), Value::Str("1".into()))]);
+        assert!(reuse("remembered", same(&other)).is_none());
+        assert!(reuse("another name", same(&options)).is_none());
+
+        // Found by its config, without options: still remembers them.
+        assert!(Arc::ptr_eq(
+            &connect("remembered", config.clone()).unwrap(),
+            &made
+        ));
+        assert!(reuse("remembered", same(&options)).is_some());
+
+        // Replaced by other options: the old ones find nothing.
+        let replaced_by = Config {
+            keep_alive: Duration::from_secs(30),
+            flush_timeout: Duration::ZERO,
+            ..config
+        };
+        let replacement = connect("remembered", replaced_by).unwrap();
+        assert!(reuse("remembered", same(&options)).is_none());
+        close(&replacement, CloseOptions::default());
+        assert!(reuse("remembered", |_| true).is_none(), "closed");
     }
 }

@@ -228,6 +228,14 @@ impl Config {
         self.tls.clone().or_else(|| wanted.then(Tls::default))
     }
 
+    /// Whether reading these options looked at files (TLS certificates and
+    /// keys), which can change while the options stay the same.
+    pub fn names_files(&self) -> bool {
+        self.tls.as_ref().is_some_and(|tls| {
+            tls.ca_file.is_some() || tls.cert_file.is_some() || tls.key_file.is_some()
+        })
+    }
+
     /// Whether `server` is reached over TLS.
     pub fn uses_tls(&self, server: &Server) -> bool {
         server.tls.unwrap_or(self.tls.is_some())
