@@ -19,6 +19,7 @@
 //! runtime's thread is not woken for each of them; that thread then reads
 //! them itself at its next call.
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
@@ -301,7 +302,7 @@ impl SharedTcp {
         inbound.lent = true;
         Some(Lent {
             shared: Arc::clone(self),
-            drained: AtomicBool::new(false),
+            drained: Cell::new(false),
         })
     }
 
@@ -627,7 +628,7 @@ pub enum Arrived {
 pub struct Lent {
     shared: Arc<SharedTcp>,
     /// The last read took less than it could: the socket had no more then.
-    drained: AtomicBool,
+    drained: Cell<bool>,
 }
 
 impl Lent {
@@ -636,7 +637,7 @@ impl Lent {
     /// find it empty. It takes only what was read before; poll(2) tells the
     /// lender when to call it again.
     pub fn just_asked(&self) {
-        self.drained.store(true, Ordering::Relaxed);
+        self.drained.set(true);
     }
 
     /// Reads what the socket has (never waits) and takes the next packet if
@@ -661,14 +662,14 @@ impl Lent {
             if inbound.passing > 0 {
                 return Arrived::Other;
             }
-            if self.drained.swap(false, Ordering::Relaxed) {
+            if self.drained.replace(false) {
                 return Arrived::Nothing;
             }
             // Straight from the kernel: tokio's idea of the socket's
             // readiness waits for the event loop's thread to run.
             let read = |spare: &mut [u8]| {
                 let n = shared.socket().read(spare)?;
-                self.drained.store(n < spare.len(), Ordering::Relaxed);
+                self.drained.set(n < spare.len());
                 Ok(n)
             };
             match shared.receive(&mut inbound.bytes, read) {
