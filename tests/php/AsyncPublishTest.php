@@ -212,6 +212,40 @@ final class AsyncPublishTest extends MqttTestCase
     }
 
     /**
+     * With such publishes PHP's thread reads PUBACKs that free the in-flight
+     * window, and the extension's thread, which takes no queued message
+     * while the window is full, must hear of the room. A window of one, and
+     * a broker that pauses now and then: the first publish of a pause is
+     * written at once, the second waits in the queue; the PUBACKs come at
+     * the pause's end. Every message arrives, in order, without waiting for
+     * the keep-alive to move the queue on.
+     */
+    public function testIdlePublishesThroughAWindowOfOneAllArriveWhenTheBrokerPauses(): void
+    {
+        $broker = Broker::start();
+        $topic = $this->topic('window-of-one');
+        $listener = $this->listen($topic, $broker);
+        $client = $this->client($this->options(['max_inflight' => 1, 'keep_alive' => 60], $broker));
+        $this->assertTrue($client->waitConnected(10.0));
+        for ($i = 0; $i < 300; $i++) {
+            if ($i % 3 === 0) {
+                posix_kill($broker->pid(), SIGSTOP);
+            }
+            $client->publish($topic, "one-$i", 1);
+            if ($i % 3 === 1) {
+                posix_kill($broker->pid(), SIGCONT);
+            }
+            usleep(200);
+        }
+
+        $this->assertTrue($client->flush(10.0), json_encode($client->status()));
+        $status = $client->status();
+        $this->assertSame([300, 0, 0], [$status['acknowledged'], $status['queued'], $status['in_flight']]);
+        $listener->waitFor(300);
+        $this->assertSame(array_map(fn ($i) => "one-$i", range(0, 299)), $listener->payloads());
+    }
+
+    /**
      * After such a publish the broker goes away: the connection hears of it
      * soon, without another call, long before its keep-alive.
      */

@@ -228,10 +228,6 @@ impl EventLoop {
     async fn select(&mut self) -> Result<Event, ConnectionError> {
         let network = self.network.as_mut().unwrap();
         // let await_acks = self.state.await_acks;
-        let (inflight_full, collision) = {
-            let state = lock(&self.state);
-            (state.inflight >= self.mqtt_options.inflight, state.collision.is_some())
-        };
         let network_timeout = Duration::from_secs(self.network_options.connection_timeout());
 
         // Read buffered events from previous polls before calling a new poll
@@ -243,10 +239,17 @@ impl EventLoop {
         let mut no_sleep = Box::pin(time::sleep(Duration::ZERO));
         // this loop is necessary since self.incoming.pop_front() might return None. In that case,
         // instead of returning a None event, we try again.
-        // Goes round again only when the PINGRESP deadline passed after the
-        // PINGRESP came (the select! below is not indented for it, to keep
-        // this patch small).
+        // Goes round again when the PINGRESP deadline passed after the
+        // PINGRESP came, and when another thread freed room in the inflight
+        // queue (the select! below is not indented for it, to keep this patch
+        // small).
         loop {
+        // Flow control (see the requests' branch).
+        let (blocked, room) = {
+            let state = lock(&self.state);
+            let full = state.inflight >= self.mqtt_options.inflight || state.collision.is_some();
+            (self.pending.is_empty() && full, state.room())
+        };
         break select! {
             // Pull a bunch of packets from network, reply in bunch and yield the first item
             o = network.readb(&self.state) => {
@@ -290,7 +293,7 @@ impl EventLoop {
                 &mut self.pending,
                 &self.requests_rx,
                 self.mqtt_options.pending_throttle
-            ), if !self.pending.is_empty() || (!inflight_full && !collision) => match o {
+            ), if !blocked => match o {
                 Ok(request) => {
                     let outgoing = lock(&self.state).handle_outgoing_packet(request)?;
                     if let Some(outgoing) = outgoing {
@@ -326,6 +329,10 @@ impl EventLoop {
                 }
                 Err(_) => Err(ConnectionError::RequestsDone),
             },
+            // The requests above are not taken while the inflight queue is full or
+            // a collision waits; an acknowledgement that another thread read and
+            // handled (`MqttState::handle_incoming_elsewhere`) may end that.
+            _ = room.notified(), if blocked => continue,
             // A PINGRESP not there in time: the link is dead. Without this, the next
             // ping (a whole keep-alive later) noticed it.
             _ = time::sleep_until(self.pingresp_deadline.unwrap_or_else(Instant::now)),
@@ -783,6 +790,43 @@ mod test {
         }
         assert_eq!(recorder.writes(), 2);
         assert!(eventloop.requests_rx.is_empty());
+    }
+
+    /// A thread that writes publishes itself also reads their acknowledgements
+    /// itself at times; the event loop, which took no requests while the
+    /// inflight queue was full, must learn that the queue has room again.
+    #[tokio::test]
+    async fn an_ack_handled_by_another_thread_lets_waiting_requests_through() {
+        let recorder = Recorder::default();
+        let mut eventloop = connected_eventloop(3, &recorder);
+        for _ in 0..4 {
+            eventloop
+                .requests_tx
+                .send(publish(QoS::AtLeastOnce))
+                .unwrap();
+        }
+        for pkid in 1..=3 {
+            let event = eventloop.poll().await.unwrap();
+            assert_eq!(event, Event::Outgoing(Outgoing::Publish(pkid)));
+        }
+
+        let state = eventloop.shared_state();
+        let reader = std::thread::spawn(move || {
+            // After the event loop went back to waiting.
+            std::thread::sleep(Duration::from_millis(50));
+            let puback = Incoming::PubAck(PubAck::new(1));
+            lock(&state).handle_incoming_elsewhere(puback).unwrap()
+        });
+        let event = time::timeout(Duration::from_secs(5), eventloop.poll())
+            .await
+            .expect("the event loop did not take the request the freed room let through");
+        let (events, answer) = reader.join().unwrap();
+        assert_eq!(events, vec![Event::Incoming(Incoming::PubAck(PubAck::new(1)))]);
+        assert_eq!(answer, None);
+        // The queue's room, the channel's request; the ack was not the event loop's.
+        assert_eq!(event.unwrap(), Event::Outgoing(Outgoing::Publish(1)));
+        assert!(eventloop.state().events.is_empty());
+        assert_eq!(recorder.pkids(), vec![1, 2, 3, 1]);
     }
 
     #[tokio::test]

@@ -173,15 +173,15 @@ impl Direct {
     }
 
     /// Hands a PUBACK read on this thread to rumqttc's state.
-    fn acknowledge(&self, packet: &[u8]) -> Option<Event> {
-        let (event, answer) = match &self.state {
-            State::V311(state) => v311::handle_puback(state, packet)?,
-            State::V5(state) => v5::handle_puback(state, packet)?,
+    fn acknowledge(&self, packet: &[u8]) -> Vec<Event> {
+        let (events, answer) = match &self.state {
+            State::V311(state) => v311::handle_puback(state, packet),
+            State::V5(state) => v5::handle_puback(state, packet),
         };
         if let Some(answer) = answer {
             self.socket.write_or_queue(&answer);
         }
-        Some(event)
+        events
     }
 
     pub fn raw_fd(&self) -> RawFd {

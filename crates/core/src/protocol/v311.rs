@@ -110,22 +110,23 @@ pub fn record_publish(
 }
 
 /// A PUBACK the caller's thread read itself: handled by rumqttc's state as
-/// its event loop would, and turned into the event. What the state answers
-/// with (a publish that waited for this packet id) is returned with it.
-pub fn handle_puback(state: &Mutex<MqttState>, packet: &[u8]) -> Option<(Event, Option<BytesMut>)> {
+/// its event loop would (which wakes the event loop, should it wait for the
+/// room this frees), and turned into events. What the state answers with (a
+/// publish that waited for this packet id) is returned with them.
+pub fn handle_puback(state: &Mutex<MqttState>, packet: &[u8]) -> (Vec<Event>, Option<BytesMut>) {
     let Ok(packet) = Packet::read(&mut BytesMut::from(packet), usize::MAX) else {
-        return None;
+        return (Vec::new(), None);
     };
-    let mut state = rumqttc::lock(state);
-    let answer = state.handle_incoming_packet(packet).ok()?;
-    let handled = state.events.pop_back().map(event)?;
-    drop(state);
+    let handled = rumqttc::lock(state).handle_incoming_elsewhere(packet);
+    let Ok((events, answer)) = handled else {
+        return (Vec::new(), None);
+    };
     let answer = answer.and_then(|answer| {
         let mut bytes = BytesMut::new();
         answer.write(&mut bytes, usize::MAX).ok()?;
         Some(bytes)
     });
-    Some((handled, answer))
+    (events.into_iter().map(event).collect(), answer)
 }
 
 /// The PUBACK of a received QoS 1 message as it goes on the wire.

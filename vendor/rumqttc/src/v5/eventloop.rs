@@ -228,11 +228,6 @@ impl EventLoop {
         let network = self.network.as_mut().unwrap();
         // let await_acks = self.state.await_acks;
 
-        let (inflight_full, collision) = {
-            let state = lock(&self.state);
-            (state.inflight >= state.max_outgoing_inflight, state.collision.is_some())
-        };
-
         // Read buffered events from previous polls before calling a new poll
         let buffered = lock(&self.state).events.pop_front();
         if let Some(event) = buffered {
@@ -241,10 +236,17 @@ impl EventLoop {
 
         // this loop is necessary since self.incoming.pop_front() might return None. In that case,
         // instead of returning a None event, we try again.
-        // Goes round again only when the PINGRESP deadline passed after the
-        // PINGRESP came (the select! below is not indented for it, to keep
-        // this patch small).
+        // Goes round again when the PINGRESP deadline passed after the
+        // PINGRESP came, and when another thread freed room in the inflight
+        // queue (the select! below is not indented for it, to keep this patch
+        // small).
         loop {
+        // Flow control (see the requests' branch).
+        let (blocked, room) = {
+            let state = lock(&self.state);
+            let full = state.inflight >= state.max_outgoing_inflight || state.collision.is_some();
+            (self.pending.is_empty() && full, state.room())
+        };
         break select! {
             // Handles pending and new requests.
             // If available, prioritises pending requests from previous session.
@@ -278,7 +280,7 @@ impl EventLoop {
                 &mut self.pending,
                 &self.requests_rx,
                 self.options.pending_throttle
-            ), if !self.pending.is_empty() || (!inflight_full && !collision) => match o {
+            ), if !blocked => match o {
                 Ok(request) => {
                     let outgoing = lock(&self.state).handle_outgoing_packet(request)?;
                     if let Some(outgoing) = outgoing {
@@ -318,6 +320,10 @@ impl EventLoop {
                 network.flush().await?;
                 Ok(lock(&self.state).events.pop_front().unwrap())
             },
+            // The requests above are not taken while the inflight queue is full or
+            // a collision waits; an acknowledgement that another thread read and
+            // handled (`MqttState::handle_incoming_elsewhere`) may end that.
+            _ = room.notified(), if blocked => continue,
             // A PINGRESP not there in time: the link is dead. Without this, the next
             // ping (a whole keep-alive later) noticed it.
             _ = time::sleep_until(self.pingresp_deadline.unwrap_or_else(Instant::now)),
@@ -667,5 +673,46 @@ mod test {
             }
         }
         assert!(stream.is_empty());
+    }
+
+    /// A thread that writes publishes itself also reads their acknowledgements
+    /// itself at times; the event loop, which took no requests while the
+    /// inflight queue was full, must learn that the queue has room again.
+    #[tokio::test]
+    async fn an_ack_handled_by_another_thread_lets_waiting_requests_through() {
+        let recorder = Recorder::default();
+        let mut options = MqttOptions::new("test", "localhost", 1883);
+        options.set_outgoing_inflight_upper_limit(2);
+        let mut eventloop = EventLoop::new(options, 10);
+        eventloop.network = Some(Network::new(recorder.clone(), None));
+        eventloop.keepalive_timeout = Some(Box::pin(time::sleep(Duration::from_secs(60))));
+        for _ in 0..3 {
+            let publish = Publish::new("hello/world", QoS::AtLeastOnce, vec![1, 2, 3], None);
+            eventloop
+                .requests_tx
+                .send(Request::Publish(publish))
+                .unwrap();
+        }
+        for pkid in 1..=2 {
+            let event = eventloop.poll().await.unwrap();
+            assert_eq!(event, Event::Outgoing(Outgoing::Publish(pkid)));
+        }
+
+        let state = eventloop.shared_state();
+        let reader = std::thread::spawn(move || {
+            // After the event loop went back to waiting.
+            std::thread::sleep(Duration::from_millis(50));
+            let puback = Incoming::PubAck(PubAck::new(1, None));
+            lock(&state).handle_incoming_elsewhere(puback).unwrap()
+        });
+        let event = time::timeout(Duration::from_secs(5), eventloop.poll())
+            .await
+            .expect("the event loop did not take the request the freed room let through");
+        let (events, answer) = reader.join().unwrap();
+        assert_eq!(events, vec![Event::Incoming(Incoming::PubAck(PubAck::new(1, None)))]);
+        assert_eq!(answer, None);
+        assert_eq!(event.unwrap(), Event::Outgoing(Outgoing::Publish(1)));
+        assert!(eventloop.state().events.is_empty());
+        assert_eq!(eventloop.requests_rx.len(), 0);
     }
 }

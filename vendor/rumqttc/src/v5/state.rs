@@ -11,7 +11,9 @@ use super::{Event, Incoming, Outgoing, Request};
 use bytes::Bytes;
 use fixedbitset::FixedBitSet;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::{io, time::Instant};
+use tokio::sync::Notify;
 
 /// Errors during state handling
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +107,11 @@ pub struct MqttState {
     pub events: VecDeque<Event>,
     /// Indicates if acknowledgements should be send immediately
     pub manual_acks: bool,
+    /// Told when a thread other than the event loop's handles an
+    /// acknowledgement (`handle_incoming_elsewhere`): the event loop takes no
+    /// requests while the inflight queue is full or a collision waits, and
+    /// nothing else would make it look again.
+    room: Arc<Notify>,
     /// Map of alias_id->topic
     topic_alises: HashMap<u16, Bytes>,
     /// `topic_alias_maximum` RECEIVED via connack packet
@@ -140,6 +147,7 @@ impl MqttState {
             // TODO: Optimize these sizes later
             events: VecDeque::with_capacity(100),
             manual_acks,
+            room: Arc::new(Notify::new()),
             topic_alises: HashMap::new(),
             // Set via CONNACK
             broker_topic_alias_max: 0,
@@ -179,6 +187,29 @@ impl MqttState {
 
     pub fn inflight(&self) -> u16 {
         self.inflight
+    }
+
+    /// Handles a packet that another thread read from the connection itself
+    /// (see `SharedTcp::lend`), as `handle_incoming_packet` would, and wakes
+    /// the event loop should it wait for the room an acknowledgement frees.
+    /// Returns the events it made, which the event loop does not see, and
+    /// the packet to write in answer.
+    pub fn handle_incoming_elsewhere(
+        &mut self,
+        packet: Incoming,
+    ) -> Result<(Vec<Event>, Option<Packet>), StateError> {
+        let before = self.events.len();
+        let answer = self.handle_incoming_packet(packet);
+        let events = self.events.split_off(before.min(self.events.len()));
+        let answer = answer?;
+        self.room.notify_one();
+        Ok((events.into(), answer))
+    }
+
+    /// What the event loop waits on while the inflight queue is full or a
+    /// collision waits (see `handle_incoming_elsewhere`).
+    pub(crate) fn room(&self) -> Arc<Notify> {
+        Arc::clone(&self.room)
     }
 
     /// Records a publish that another thread writes itself (see
