@@ -120,7 +120,7 @@ impl Direct {
         loop {
             match lent.take(is_puback) {
                 Arrived::Wanted(packet) => {
-                    acknowledged.extend(self.acknowledge(&packet));
+                    self.acknowledge(&packet, &mut acknowledged);
                     if is_puback_of(&packet, pkid) {
                         return acknowledged;
                     }
@@ -159,7 +159,7 @@ impl Direct {
         };
         loop {
             match lent.take(is_puback) {
-                Arrived::Wanted(packet) => acknowledged.extend(self.acknowledge(&packet)),
+                Arrived::Wanted(packet) => self.acknowledge(&packet, &mut acknowledged),
                 Arrived::Nothing | Arrived::Other => return (acknowledged, true),
                 Arrived::Closed => return (acknowledged, false),
             }
@@ -172,16 +172,16 @@ impl Direct {
         self.socket.listen();
     }
 
-    /// Hands a PUBACK read on this thread to rumqttc's state.
-    fn acknowledge(&self, packet: &[u8]) -> Vec<Event> {
-        let (events, answer) = match &self.state {
-            State::V311(state) => v311::handle_puback(state, packet),
-            State::V5(state) => v5::handle_puback(state, packet),
+    /// Hands a PUBACK read on this thread to rumqttc's state; its events go
+    /// to `acknowledged`.
+    fn acknowledge(&self, packet: &[u8], acknowledged: &mut Vec<Event>) {
+        let answer = match &self.state {
+            State::V311(state) => v311::handle_puback(state, packet, acknowledged),
+            State::V5(state) => v5::handle_puback(state, packet, acknowledged),
         };
         if let Some(answer) = answer {
             self.socket.write_or_queue(&answer);
         }
-        events
     }
 
     pub fn raw_fd(&self) -> RawFd {

@@ -111,22 +111,20 @@ pub fn record_publish(
 
 /// A PUBACK the caller's thread read itself: handled by rumqttc's state as
 /// its event loop would (which wakes the event loop, should it wait for the
-/// room this frees), and turned into events. What the state answers with (a
-/// publish that waited for this packet id) is returned with them.
-pub fn handle_puback(state: &Mutex<MqttState>, packet: &[u8]) -> (Vec<Event>, Option<BytesMut>) {
-    let Ok(packet) = Packet::read(&mut BytesMut::from(packet), usize::MAX) else {
-        return (Vec::new(), None);
-    };
+/// room this frees), its events added to `events`. Returns what the state
+/// answers with: a publish that waited for this packet id.
+pub fn handle_puback(
+    state: &Mutex<MqttState>,
+    packet: &[u8],
+    events: &mut Vec<Event>,
+) -> Option<BytesMut> {
+    let packet = Packet::read(&mut BytesMut::from(packet), usize::MAX).ok()?;
     let handled = rumqttc::lock(state).handle_incoming_elsewhere(packet);
-    let Ok((events, answer)) = handled else {
-        return (Vec::new(), None);
-    };
-    let answer = answer.and_then(|answer| {
-        let mut bytes = BytesMut::new();
-        answer.write(&mut bytes, usize::MAX).ok()?;
-        Some(bytes)
-    });
-    (events.into_iter().map(event).collect(), answer)
+    let (made, answer) = handled.ok()?;
+    events.extend(made.into_iter().map(event));
+    let mut bytes = BytesMut::new();
+    answer?.write(&mut bytes, usize::MAX).ok()?;
+    Some(bytes)
 }
 
 /// The PUBACK of a received QoS 1 message as it goes on the wire.
