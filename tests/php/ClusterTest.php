@@ -64,7 +64,10 @@ final class ClusterTest extends MqttTestCase
         $killedAt = null;
         $failedOverAt = null;
         $afterFailover = 0;
-        $deadline = microtime(true) + 60.0;
+        // What the connection went through after the kill, for a failure message.
+        $seen = [];
+        $started = microtime(true);
+        $deadline = $started + 60.0;
         while ($afterFailover < self::AFTER_FAILOVER) {
             $client->publish($topic, $sent[] = 'm-' . count($sent));
             if (count($sent) === self::BEFORE_KILL) {
@@ -72,7 +75,11 @@ final class ClusterTest extends MqttTestCase
                 $cluster->kill($victim);
             }
             foreach ($client->events() as $event) {
-                if ($killedAt !== null && $event->type === 'connected') {
+                if ($killedAt === null) {
+                    continue;
+                }
+                $seen[] = sprintf('%+.2f s %s%s', $event->at - $killedAt, $event->type, $event->reason === null ? '' : ": $event->reason");
+                if ($event->type === 'connected') {
                     $failedOverAt ??= $event->at;
                 }
             }
@@ -80,7 +87,14 @@ final class ClusterTest extends MqttTestCase
                 $afterFailover++;
             }
             if (microtime(true) > $deadline) {
-                $this->fail('no failover within 60 s of the kill: ' . json_encode($client->status()));
+                $this->fail(sprintf(
+                    "no failover, and %d messages after it, within 60 s (the kill %.2f s in); events since the kill:\n%s\n%s\n%s",
+                    self::AFTER_FAILOVER,
+                    $killedAt - $started,
+                    implode("\n", $seen),
+                    json_encode($client->status()),
+                    $cluster->describe()
+                ));
             }
             usleep(self::INTERVAL_US);
         }

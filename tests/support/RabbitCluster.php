@@ -201,7 +201,8 @@ final class RabbitCluster
         }
     }
 
-    private function describe(): string
+    /** The tail of each node's log, for failure messages. */
+    public function describe(): string
     {
         $text = '';
         foreach ($this->nodes() as $node) {
