@@ -3,12 +3,15 @@
 
 use super::*;
 
-/// A persistent session's messages kept for a subscriber yet to come; the
-/// broker keeps the rest until the next connection.
-const MAX_UNROUTED: usize = 1000;
-/// How long such a message waits for a subscriber. Past that it belongs to
-/// a subscription the application no longer makes, and holding it would
-/// block the broker's in-flight window for this client.
+/// How long a persistent session's message that nobody subscribed to yet
+/// waits for a subscriber. Past that it belongs to a subscription the
+/// application no longer makes, and holding it would block the broker's
+/// in-flight window for this client.
+///
+/// All of them wait, however many: each holds a packet id the broker has
+/// not had acknowledged, so the broker's in-flight window bounds them (and
+/// the 65,535 packet ids do, should a broker miscount its window). One left
+/// unacknowledged would never come again on this connection.
 const UNROUTED_GRACE: Duration = Duration::from_secs(5);
 
 impl Connection {
@@ -36,19 +39,19 @@ impl Connection {
     }
 
     /// Nobody here wants it yet. A persistent session's broker sends what it
-    /// kept right after CONNACK, usually before the application subscribed:
-    /// those wait, unacknowledged, for a subscriber. With a clean session it
-    /// is a leftover of an earlier subscriber.
+    /// kept right after CONNACK, usually before the application subscribed
+    /// (or before it made the second of its subscriptions): those wait,
+    /// unacknowledged, for a subscriber. With a clean session it is a
+    /// leftover of an earlier subscriber.
     fn unrouted(&self, link: &mut Link, publish: Incoming) {
         if publish.qos == QoS::AtMostOnce {
             return;
         }
         if self.config.clean_session {
             self.send_acknowledgement(link, publish.pkid, publish.qos);
-        } else if link.unrouted.len() < MAX_UNROUTED {
+        } else {
             link.unrouted.push((Instant::now(), publish));
         }
-        // Beyond that the broker has them and sends them again on the next connection.
     }
 
     /// A copy for every subscriber whose filter matches; the broker's
@@ -99,20 +102,21 @@ impl Connection {
             .collect()
     }
 
-    /// Messages waiting for a subscription that is gone, or that nobody made
-    /// within the grace period: acknowledged, or they would hold the broker's
-    /// window for this client for good.
+    /// Messages that nobody subscribed to within the grace period, and the
+    /// surplus copies of a message that a subscriber has (one per matching
+    /// subscription, MQTT 5): acknowledged, or they would hold the broker's
+    /// window for this client for good. A message matching no subscription
+    /// waits out its grace: the application may make that subscription next.
     pub(super) fn release_unrouted(&self, link: &mut Link) {
         let now = Instant::now();
         let subscriptions = &link.subscriptions;
         let (gone, wanted): (Vec<_>, Vec<_>) = std::mem::take(&mut link.unrouted)
             .into_iter()
             .partition(|(arrived, publish)| {
-                let unwanted = match subscriptions.route(&publish.topic, &publish.identifiers) {
-                    None => !subscriptions.is_empty(),
-                    Some(inboxes) => inboxes.is_empty(),
-                };
-                unwanted || now.duration_since(*arrived) >= UNROUTED_GRACE
+                let surplus = subscriptions
+                    .route(&publish.topic, &publish.identifiers)
+                    .is_some_and(|inboxes| inboxes.is_empty());
+                surplus || now.duration_since(*arrived) >= UNROUTED_GRACE
             });
         link.unrouted = wanted;
         for (_, publish) in gone {
@@ -120,16 +124,28 @@ impl Connection {
         }
     }
 
-    /// Called while a subscriber waits, so the grace period ends even when
-    /// the broker, its window full, sends nothing more.
-    pub fn release_stale_unrouted(&self) {
-        let mut link = self.link.lock();
-        if !link.unrouted.is_empty() {
-            self.release_unrouted(&mut link);
+    /// After a batch of events and while a subscriber waits (so that the
+    /// grace period ends even when the broker, its window full, sends
+    /// nothing more). Cheap until the oldest waiting message's grace is
+    /// over: surplus copies appear only when the subscriptions change, and
+    /// those changes release them.
+    pub(super) fn release_expired_unrouted(&self, link: &mut Link) {
+        let expired = link
+            .unrouted
+            .first()
+            .is_some_and(|(arrived, _)| arrived.elapsed() >= UNROUTED_GRACE);
+        if expired {
+            self.release_unrouted(link);
         }
     }
 
-    /// Hands the session's waiting messages to a subscriber that now wants them.
+    /// The same, for a subscriber that waits.
+    pub fn release_stale_unrouted(&self) {
+        self.release_expired_unrouted(&mut self.link.lock());
+    }
+
+    /// Hands the session's waiting messages to a subscriber that now wants
+    /// them, and lets go of the copies that subscribers have one of already.
     pub(super) fn deliver_unrouted(&self, link: &mut Link, inbox: &Arc<Inbox>) {
         let waiting = std::mem::take(&mut link.unrouted);
         for (arrived, publish) in waiting {
@@ -147,5 +163,6 @@ impl Connection {
                 let _ = inbox.try_deliver(delivery);
             }
         }
+        self.release_unrouted(link);
     }
 }

@@ -258,9 +258,7 @@ impl Connection {
             link.unsent_acks
                 .retain(|&(pkid, qos)| !requests.acknowledge(pkid, qos));
         }
-        if !link.unrouted.is_empty() {
-            self.release_unrouted(&mut link);
-        }
+        self.release_expired_unrouted(&mut link);
         self.pump(&mut link);
         if link.outbox.is_empty() {
             self.changed.notify_all();
