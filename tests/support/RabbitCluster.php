@@ -11,18 +11,22 @@ namespace MqttBroadcast\Tests\Support;
  * directories, sharing an Erlang cookie and an epmd of their own (on a free
  * port, so nothing of the machine's is used or left behind). The nodes boot in
  * parallel and join each other through RabbitMQ's classic peer discovery; a
- * node's MQTT port accepts once it booted and joined. SIGKILLed and removed
- * when dropped.
+ * node's MQTT port accepts once it booted and joined, and the cluster is ready
+ * once the MQTT plugin's client ID tracker (a Raft cluster: every CONNECT is
+ * registered through its leader) has every node as a member. SIGKILLed and
+ * removed when dropped.
  */
 final class RabbitCluster
 {
     private const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+    private const CTL = '/usr/lib/rabbitmq/bin/rabbitmqctl';
     private const EPMD = '/usr/bin/epmd';
     // Three nodes booting at once on two cores take about 30 s.
     private const READY_TIMEOUT = 80.0;
 
     private string $dir;
     private ?BackgroundProcess $epmd = null;
+    private int $epmdPort = 0;
     /** @var array<int, BackgroundProcess> node number => its process, while it runs */
     private array $processes = [];
     /** @var array<int, int> node number => MQTT port */
@@ -115,7 +119,7 @@ final class RabbitCluster
         // The cookie the nodes authenticate each other with is read from $HOME.
         file_put_contents($this->dir . '/.erlang.cookie', bin2hex(random_bytes(16)));
         chmod($this->dir . '/.erlang.cookie', 0400);
-        $epmdPort = Broker::freePort();
+        $epmdPort = $this->epmdPort = Broker::freePort();
         $this->epmd = new BackgroundProcess([self::EPMD, '-port', (string) $epmdPort], $this->dir . '/epmd.log', $this->dir . '/epmd.log');
         $this->waitUntil(fn () => Broker::portAccepts($epmdPort), 10.0, 'epmd');
 
@@ -155,6 +159,49 @@ final class RabbitCluster
         if (count($standalone) > 1) {
             Failure::raise('the nodes did not form one cluster: ' . implode(', ', $standalone) . " each started alone\n" . $this->describe());
         }
+        // Until then a CONNECT may be refused ("broker unavailable"), and
+        // killing a node may leave the others without a quorum to register
+        // the clients that fail over to them.
+        $this->waitUntil(fn () => $this->trackerFormed(), self::READY_TIMEOUT, "the MQTT client ID tracker on all $count nodes");
+    }
+
+    /** Whether every node's client ID tracker has every node as a member, and all agree on its leader. */
+    private function trackerFormed(): bool
+    {
+        $leaders = [];
+        foreach ($this->nodes() as $node) {
+            $said = $this->tracker($node);
+            if ($said === null || $said['members'] !== count($this->nodes())) {
+                return false;
+            }
+            $leaders[$said['leader']] = true;
+        }
+        return count($leaders) === 1;
+    }
+
+    /** @return array{members: int, leader: string}|null what a node's client ID tracker says, null when it cannot say */
+    private function tracker(int $node): ?array
+    {
+        $expression = 'case ra:members({mqtt_node, node()}) of '
+            . '{ok, Members, {_, Leader}} -> io:format("~b ~s~n", [length(Members), Leader]); '
+            . '_ -> io:format("none~n") end.';
+        $process = proc_open(
+            ['timeout', '20', self::CTL, '-n', "rabbit$node@localhost", 'eval', $expression],
+            [1 => ['pipe', 'w'], 2 => ['file', '/dev/null', 'w']],
+            $pipes,
+            null,
+            array_merge(getenv(), ['HOME' => $this->dir, 'ERL_EPMD_PORT' => (string) $this->epmdPort])
+        );
+        if ($process === false) {
+            return null;
+        }
+        $output = (string) stream_get_contents($pipes[1]);
+        fclose($pipes[1]);
+        proc_close($process);
+        if (!preg_match('/^(\d+) (\S+)$/m', $output, $m)) {
+            return null;
+        }
+        return ['members' => (int) $m[1], 'leader' => $m[2]];
     }
 
     /** @param array<int, string> $names node number => node name */
