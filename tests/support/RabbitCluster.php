@@ -119,9 +119,9 @@ final class RabbitCluster
         // The cookie the nodes authenticate each other with is read from $HOME.
         file_put_contents($this->dir . '/.erlang.cookie', bin2hex(random_bytes(16)));
         chmod($this->dir . '/.erlang.cookie', 0400);
-        $epmdPort = $this->epmdPort = Broker::freePort();
-        $this->epmd = new BackgroundProcess([self::EPMD, '-port', (string) $epmdPort], $this->dir . '/epmd.log', $this->dir . '/epmd.log');
-        $this->waitUntil(fn () => Broker::portAccepts($epmdPort), 10.0, 'epmd');
+        $this->epmdPort = Broker::freePort();
+        $this->epmd = new BackgroundProcess([self::EPMD, '-port', (string) $this->epmdPort], $this->dir . '/epmd.log', $this->dir . '/epmd.log');
+        $this->waitUntil(fn () => Broker::portAccepts($this->epmdPort), 10.0, 'epmd');
 
         $names = [];
         for ($node = 1; $node <= $count; $node++) {
@@ -135,7 +135,7 @@ final class RabbitCluster
             // In its own directory: Erlang writes crash dumps (MnesiaCore.*) where it runs.
             $this->processes[$node] = new BackgroundProcess(['env', '-C', $dir, self::SERVER], "$dir/out.log", "$dir/out.log", array_merge(getenv(), [
                 'HOME' => $this->dir,
-                'ERL_EPMD_PORT' => (string) $epmdPort,
+                'ERL_EPMD_PORT' => (string) $this->epmdPort,
                 'RABBITMQ_NODENAME' => $name,
                 'RABBITMQ_DIST_PORT' => (string) Broker::freePort(),
                 'RABBITMQ_CONFIG_FILE' => "$dir/rabbitmq.conf",
