@@ -122,11 +122,14 @@ final class Browser
             fclose($pipe);
         }
         // Without its pipe Chromium exits; a stuck one is killed.
+        // Once proc_get_status has seen it end, its pid may be another process's.
         $deadline = microtime(true) + 5.0;
-        while (proc_get_status($this->process)['running'] && microtime(true) < $deadline) {
+        while (($running = proc_get_status($this->process)['running']) && microtime(true) < $deadline) {
             usleep(20_000);
         }
-        proc_terminate($this->process, SIGKILL);
+        if ($running) {
+            proc_terminate($this->process, SIGKILL);
+        }
         proc_close($this->process);
     }
 

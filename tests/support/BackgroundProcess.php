@@ -57,15 +57,21 @@ final class BackgroundProcess
 
     public function isRunning(): bool
     {
-        if ($this->exitCode !== null || $this->handle === null) {
+        if ($this->handle === null) {
             return false;
         }
         $status = proc_get_status($this->handle);
         if ($status['running']) {
             return true;
         }
-        // proc_get_status reports the exit code only once: keep it.
+        // proc_get_status has reaped the child and reports its exit code only once:
+        // keep the code and close the handle at once. proc_close waits for the pid
+        // again, and a handle left open would, once this process has started so
+        // many children that the kernel hands out that pid anew, reap a newer
+        // child in its place, whose own handle would then see no exit code (-1).
         $this->exitCode = $status['signaled'] ? 128 + $status['termsig'] : $status['exitcode'];
+        proc_close($this->handle);
+        $this->handle = null;
         return false;
     }
 
@@ -97,7 +103,6 @@ final class BackgroundProcess
                 $this->kill();
             }
         }
-        $this->release();
     }
 
     public function kill(): void
@@ -106,7 +111,6 @@ final class BackgroundProcess
             posix_kill($this->signalTarget, SIGKILL);
             $this->wait(10.0);
         }
-        $this->release();
     }
 
     /** SIGKILL to whatever is left of the process group (children the process forked and left behind). */
@@ -116,14 +120,6 @@ final class BackgroundProcess
             posix_kill($this->signalTarget, SIGKILL);
         }
         $this->kill();
-    }
-
-    private function release(): void
-    {
-        if ($this->handle !== null && !$this->isRunning()) {
-            proc_close($this->handle);
-            $this->handle = null;
-        }
     }
 
     public function __destruct()

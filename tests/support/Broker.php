@@ -295,10 +295,7 @@ final class Broker
         $code = $process->exitCode();
         $process->kill();
         unlink($payloadFile);
-        // -1: PHP could not collect the exit status (waitpid said ECHILD), which
-        // happens now and then under load; whether the message arrived is what
-        // the callers check, through an independent subscriber.
-        if (!$finished || ($code !== 0 && $code !== -1)) {
+        if (!$finished || $code !== 0) {
             Failure::raise("mosquitto_pub to $topic failed (exit " . var_export($code, true) . '): ' . file_get_contents($out));
         }
     }

@@ -51,9 +51,7 @@ final class Mqtt5Publisher
         $output = (string) @file_get_contents($out);
         @unlink($payloadFile);
         @unlink($out);
-        // -1: PHP could not collect the exit status (see Broker::mosquittoPub);
-        // callers check what arrived.
-        if (!$finished || ($code !== 0 && $code !== -1)) {
+        if (!$finished || $code !== 0) {
             Failure::raise("mosquitto_pub -V 5 to $topic failed (exit " . var_export($code, true) . "): $output\nbroker log:\n" . Failure::tail($broker->log(), 20));
         }
     }
