@@ -2,6 +2,7 @@
 //! it. The task that owns rumqttc's event loop is in `task.rs`; where
 //! received messages go, in `received.rs`.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -368,7 +369,11 @@ impl Connection {
         validate_length(&self.config.prefix, topic).map_err(|e| {
             Error::invalid(Argument::Topic, format!("with the connection's prefix {e}"))
         })?;
-        let full_topic = format!("{}{topic}", self.config.prefix);
+        // Most connections have no prefix: no copy of the topic for them.
+        let full_topic = match self.config.prefix.as_str() {
+            "" => Cow::Borrowed(topic),
+            prefix => Cow::Owned([prefix, topic].concat()),
+        };
         let size = self.packet_size(&full_topic, payload.len(), qos, properties.as_ref());
         if size > self.config.max_packet_size {
             return Err(Error::invalid(
