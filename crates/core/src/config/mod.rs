@@ -307,7 +307,7 @@ pub enum ConfigError {
 /// MQTT strings and binary data carry a two-byte length.
 const MAX_STRING_BYTES: usize = 65_535;
 /// The largest packet the MQTT remaining-length field can describe.
-const MAX_PACKET_SIZE: usize = 268_435_455;
+pub(crate) const MAX_PACKET_SIZE: usize = 268_435_455;
 
 /// The top-level options, in the order suggestions prefer them.
 const OPTIONS: &[(&str, Reader<Config>)] = &[
