@@ -4,7 +4,6 @@ declare(strict_types=1);
 
 namespace MqttBroadcast\Tests;
 
-use MqttBroadcast\Tests\Support\BackgroundProcess;
 use MqttBroadcast\Tests\Support\Broker;
 use MqttBroadcast\Tests\Support\Listener;
 use MqttBroadcast\Tests\Support\PhpScript;
@@ -104,29 +103,6 @@ final class SupportTest extends TestCase
             return;
         }
         $this->fail('a script sleeping 60s finished within the 1s timeout');
-    }
-
-    public function testAProcessSeenEndingLeavesItsPidToTheNextChildUntouched(): void
-    {
-        $ended = new BackgroundProcess(['true'], '/dev/null', '/dev/null');
-        $this->assertTrue($ended->wait(10.0));
-        $this->assertSame(0, $ended->exitCode());
-
-        // The kernel hands the ended child's pid to the next one (as it does by
-        // itself once pid_max wraps, which a long test run gets to).
-        $next = null;
-        for ($attempt = 0; $attempt < 5 && $next?->pid() !== $ended->pid(); $attempt++) {
-            if (@file_put_contents('/proc/sys/kernel/ns_last_pid', (string) ($ended->pid() - 1)) === false) {
-                $this->markTestSkipped('cannot choose the next pid (/proc/sys/kernel/ns_last_pid needs root)');
-            }
-            $next = new BackgroundProcess(['sleep', '0.3'], '/dev/null', '/dev/null');
-        }
-        $this->assertSame($ended->pid(), $next->pid(), 'the pid was taken by another process in between, 5 times');
-
-        unset($ended);
-        $this->assertTrue($next->isRunning(), 'nothing reaped the new child in its place');
-        $this->assertTrue($next->wait(10.0));
-        $this->assertSame(0, $next->exitCode(), 'its exit code is its own to collect');
     }
 
     /** Running, as opposed to gone or a zombie nobody reaped yet. */
