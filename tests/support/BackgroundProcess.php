@@ -75,7 +75,16 @@ final class BackgroundProcess
         return false;
     }
 
-    /** Exit code once the process has ended (128 + signal number when killed by a signal). */
+    /**
+     * The exit code of a process that ended without PHP collecting its status:
+     * waitpid found no such child (ECHILD), so something in this process reaped
+     * it first. Still seen in CI now and then under heavy process churn, after
+     * the stale handles that did it were closed; what reaps them is not known.
+     * Callers that check the process's work by other means accept it.
+     */
+    public const UNCOLLECTED = -1;
+
+    /** Exit code once the process has ended (128 + signal number when killed by a signal, or UNCOLLECTED). */
     public function exitCode(): ?int
     {
         return $this->isRunning() ? null : $this->exitCode;

@@ -461,7 +461,8 @@ final class FpmPool
         if (!$finished) {
             Failure::raise($describe(sprintf('did not complete within %.1fs', $this->options['request_timeout'])));
         }
-        if ($process->exitCode() !== 0) {
+        // The response itself is checked below, whole.
+        if (!in_array($process->exitCode(), [0, BackgroundProcess::UNCOLLECTED], true)) {
             Failure::raise($describe("failed: cgi-fcgi exit code {$process->exitCode()}"));
         }
         $split = strpos($response, "\r\n\r\n");
