@@ -23,6 +23,8 @@ final class RabbitCluster
     private const EPMD = '/usr/bin/epmd';
     // Three nodes booting at once on two cores take about 30 s.
     private const READY_TIMEOUT = 80.0;
+    /** Clusters booted at most before start() gives up (see there). */
+    private const BOOTS = 3;
 
     private string $dir;
     private ?BackgroundProcess $epmd = null;
@@ -44,13 +46,25 @@ final class RabbitCluster
         return null;
     }
 
-    /** Starts $count nodes in parallel and returns once every one accepts MQTT connections as a member of the cluster. */
+    /**
+     * Starts $count nodes in parallel and returns once every one accepts MQTT connections as a member of the cluster.
+     *
+     * RabbitMQ 3.10 may refuse a node's join to the client ID tracker while its
+     * leader's first term is young ("cluster_change_not_permitted") and never
+     * tries again: the tracker then stays short of a node for good. Such a
+     * cluster is stopped and a fresh one booted, at most BOOTS times in all.
+     */
     public static function start(int $count = 3): self
     {
-        $cluster = new self();
-        self::stopAllAtExit($cluster);
-        $cluster->boot($count);
-        return $cluster;
+        for ($boot = 1; ; $boot++) {
+            $cluster = new self();
+            self::stopAllAtExit($cluster);
+            if ($cluster->boot($count, $boot === self::BOOTS)) {
+                return $cluster;
+            }
+            fwrite(STDERR, "\nRabbitCluster: the client ID tracker left a node out (boot $boot of " . self::BOOTS . "); booting a fresh cluster\n");
+            $cluster->__destruct();
+        }
     }
 
     private function __construct()
@@ -114,7 +128,8 @@ final class RabbitCluster
         TempDir::remove($this->dir);
     }
 
-    private function boot(int $count): void
+    /** False when the client ID tracker did not take in every node (see start()), unless $last: then that fails. */
+    private function boot(int $count, bool $last): bool
     {
         // The cookie the nodes authenticate each other with is read from $HOME.
         file_put_contents($this->dir . '/.erlang.cookie', bin2hex(random_bytes(16)));
@@ -162,7 +177,12 @@ final class RabbitCluster
         // Until then a CONNECT may be refused ("broker unavailable"), and
         // killing a node may leave the others without a quorum to register
         // the clients that fail over to them.
-        $this->waitUntil(fn () => $this->trackerFormed(), self::READY_TIMEOUT, "the MQTT client ID tracker on all $count nodes");
+        $what = "the MQTT client ID tracker on all $count nodes";
+        if ($last) {
+            $this->waitUntil(fn () => $this->trackerFormed(), self::READY_TIMEOUT, $what);
+            return true;
+        }
+        return $this->waitUntil(fn () => $this->trackerFormed(), self::READY_TIMEOUT, $what, raise: false);
     }
 
     /** Whether every node's client ID tracker has every node as a member, and all agree on its leader. */
@@ -232,7 +252,8 @@ final class RabbitCluster
         return "{$this->dir}/rabbit$node";
     }
 
-    private function waitUntil(callable $condition, float $timeout, string $what): void
+    /** True once $condition holds; at the timeout a failure, or false when not $raise. */
+    private function waitUntil(callable $condition, float $timeout, string $what, bool $raise = true): bool
     {
         $deadline = microtime(true) + $timeout;
         while (!$condition()) {
@@ -242,10 +263,14 @@ final class RabbitCluster
                 }
             }
             if (microtime(true) >= $deadline) {
+                if (!$raise) {
+                    return false;
+                }
                 Failure::raise("$what did not come up within {$timeout}s\n" . $this->describe());
             }
             usleep(100_000);
         }
+        return true;
     }
 
     /** The tail of each node's log, for failure messages. */
