@@ -11,6 +11,15 @@ namespace MqttBroadcast\Tests\Support;
  */
 final class BackgroundProcess
 {
+    /**
+     * The exit code of a process that ended without PHP collecting its status:
+     * waitpid found no such child (ECHILD), so something in this process reaped
+     * it first. Still seen in CI now and then under heavy process churn, after
+     * the stale handles that did it were closed; what reaps them is not known.
+     * Callers that check the process's work by other means accept it.
+     */
+    public const UNCOLLECTED = -1;
+
     /** @var resource|null */
     private $handle;
     private int $pid;
@@ -75,19 +84,19 @@ final class BackgroundProcess
         return false;
     }
 
-    /**
-     * The exit code of a process that ended without PHP collecting its status:
-     * waitpid found no such child (ECHILD), so something in this process reaped
-     * it first. Still seen in CI now and then under heavy process churn, after
-     * the stale handles that did it were closed; what reaps them is not known.
-     * Callers that check the process's work by other means accept it.
-     */
-    public const UNCOLLECTED = -1;
-
     /** Exit code once the process has ended (128 + signal number when killed by a signal, or UNCOLLECTED). */
     public function exitCode(): ?int
     {
         return $this->isRunning() ? null : $this->exitCode;
+    }
+
+    /**
+     * Whether it ended with exit code 0, or UNCOLLECTED: for callers that check
+     * the process's work by other means (what arrived, what it printed).
+     */
+    public function succeeded(): bool
+    {
+        return in_array($this->exitCode(), [0, self::UNCOLLECTED], true);
     }
 
     /** Waits up to $timeout seconds for the process to end; true if it did. */

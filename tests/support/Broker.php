@@ -292,11 +292,12 @@ final class Broker
         $out = $this->dir . '/pub.out';
         $process = new BackgroundProcess($command, $out, $out);
         $finished = $process->wait(10.0);
+        $succeeded = $process->succeeded();
         $code = $process->exitCode();
         $process->kill();
         unlink($payloadFile);
         // Whether the message arrived is what the callers check, through an independent subscriber.
-        if (!$finished || ($code !== 0 && $code !== BackgroundProcess::UNCOLLECTED)) {
+        if (!$finished || !$succeeded) {
             Failure::raise("mosquitto_pub to $topic failed (exit " . var_export($code, true) . '): ' . file_get_contents($out));
         }
     }

@@ -462,7 +462,7 @@ final class FpmPool
             Failure::raise($describe(sprintf('did not complete within %.1fs', $this->options['request_timeout'])));
         }
         // The response itself is checked below, whole.
-        if (!in_array($process->exitCode(), [0, BackgroundProcess::UNCOLLECTED], true)) {
+        if (!$process->succeeded()) {
             Failure::raise($describe("failed: cgi-fcgi exit code {$process->exitCode()}"));
         }
         $split = strpos($response, "\r\n\r\n");

@@ -52,7 +52,7 @@ final class Mqtt5Publisher
         @unlink($payloadFile);
         @unlink($out);
         // Callers check what arrived.
-        if (!$finished || ($code !== 0 && $code !== BackgroundProcess::UNCOLLECTED)) {
+        if (!$finished || !$process->succeeded()) {
             Failure::raise("mosquitto_pub -V 5 to $topic failed (exit " . var_export($code, true) . "): $output\nbroker log:\n" . Failure::tail($broker->log(), 20));
         }
     }

@@ -177,12 +177,7 @@ final class RabbitCluster
         // Until then a CONNECT may be refused ("broker unavailable"), and
         // killing a node may leave the others without a quorum to register
         // the clients that fail over to them.
-        $what = "the MQTT client ID tracker on all $count nodes";
-        if ($last) {
-            $this->waitUntil(fn () => $this->trackerFormed(), self::READY_TIMEOUT, $what);
-            return true;
-        }
-        return $this->waitUntil(fn () => $this->trackerFormed(), self::READY_TIMEOUT, $what, raise: false);
+        return $this->waitUntil(fn () => $this->trackerFormed(), self::READY_TIMEOUT, "the MQTT client ID tracker on all $count nodes", raise: $last);
     }
 
     /** Whether every node's client ID tracker has every node as a member, and all agree on its leader. */

@@ -66,8 +66,7 @@ final class StreamPublisher
         $code = $this->process->exitCode();
         $output = (string) @file_get_contents($this->outputFile);
         // The line it prints last is the proof that it published them all.
-        $ok = $code === 0 || $code === BackgroundProcess::UNCOLLECTED;
-        if (!$finished || !$ok || trim($output) !== "published {$this->count}") {
+        if (!$finished || !$this->process->succeeded() || trim($output) !== "published {$this->count}") {
             $this->process->kill();
             Failure::raise(sprintf(
                 "publishing %d messages to %s %s (exit %s): %s\nbroker log:\n%s",
