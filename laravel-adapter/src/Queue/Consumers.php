@@ -217,20 +217,22 @@ final class Consumers
 
     private function adoptOrRelease(string $queue, string $ownId, float $now): void
     {
-        // An online state nobody renewed within retry_after belongs to a
-        // worker that is gone without its will (it died while the broker was down).
-        $online = [$ownId];
+        // The election counts every worker that is not away yet, offline ones
+        // included: after a broker restart every will is published at once,
+        // and each worker reconnects in its own time. Counting only those
+        // heard online again, each worker back first would think itself
+        // elected, and they would take the sessions from each other.
+        $electors = [$ownId];
         $away = [];
         foreach ($this->states[$queue] as $id => $state) {
-            if ($state['state'] === 'online' && $now - $state['heard'] < $this->config->retryAfter) {
-                $online[] = $id;
-            } elseif ($state['state'] === 'online') {
-                $away[$id] = $now - $state['heard'] - $this->config->retryAfter;
-            } else {
-                $away[$id] = $state['anchor'] ? INF : $now - $state['since'];
+            $seconds = $this->awayFor($state, $now);
+            if ($seconds >= $this->config->adoptAfter()) {
+                $away[$id] = $seconds;
+            } elseif (!$state['anchor']) {
+                $electors[] = $id;
             }
         }
-        $elected = min($online) === $ownId;
+        $elected = min($electors) === $ownId;
         foreach ($this->adopted as $id => $consumer) {
             if ($consumer->queue === $queue && (!$elected || !isset($away[$id]) || $consumer->watchConnections())) {
                 $consumer->close();
@@ -240,10 +242,27 @@ final class Consumers
         if (!$elected || $now < $this->settledAt) {
             return;
         }
-        foreach ($away as $id => $seconds) {
-            if ($id !== $ownId && !isset($this->adopted[$id]) && $seconds >= $this->config->adoptAfter()) {
+        foreach (array_keys($away) as $id) {
+            if ($id !== $ownId && !isset($this->adopted[$id])) {
                 $this->adopted[$id] = new Consumer($id, $queue, $this->topics, $this->options, $this->control, true, $this->reject, $this->publish);
             }
         }
+    }
+
+    /**
+     * For how many seconds a consumer has been away: since its state says
+     * offline (an anchor always), or since an online state nobody renewed
+     * within retry_after (a worker that died while the broker was down never
+     * had its will published). Negative while it is online.
+     *
+     * @param array{state: string, anchor: bool, since: float, heard: float} $state
+     */
+    private function awayFor(array $state, float $now): float
+    {
+        return match (true) {
+            $state['state'] === 'online' => $now - $state['heard'] - $this->config->retryAfter,
+            $state['anchor'] => INF,
+            default => $now - $state['since'],
+        };
     }
 }

@@ -52,6 +52,32 @@ final class QueueDriverTest extends QueueTestCase
         self::assertSameMultiset(['a', 'b', 'c', 'd'], $jobs());
     }
 
+    public function test_workers_back_from_a_broker_restart_leave_the_queues_anchor_to_one_of_them(): void
+    {
+        $this->bootQueueApp();
+        $workers = [$this->startWorker(host: 'host-a'), $this->startWorker(host: 'host-b'), $this->startWorker(host: 'host-c')];
+        $this->waitForOnlineConsumers(3);
+        QueueProbe::dispatch('before')->onConnection('mqtt');
+        $this->waitForRuns(fn () => $this->names('done') === ['before'], 'the first job done');
+        // Held through the restart and the next push, the three come back
+        // together to find every worker offline (the broker published their
+        // wills) and the anchor the pusher declared again after its reconnect.
+        foreach ($workers as $worker) {
+            $worker->pause();
+        }
+        static::broker()->restart();
+        QueueProbe::dispatch('after')->onConnection('mqtt');
+        foreach ($workers as $worker) {
+            $worker->resume();
+        }
+        $runs = $this->waitForRuns(fn () => in_array('after', $this->names('done'), true), 'the job pushed after the restart done');
+        $this->waitForOnlineConsumers(3);
+        usleep(500_000);
+        $anchor = static::broker()->connections($this->group() . '.anchor.default');
+        self::assertCount(2, $anchor, "the anchor connected by the pusher, then by the one worker elected to serve it\n" . implode("\n", $anchor));
+        self::assertSame(['before', 'after'], $this->names('start'), $this->describe($runs));
+    }
+
     // 2. A worker killed in the middle of a job: the job runs again.
 
     public function test_the_job_of_a_worker_killed_mid_job_runs_again_when_the_worker_is_back(): void

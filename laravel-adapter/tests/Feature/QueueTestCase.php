@@ -47,10 +47,16 @@ abstract class QueueTestCase extends TestCase
     {
         return array_replace([
             'MQTT_QUEUE_TOPIC_PREFIX' => $this->topic('q/'),
-            'MQTT_QUEUE_GROUP' => 'g' . substr(md5($this->uniq()), 0, 12),
+            'MQTT_QUEUE_GROUP' => $this->group(),
             'MQTT_QUEUE_RETRY_AFTER' => (string) static::RETRY_AFTER,
             'MQTT_QUEUE_WORKER_NAME' => 'host-a',
         ], $overrides);
+    }
+
+    /** This test's worker group (queue.mqtt.group): the first part of every consumer's client id. */
+    protected function group(): string
+    {
+        return 'g' . substr(md5($this->uniq()), 0, 12);
     }
 
     /**

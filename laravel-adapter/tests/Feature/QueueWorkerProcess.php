@@ -45,6 +45,18 @@ final class QueueWorkerProcess
         $this->process->kill();
     }
 
+    /** SIGSTOP: the worker is held still, its connections left as they are. */
+    public function pause(): void
+    {
+        posix_kill($this->process->pid(), SIGSTOP);
+    }
+
+    /** SIGCONT: the worker goes on from where pause() held it. */
+    public function resume(): void
+    {
+        posix_kill($this->process->pid(), SIGCONT);
+    }
+
     /** SIGTERM: `queue:work` finishes its job and exits. */
     public function stop(float $timeout = 20.0): void
     {
