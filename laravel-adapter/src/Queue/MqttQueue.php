@@ -29,10 +29,8 @@ class MqttQueue extends Queue implements QueueContract
 
     private readonly Topics $topics;
     private ?Consumers $consumers = null;
-    /** @var array<string, true> queues this process knows to have a consumer on the broker */
+    /** @var array<string, int> queues known to have a consumer on the broker: the publishing connection's reconnect count then */
     private array $declared = [];
-    /** the publishing connection's reconnect count when the queues were declared */
-    private ?int $declaredAt = null;
     /** @var list<Subscriber> subscribers of declared anchors, never dropped (dropping one would unsubscribe) */
     private static array $anchors = [];
 
@@ -114,7 +112,7 @@ class MqttQueue extends Queue implements QueueContract
         $job = json_decode($payload, true);
         if ($this->config->delay === MqttQueueConfig::DELAY_BROKER) {
             // EMQX, rmqtt: the broker holds it and publishes it to the topic when due.
-            $this->declare($queue, false);
+            $this->declare($queue, $this->publisher()->status()['reconnects']);
             $this->unprefixedPublisher()->publishSync(sprintf('$delayed/%d/%s%s', $seconds, $this->prefix(), $this->topics->ready($queue)), $payload, 1);
         } else {
             $job['available_at'] = microtime(true) + $seconds;
@@ -236,33 +234,30 @@ class MqttQueue extends Queue implements QueueContract
     {
         $client = $this->publisher();
         $reconnects = $client->status()['reconnects'];
-        if ($this->declaredAt !== $reconnects) {
-            $this->declared = [];
-            $this->declaredAt = $reconnects;
-        }
-        $this->declare($queue, $reconnects > 0);
+        $this->declare($queue, $reconnects);
         $client->publishSync($topic, $payload, 1);
         if ($client->status()['reconnects'] !== $reconnects) {
-            $this->declared = [];
-            $this->declaredAt = $client->status()['reconnects'];
-            $this->declare($queue, true);
+            $this->declare($queue, $client->status()['reconnects']);
             $client->publishSync($topic, $payload, 1);
         }
     }
 
     /**
-     * Makes sure the broker keeps jobs of $queue for a worker to come: once
-     * per process (and after every reconnect), it looks at the retained states
-     * of the queue's consumers. When none is online, the broker would keep a
-     * job only in the sessions of workers that are away, or drop it when there
-     * are none: a session that subscribes and leaves (the queue's anchor,
-     * announced offline) keeps jobs until a worker serves it. After a
-     * reconnect ($afterReconnect) the anchor subscribes again in any case:
-     * the workers may not have subscribed again yet.
+     * Makes sure the broker keeps jobs of $queue for a worker to come: the
+     * first time, it looks at the retained states of the queue's consumers.
+     * When none is online, the broker would keep a job only in the sessions
+     * of workers that are away, or drop it when there are none: a session that
+     * subscribes and leaves (the queue's anchor, announced offline) keeps jobs
+     * until a worker serves it. When the connection reconnected since
+     * ($reconnects grew) the anchor subscribes again in any case: the broker
+     * may have restarted, and the workers may not have subscribed again yet.
+     * (A connection that reconnected before the queue's first look needs no
+     * more: the workers' states say offline until they are back.)
      */
-    private function declare(string $queue, bool $afterReconnect): void
+    private function declare(string $queue, int $reconnects): void
     {
-        if (isset($this->declared[$queue])) {
+        $declaredAt = $this->declared[$queue] ?? null;
+        if ($declaredAt === $reconnects) {
             return;
         }
         $client = $this->publisher();
@@ -271,7 +266,7 @@ class MqttQueue extends Queue implements QueueContract
         foreach (Retained::readAll($client, $states, substr($states, 0, -1) . '~probe') as $state) {
             $online = $online || (json_decode($state, true)['state'] ?? null) === 'online';
         }
-        if (!$online || $afterReconnect) {
+        if (!$online || $declaredAt !== null) {
             $id = sprintf('%s.anchor.%s', $this->config->group, Topics::key($queue));
             $options = array_replace($this->options(), ['clean_session' => false, 'qos' => 1]);
             foreach ([$id => $this->topics->ready($queue), "$id.delayed" => $this->topics->delayed($queue)] as $clientId => $topic) {
@@ -283,7 +278,7 @@ class MqttQueue extends Queue implements QueueContract
             }
             $client->publishSync($this->topics->state($queue, $id), Consumer::state('offline', 'anchor'), 1, true);
         }
-        $this->declared[$queue] = true;
+        $this->declared[$queue] = $reconnects;
     }
 
     /** A message on a queue's topic that is not a job: acknowledged (by the caller), logged and reported. */

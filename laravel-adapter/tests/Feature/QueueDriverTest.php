@@ -78,6 +78,32 @@ final class QueueDriverTest extends QueueTestCase
         self::assertSame(['before', 'after'], $this->names('start'), $this->describe($runs));
     }
 
+    public function test_an_application_on_a_connection_that_reconnected_before_it_declares_no_anchor_while_workers_are_online(): void
+    {
+        $this->bootQueueApp();
+        $this->startWorker();
+        $this->waitForOnlineConsumers(1);
+        QueueProbe::dispatch('before')->onConnection('mqtt');
+        static::broker()->restart();
+        $this->waitForOnlineConsumers(1);
+        // Pushed on a connection that came back since the last push: the
+        // anchor subscribes again, and the worker serves it.
+        QueueProbe::dispatch('after')->onConnection('mqtt');
+        $anchor = fn () => static::broker()->connections($this->group() . '.anchor.default');
+        $deadline = microtime(true) + 5.0;
+        while (count($anchor()) < 2 && microtime(true) < $deadline) {
+            usleep(50_000);
+        }
+        self::assertCount(2, $anchor(), 'the anchor connected by the pusher after its reconnect, then by the worker');
+        // The next application of this process (as each PHP-FPM request is:
+        // the connection outlives it) finds the worker online.
+        $this->bootQueueApp();
+        QueueProbe::dispatch('next')->onConnection('mqtt');
+        $runs = $this->waitForRuns(fn () => count($this->names('done')) >= 3, 'the three jobs done');
+        self::assertCount(2, $anchor(), "no anchor declared again\n" . implode("\n", $anchor()));
+        self::assertSameMultiset(['before', 'after', 'next'], $this->names('start'), $this->describe($runs));
+    }
+
     // 2. A worker killed in the middle of a job: the job runs again.
 
     public function test_the_job_of_a_worker_killed_mid_job_runs_again_when_the_worker_is_back(): void
