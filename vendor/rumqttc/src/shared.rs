@@ -288,6 +288,20 @@ impl SharedTcp {
         self.stream.get_ref()
     }
 
+    /// Reads the socket, and has what arrived acknowledged at once. A broker
+    /// that leaves Nagle's algorithm on (Mosquitto's default) holds its next
+    /// small packet to us until we acknowledge the last, and the kernel
+    /// delays that acknowledgement by up to 40 ms when nothing goes back:
+    /// a reply behind the PUBACK of an answer, or a PUBACK behind a message
+    /// this connection subscribed to, would wait that long.
+    fn read_socket(&self, spare: &mut [u8]) -> io::Result<usize> {
+        let n = self.socket().read(spare)?;
+        if n > 0 {
+            acknowledge_now(self.socket());
+        }
+        Ok(n)
+    }
+
     /// Lends the reading to the calling thread until the `Lent` is dropped:
     /// the event loop reads nothing meanwhile. `None` while another thread
     /// has it, or the connection is gone.
@@ -421,7 +435,7 @@ impl AsyncRead for SharedStream {
             }
             shared.quiet.store(false, Ordering::Release);
         }
-        let read = |spare: &mut [u8]| shared.socket().read(spare);
+        let read = |spare: &mut [u8]| shared.read_socket(spare);
         loop {
             if inbound.lent {
                 inbound.waiting = Waiting::ForLender(cx.waker().clone());
@@ -469,6 +483,27 @@ impl AsyncRead for SharedStream {
         }
     }
 }
+
+/// TCP_QUICKACK: an acknowledgement the kernel holds back goes now, and
+/// the next ones go at once until it sees a reply follow a read again.
+/// Best effort: without it, only the delay above comes back.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn acknowledge_now(socket: &std::net::TcpStream) {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid descriptor, and an option value of the size given.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn acknowledge_now(_socket: &std::net::TcpStream) {}
 
 /// Registers `socket` with the runtime, for `interest` only. Inside a
 /// tokio runtime.
@@ -668,7 +703,7 @@ impl Lent {
             // Straight from the kernel: tokio's idea of the socket's
             // readiness waits for the event loop's thread to run.
             let read = |spare: &mut [u8]| {
-                let n = shared.socket().read(spare)?;
+                let n = shared.read_socket(spare)?;
                 self.drained.set(n < spare.len());
                 Ok(n)
             };
@@ -1008,6 +1043,78 @@ mod test {
         drop(lent);
         let ended = looped.read.recv_timeout(std::time::Duration::from_secs(5));
         assert_eq!(ended, Err(std::sync::mpsc::RecvTimeoutError::Disconnected));
+    }
+
+    /// Segments the broker's end sent that the client's kernel has not
+    /// acknowledged yet.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn unacknowledged(broker: &std::net::TcpStream) -> u32 {
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: a valid descriptor, and room for the option's value.
+        let done = unsafe {
+            libc::getsockopt(
+                broker.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(done, 0, "{}", io::Error::last_os_error());
+        info.tcpi_unacked
+    }
+
+    /// Questions and answers, as with publishSync(): the client answers
+    /// right after it reads, so its kernel starts to delay acknowledgements
+    /// in the hope of sending them with an answer.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn answer_a_few(looped: &mut Looped) {
+        for _ in 0..4 {
+            looped.send(&PUBLISH);
+            assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
+            assert_eq!(looped.shared.write_now(&PUBACK), Written::Now);
+            let mut answer = [0; PUBACK.len()];
+            std::io::Read::read_exact(&mut looped.broker, &mut answer).unwrap();
+        }
+    }
+
+    /// Until the broker's end has its acknowledgement, for up to 30 ms: less
+    /// than the 40 ms the kernel delays one at the least.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn acknowledged_soon(broker: &std::net::TcpStream) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(30);
+        while unacknowledged(broker) > 0 {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        true
+    }
+
+    #[test]
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn what_the_event_loop_reads_is_acknowledged_at_once() {
+        let mut looped = looped();
+        answer_a_few(&mut looped);
+        // Nothing goes back this time: a broker with Nagle's algorithm on
+        // holds its next packet until this one is acknowledged.
+        looped.send(&PUBLISH);
+        assert_eq!(looped.receive(PUBLISH.len()), PUBLISH);
+        assert!(acknowledged_soon(&looped.broker));
+    }
+
+    #[test]
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn what_a_lender_reads_is_acknowledged_at_once() {
+        let mut looped = looped();
+        answer_a_few(&mut looped);
+        let lent = looped.shared.lend().unwrap();
+        // A message this connection subscribed to, ahead of the awaited PUBACK.
+        looped.send(&PUBLISH);
+        assert_eq!(looped.take(&lent, &PUBACK), Arrived::Other);
+        assert!(acknowledged_soon(&looped.broker));
     }
 
     #[test]
