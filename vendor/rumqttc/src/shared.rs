@@ -51,8 +51,8 @@ pub struct SharedTcp {
     inbound: Mutex<Inbound>,
     /// The event loop let go of the connection.
     closed: AtomicBool,
-    /// The runtime does not watch the socket for reading (`hush`): what
-    /// `Inbound::reader` says, readable without its lock.
+    /// A hush is on (`Inbound::reader` is quiet) and nobody ended it yet
+    /// (`listen`), readable without the lock of `inbound`.
     quiet: AtomicBool,
     /// Where the rest of a packet written only in part gets written.
     runtime: Handle,
@@ -386,8 +386,9 @@ impl SharedTcp {
         });
     }
 
-    /// The runtime does not watch the socket for reading (`hush`): what
-    /// arrived since waits for a lender, or for `listen`.
+    /// The runtime does not watch the socket for reading (`hush`), and
+    /// nobody ended that yet (`listen`): what arrived since waits for a
+    /// lender, or for `listen`.
     pub fn is_quiet(&self) -> bool {
         self.quiet.load(Ordering::Acquire)
     }
@@ -397,6 +398,7 @@ impl SharedTcp {
         if let Ok(mut inbound) = self.inbound.lock() {
             if let Reader::Quiet(_) = inbound.reader {
                 inbound.hush_over = true;
+                self.quiet.store(false, Ordering::Release);
                 if let Waiting::ForSocket(task) = &inbound.waiting {
                     task.wake_by_ref();
                 }

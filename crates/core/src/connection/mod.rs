@@ -641,6 +641,11 @@ impl Connection {
         let subscribe = link.subscriptions.add_with(inbox, filter, qos, options);
         if link.state == ConnectionState::Connected && self.requests.subscribe(&subscribe) {
             link.subscriptions.sent(subscribe.id);
+            // A publish before may have hushed the runtime (it expected
+            // acknowledgements only): it reads the SUBACK, and the messages.
+            if let Some(direct) = &link.direct {
+                direct.listen();
+            }
         }
         self.deliver_unrouted(&mut link, inbox);
         Ok(subscribe.id)
@@ -908,6 +913,12 @@ impl Connection {
         .into()
     }
 
+    /// The runtime does not watch the socket for reading now (`Direct::hush`).
+    #[cfg(test)]
+    pub(crate) fn is_hushed(&self) -> bool {
+        self.link.lock().direct.as_ref().is_some_and(Direct::is_quiet)
+    }
+
     pub(crate) fn describe_state(&self) -> String {
         let link = self.link.lock();
         match &link.last_error {
@@ -944,4 +955,36 @@ fn shared_group(filter: &str) -> Option<(&str, &str)> {
     let group_end = rest.find('/')?;
     let head_len = "$share/".len() + group_end + 1;
     Some((&filter[..head_len], &filter[head_len..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::registry;
+
+    #[test]
+    fn a_subscribe_ends_the_hush_a_publish_sync_left() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _published = supervision::tests::broker(true, &listener);
+        let config = Config {
+            port: listener.local_addr().unwrap().port(),
+            ..Config::default()
+        };
+        let connection = registry::connect("hush_then_subscribe", config).unwrap();
+        assert!(connection.wait_connected(deadline::after(Duration::from_secs(10))));
+        // Nothing subscribed: only its PUBACK was to come, which this thread
+        // read, and the runtime stops watching the socket for a while.
+        connection
+            .publish_sync("t", b"1", QoS::AtLeastOnce, false, None, Duration::from_secs(10))
+            .unwrap();
+        connection
+            .subscribe(&Inbox::new(16), "replies", QoS::AtLeastOnce)
+            .unwrap();
+        assert!(
+            !connection.is_hushed(),
+            "the SUBACK, and the messages, would wait for the hush to end"
+        );
+    }
 }

@@ -116,7 +116,10 @@ pub(super) mod tests {
 
     /// A broker for one connection at a time: CONNACK, then each PUBLISH
     /// reported on `published`; acknowledged only when `acknowledge`.
-    fn broker(acknowledge: bool, listener: &TcpListener) -> crossbeam_channel::Receiver<String> {
+    pub(crate) fn broker(
+        acknowledge: bool,
+        listener: &TcpListener,
+    ) -> crossbeam_channel::Receiver<String> {
         let (published, topics) = crossbeam_channel::unbounded();
         let listener = listener.try_clone().unwrap();
         thread::spawn(move || {

@@ -172,6 +172,12 @@ impl Direct {
         self.socket.listen();
     }
 
+    /// Within a `hush`.
+    #[cfg(test)]
+    pub fn is_quiet(&self) -> bool {
+        self.socket.is_quiet()
+    }
+
     /// Hands a PUBACK read on this thread to rumqttc's state; its events go
     /// to `acknowledged`.
     fn acknowledge(&self, packet: &[u8], acknowledged: &mut Vec<Event>) {
