@@ -916,7 +916,11 @@ impl Connection {
     /// The runtime does not watch the socket for reading now (`Direct::hush`).
     #[cfg(test)]
     pub(crate) fn is_hushed(&self) -> bool {
-        self.link.lock().direct.as_ref().is_some_and(Direct::is_quiet)
+        self.link
+            .lock()
+            .direct
+            .as_ref()
+            .is_some_and(Direct::is_quiet)
     }
 
     pub(crate) fn describe_state(&self) -> String {
@@ -977,7 +981,14 @@ mod tests {
         // Nothing subscribed: only its PUBACK was to come, which this thread
         // read, and the runtime stops watching the socket for a while.
         connection
-            .publish_sync("t", b"1", QoS::AtLeastOnce, false, None, Duration::from_secs(10))
+            .publish_sync(
+                "t",
+                b"1",
+                QoS::AtLeastOnce,
+                false,
+                None,
+                Duration::from_secs(10),
+            )
             .unwrap();
         connection
             .subscribe(&Inbox::new(16), "replies", QoS::AtLeastOnce)
