@@ -293,10 +293,13 @@ impl SharedTcp {
     /// small packet to us until we acknowledge the last, and the kernel
     /// delays that acknowledgement by up to 40 ms when nothing goes back:
     /// a reply behind the PUBACK of an answer, or a PUBACK behind a message
-    /// this connection subscribed to, would wait that long.
+    /// this connection subscribed to, would wait that long. Not within a
+    /// `hush`, where only acknowledgements of our own publishes are
+    /// expected, and ours goes out with the next publish: a lender that meets
+    /// anything else has it acknowledged then (`Lent::take`).
     fn read_socket(&self, spare: &mut [u8]) -> io::Result<usize> {
         let n = self.socket().read(spare)?;
-        if n > 0 {
+        if n > 0 && !self.is_quiet() {
             acknowledge_now(self.socket());
         }
         Ok(n)
@@ -692,6 +695,10 @@ impl Lent {
         loop {
             if let Some(len) = inbound.first_packet() {
                 if !wanted(&inbound.bytes[..len]) {
+                    if shared.is_quiet() {
+                        // More than acknowledgements came: more may follow.
+                        acknowledge_now(shared.socket());
+                    }
                     return Arrived::Other;
                 }
                 return Arrived::Wanted(inbound.bytes.split_to(len).freeze());
@@ -1114,6 +1121,19 @@ mod test {
         answer_a_few(&mut looped);
         let lent = looped.shared.lend().unwrap();
         // A message this connection subscribed to, ahead of the awaited PUBACK.
+        looped.send(&PUBLISH);
+        assert_eq!(looped.take(&lent, &PUBACK), Arrived::Other);
+        assert!(acknowledged_soon(&looped.broker));
+    }
+
+    #[test]
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn a_hushed_lender_has_anything_but_its_acknowledgements_acknowledged_at_once() {
+        let mut looped = looped();
+        answer_a_few(&mut looped);
+        looped.shared.hush(std::time::Duration::from_secs(60));
+        let lent = looped.shared.lend().unwrap();
+        // An UNSUBACK, say, ahead of the awaited PUBACK.
         looped.send(&PUBLISH);
         assert_eq!(looped.take(&lent, &PUBACK), Arrived::Other);
         assert!(acknowledged_soon(&looped.broker));

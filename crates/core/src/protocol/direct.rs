@@ -127,7 +127,13 @@ impl Direct {
                     continue;
                 }
                 Arrived::Nothing => {}
-                Arrived::Other | Arrived::Closed => return acknowledged,
+                // More than acknowledgements: the runtime reads it, and
+                // watches for the rest (a `hush` assumed none would come).
+                Arrived::Other => {
+                    self.socket.listen();
+                    return acknowledged;
+                }
+                Arrived::Closed => return acknowledged,
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
