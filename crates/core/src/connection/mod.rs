@@ -963,10 +963,64 @@ fn shared_group(filter: &str) -> Option<(&str, &str)> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
     use std::net::TcpListener;
 
     use super::*;
     use crate::registry;
+
+    /// A broker that answers CONNECT, and each QoS 1 PUBLISH with a
+    /// PINGRESP nobody asked for, then its PUBACK, in one write.
+    fn broker_with_a_packet_before_each_puback(listener: &TcpListener) {
+        let listener = listener.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut buffer = bytes::BytesMut::new();
+            loop {
+                match rumqttc::mqttbytes::v4::Packet::read(&mut buffer, 1 << 20) {
+                    Ok(rumqttc::Packet::Connect(_)) => socket.write_all(&[0x20, 2, 0, 0]).unwrap(),
+                    Ok(rumqttc::Packet::Publish(publish)) => {
+                        let [high, low] = publish.pkid.to_be_bytes();
+                        socket.write_all(&[0xd0, 0, 0x40, 2, high, low]).unwrap();
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        let mut chunk = [0; 4096];
+                        match socket.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn a_publish_sync_that_meets_another_packet_first_ends_its_hush() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        broker_with_a_packet_before_each_puback(&listener);
+        let config = Config {
+            port: listener.local_addr().unwrap().port(),
+            ..Config::default()
+        };
+        let connection = registry::connect("hush_then_another_packet", config).unwrap();
+        assert!(connection.wait_connected(deadline::after(Duration::from_secs(10))));
+        connection
+            .publish_sync(
+                "t",
+                b"1",
+                QoS::AtLeastOnce,
+                false,
+                None,
+                Duration::from_secs(10),
+            )
+            .unwrap();
+        assert!(
+            !connection.is_hushed(),
+            "more than acknowledgements came: what follows would wait for the hush to end"
+        );
+    }
 
     #[test]
     fn a_subscribe_ends_the_hush_a_publish_sync_left() {
