@@ -997,6 +997,28 @@ mod tests {
     }
 
     #[test]
+    fn a_publish_whose_puback_comes_after_another_packet_ends_its_hush_at_the_next_call() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        broker_with_a_packet_before_each_puback(&listener);
+        let config = Config {
+            port: listener.local_addr().unwrap().port(),
+            ..Config::default()
+        };
+        let connection = registry::connect("hush_then_another_packet_later", config).unwrap();
+        assert!(connection.wait_connected(deadline::after(Duration::from_secs(10))));
+        // Nobody waits for its PUBACK: the next call reads it (`catch_up`).
+        connection
+            .publish("t", b"1", QoS::AtLeastOnce, false, None)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        connection.status();
+        assert!(
+            !connection.is_hushed(),
+            "more than acknowledgements came: what follows would wait for the hush to end"
+        );
+    }
+
+    #[test]
     fn a_publish_sync_that_meets_another_packet_first_ends_its_hush() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         broker_with_a_packet_before_each_puback(&listener);

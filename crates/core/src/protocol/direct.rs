@@ -166,7 +166,12 @@ impl Direct {
         loop {
             match lent.take(is_puback) {
                 Arrived::Wanted(packet) => self.acknowledge(&packet, &mut acknowledged),
-                Arrived::Nothing | Arrived::Other => return (acknowledged, true),
+                Arrived::Nothing => return (acknowledged, true),
+                // As in `await_puback`: the hush assumed only acknowledgements.
+                Arrived::Other => {
+                    self.socket.listen();
+                    return (acknowledged, true);
+                }
                 Arrived::Closed => return (acknowledged, false),
             }
         }
