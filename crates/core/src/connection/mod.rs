@@ -963,71 +963,37 @@ fn shared_group(filter: &str) -> Option<(&str, &str)> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
     use std::net::TcpListener;
 
+    use super::supervision::tests::broker_answering;
     use super::*;
     use crate::registry;
 
-    /// A broker that answers CONNECT, and each QoS 1 PUBLISH with a
-    /// PINGRESP nobody asked for, then its PUBACK, in one write.
-    fn broker_with_a_packet_before_each_puback(listener: &TcpListener) {
-        let listener = listener.try_clone().unwrap();
-        std::thread::spawn(move || {
-            let (mut socket, _) = listener.accept().unwrap();
-            let mut buffer = bytes::BytesMut::new();
-            loop {
-                match rumqttc::mqttbytes::v4::Packet::read(&mut buffer, 1 << 20) {
-                    Ok(rumqttc::Packet::Connect(_)) => socket.write_all(&[0x20, 2, 0, 0]).unwrap(),
-                    Ok(rumqttc::Packet::Publish(publish)) => {
-                        let [high, low] = publish.pkid.to_be_bytes();
-                        socket.write_all(&[0xd0, 0, 0x40, 2, high, low]).unwrap();
-                    }
-                    Ok(_) => {}
-                    Err(_) => {
-                        let mut chunk = [0; 4096];
-                        match socket.read(&mut chunk) {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                }
-            }
-        });
-    }
-
-    #[test]
-    fn a_publish_whose_puback_comes_after_another_packet_ends_its_hush_at_the_next_call() {
+    /// A connection to a broker that answers each QoS 1 PUBLISH with
+    /// `answer(pkid)`.
+    fn connected(name: &str, answer: impl Fn(u16) -> Vec<u8> + Send + 'static) -> Arc<Connection> {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        broker_with_a_packet_before_each_puback(&listener);
+        let _published = broker_answering(&listener, answer);
         let config = Config {
             port: listener.local_addr().unwrap().port(),
             ..Config::default()
         };
-        let connection = registry::connect("hush_then_another_packet_later", config).unwrap();
+        let connection = registry::connect(name, config).unwrap();
         assert!(connection.wait_connected(deadline::after(Duration::from_secs(10))));
-        // Nobody waits for its PUBACK: the next call reads it (`catch_up`).
         connection
-            .publish("t", b"1", QoS::AtLeastOnce, false, None)
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(2));
-        connection.status();
-        assert!(
-            !connection.is_hushed(),
-            "more than acknowledgements came: what follows would wait for the hush to end"
-        );
     }
 
-    #[test]
-    fn a_publish_sync_that_meets_another_packet_first_ends_its_hush() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        broker_with_a_packet_before_each_puback(&listener);
-        let config = Config {
-            port: listener.local_addr().unwrap().port(),
-            ..Config::default()
-        };
-        let connection = registry::connect("hush_then_another_packet", config).unwrap();
-        assert!(connection.wait_connected(deadline::after(Duration::from_secs(10))));
+    fn puback(pkid: u16) -> Vec<u8> {
+        let [high, low] = pkid.to_be_bytes();
+        vec![0x40, 2, high, low]
+    }
+
+    /// A PINGRESP nobody asked for, then the PUBACK, in one write.
+    fn another_packet_then_puback(pkid: u16) -> Vec<u8> {
+        [vec![0xd0, 0], puback(pkid)].concat()
+    }
+
+    fn publish_sync(connection: &Connection) {
         connection
             .publish_sync(
                 "t",
@@ -1038,6 +1004,9 @@ mod tests {
                 Duration::from_secs(10),
             )
             .unwrap();
+    }
+
+    fn assert_watched_again(connection: &Connection) {
         assert!(
             !connection.is_hushed(),
             "more than acknowledgements came: what follows would wait for the hush to end"
@@ -1046,26 +1015,10 @@ mod tests {
 
     #[test]
     fn a_subscribe_ends_the_hush_a_publish_sync_left() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let _published = supervision::tests::broker(true, &listener);
-        let config = Config {
-            port: listener.local_addr().unwrap().port(),
-            ..Config::default()
-        };
-        let connection = registry::connect("hush_then_subscribe", config).unwrap();
-        assert!(connection.wait_connected(deadline::after(Duration::from_secs(10))));
+        let connection = connected("hush_then_subscribe", puback);
         // Nothing subscribed: only its PUBACK was to come, which this thread
         // read, and the runtime stops watching the socket for a while.
-        connection
-            .publish_sync(
-                "t",
-                b"1",
-                QoS::AtLeastOnce,
-                false,
-                None,
-                Duration::from_secs(10),
-            )
-            .unwrap();
+        publish_sync(&connection);
         connection
             .subscribe(&Inbox::new(16), "replies", QoS::AtLeastOnce)
             .unwrap();
@@ -1073,5 +1026,24 @@ mod tests {
             !connection.is_hushed(),
             "the SUBACK, and the messages, would wait for the hush to end"
         );
+    }
+
+    #[test]
+    fn a_publish_sync_that_meets_another_packet_first_ends_its_hush() {
+        let connection = connected("hush_then_another_packet", another_packet_then_puback);
+        publish_sync(&connection);
+        assert_watched_again(&connection);
+    }
+
+    #[test]
+    fn a_publish_whose_puback_comes_after_another_packet_ends_its_hush_at_the_next_call() {
+        let connection = connected("hush_then_another_packet_later", another_packet_then_puback);
+        // Nobody waits for its PUBACK: the next call reads it (`catch_up`).
+        connection
+            .publish("t", b"1", QoS::AtLeastOnce, false, None)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        connection.status();
+        assert_watched_again(&connection);
     }
 }

@@ -116,9 +116,22 @@ pub(super) mod tests {
 
     /// A broker for one connection at a time: CONNACK, then each PUBLISH
     /// reported on `published`; acknowledged only when `acknowledge`.
-    pub(crate) fn broker(
-        acknowledge: bool,
+    fn broker(acknowledge: bool, listener: &TcpListener) -> crossbeam_channel::Receiver<String> {
+        broker_answering(listener, move |pkid| {
+            let [high, low] = pkid.to_be_bytes();
+            if acknowledge {
+                vec![0x40, 2, high, low]
+            } else {
+                Vec::new()
+            }
+        })
+    }
+
+    /// A broker for one connection at a time: CONNACK, then each PUBLISH
+    /// reported on `published` and answered with `answer(pkid)`.
+    pub(crate) fn broker_answering(
         listener: &TcpListener,
+        answer: impl Fn(u16) -> Vec<u8> + Send + 'static,
     ) -> crossbeam_channel::Receiver<String> {
         let (published, topics) = crossbeam_channel::unbounded();
         let listener = listener.try_clone().unwrap();
@@ -130,10 +143,7 @@ pub(super) mod tests {
                     Ok(Packet::Connect(_)) => socket.write_all(&[0x20, 2, 0, 0]).unwrap(),
                     Ok(Packet::Publish(publish)) => {
                         let _ = published.send(publish.topic);
-                        if acknowledge {
-                            let [high, low] = publish.pkid.to_be_bytes();
-                            socket.write_all(&[0x40, 2, high, low]).unwrap();
-                        }
+                        socket.write_all(&answer(publish.pkid)).unwrap();
                     }
                     Ok(_) => {}
                     Err(_) => {
