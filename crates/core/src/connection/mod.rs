@@ -1042,8 +1042,12 @@ mod tests {
         connection
             .publish("t", b"1", QoS::AtLeastOnce, false, None)
             .unwrap();
-        std::thread::sleep(Duration::from_millis(2));
-        connection.status();
+        // Until a call found the PINGRESP, and the runtime then the PUBACK.
+        let deadline = deadline::after(Duration::from_secs(10));
+        while connection.status().acknowledged == 0 {
+            assert!(Instant::now() < deadline, "no PUBACK");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         assert_watched_again(&connection);
     }
 }

@@ -127,13 +127,8 @@ impl Direct {
                     continue;
                 }
                 Arrived::Nothing => {}
-                // More than acknowledgements: the runtime reads it, and
-                // watches for the rest (a `hush` assumed none would come).
-                Arrived::Other => {
-                    self.socket.listen();
-                    return acknowledged;
-                }
-                Arrived::Closed => return acknowledged,
+                // Another packet (which ends a `hush`) or the end: the event loop's.
+                Arrived::Other | Arrived::Closed => return acknowledged,
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -166,12 +161,7 @@ impl Direct {
         loop {
             match lent.take(is_puback) {
                 Arrived::Wanted(packet) => self.acknowledge(&packet, &mut acknowledged),
-                Arrived::Nothing => return (acknowledged, true),
-                // As in `await_puback`: the hush assumed only acknowledgements.
-                Arrived::Other => {
-                    self.socket.listen();
-                    return (acknowledged, true);
-                }
+                Arrived::Nothing | Arrived::Other => return (acknowledged, true),
                 Arrived::Closed => return (acknowledged, false),
             }
         }
